@@ -1,0 +1,8 @@
+//! Airlock's engine core: everything that can be decided without touching a
+//! device. Formats of the bundles that cross the air gap, their validation,
+//! the quorum scheme, the audit journal and the ceremony model live here so
+//! that the CLI, the GUI and the tests share one implementation.
+
+pub mod config;
+pub mod exit;
+pub mod spec;

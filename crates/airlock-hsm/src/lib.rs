@@ -1,0 +1,1 @@
+//! PKCS#11 engine (see issue 3).
