@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs, idempotently, what building and testing Airlock needs on Debian 12:
+# system packages (only when one is missing, so a ready machine does no
+# network work) and the Rust tools the test command uses.
+#
+# Usage: install-deps.sh [--test]   (--test adds what only the tests need)
+set -euo pipefail
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+# Build and run: the PKCS#11 soft tokens (SoftHSM2 from Debian, Kryoptic is
+# built from crates.io and needs libclang + OpenSSL headers), opensc's
+# pkcs11-tool to initialise tokens, openssl/jq for bundles.
+pkgs=(build-essential pkg-config libssl-dev libclang-dev clang softhsm2 opensc openssl jq coreutils)
+if [[ $want_test == 1 ]]; then
+  pkgs+=(iproute2 util-linux)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: cargo not found; install Rust 1.95 (rustup) first" >&2
+  exit 3
+fi
+if [[ $want_test == 1 ]] && ! cargo nextest --version >/dev/null 2>&1; then
+  echo "install-deps: installing cargo-nextest from crates.io" >&2
+  cargo install --locked cargo-nextest
+fi

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one command that runs every test on a fresh Debian 12 machine with
+# only Rust installed: installs what is missing, builds once into the shared
+# target/, checks formatting and lints, then runs every test (unit,
+# real-token integration under cargo-nextest, shell-level tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "dependencies"
+bash ceremony-scripts/lib/install-deps.sh --test
+
+step "build (workspace, Kryoptic test token included)"
+cargo build --workspace --all-targets --locked
+export AIRLOCK_KRYOPTIC_MODULE="$root/target/debug/libairlock_kryoptic.so"
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo nextest run --workspace --locked --no-fail-fast
