@@ -1,0 +1,9 @@
+//! The ceremony engine: the one implementation of a key ceremony that both
+//! the CLI (`airlock ceremony run`) and the desktop app drive. It strings
+//! together request verification, the quorum login, the HSM engine, the
+//! journal, sealing and export, and the wipe; the faces only collect input
+//! and show events.
+
+pub mod preflight;
+pub mod state;
+pub mod words;
