@@ -5,4 +5,9 @@
 
 pub mod config;
 pub mod exit;
+pub mod bundle_dir;
+pub mod request;
+pub mod signature;
 pub mod spec;
+pub mod sums;
+pub mod trust;
