@@ -1,0 +1,125 @@
+//! The one chokepoint every PKCS#11 call of the engine goes through: it
+//! counts calls and, when a fault plan says so, fails the Nth call with an
+//! injected error instead of making it. Issue 8's fault-injection walk and
+//! the CLI tests (`AIRLOCK_FAULT_FAIL_CALL=N`) use it. The cost on the
+//! normal path is two relaxed atomic operations.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::ckr_name;
+
+/// Environment variable read once when a module is opened: fail call N
+/// (counted from 1, from the moment the module is opened).
+pub const FAULT_ENV: &str = "AIRLOCK_FAULT_FAIL_CALL";
+
+/// What the chokepoint should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPlan {
+    /// Make every call.
+    None,
+    /// Fail the Nth call (1-based) after the plan is set, once.
+    FailCall(u64),
+}
+
+/// Why a call through the chokepoint failed.
+#[derive(Debug)]
+pub(crate) enum Cause {
+    /// The token (or cryptoki) returned this CKR_ name.
+    Token(String),
+    /// The fault plan failed this call number.
+    Injected(u64),
+}
+
+/// A failed PKCS#11 call, before the engine adds its context.
+#[derive(Debug)]
+pub(crate) struct P11Error {
+    /// The PKCS#11 function, e.g. `C_WrapKey`.
+    pub function: &'static str,
+    /// Why it failed.
+    pub cause: Cause,
+}
+
+/// Counts calls and applies the fault plan.
+#[derive(Debug, Default)]
+pub(crate) struct CallGate {
+    calls: AtomicU64,
+    /// 0 = no fault planned.
+    fail_at: AtomicU64,
+}
+
+impl CallGate {
+    /// A gate with the plan from [`FAULT_ENV`], if set to a positive number.
+    pub fn from_env() -> Self {
+        let gate = CallGate::default();
+        if let Some(n) = std::env::var(FAULT_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|n| *n > 0)
+        {
+            gate.fail_at.store(n, Ordering::Relaxed);
+        }
+        gate
+    }
+
+    /// Sets the plan and restarts the count.
+    pub fn set_plan(&self, plan: FaultPlan) {
+        self.calls.store(0, Ordering::Relaxed);
+        let at = match plan {
+            FaultPlan::None => 0,
+            FaultPlan::FailCall(n) => n,
+        };
+        self.fail_at.store(at, Ordering::Relaxed);
+    }
+
+    /// Calls made since the module was opened or the plan last set.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Makes (or fails) one PKCS#11 call.
+    #[inline]
+    pub fn call<T>(
+        &self,
+        function: &'static str,
+        f: impl FnOnce() -> cryptoki::error::Result<T>,
+    ) -> Result<T, P11Error> {
+        let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if n == self.fail_at.load(Ordering::Relaxed) {
+            tracing::warn!(call = n, function, "fault plan: failing this PKCS#11 call");
+            return Err(P11Error {
+                function,
+                cause: Cause::Injected(n),
+            });
+        }
+        f().map_err(|e| P11Error {
+            function,
+            cause: Cause::Token(ckr_name(&e)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fails_exactly_the_nth_call_once() {
+        let g = CallGate::default();
+        g.set_plan(FaultPlan::FailCall(2));
+        assert!(g.call("C_A", || Ok(1)).is_ok());
+        let e = g.call("C_B", || Ok(2)).unwrap_err();
+        assert!(matches!(e.cause, Cause::Injected(2)));
+        assert_eq!(e.function, "C_B");
+        assert!(g.call("C_C", || Ok(3)).is_ok());
+        assert_eq!(g.calls(), 3);
+    }
+
+    #[test]
+    fn no_plan_makes_every_call() {
+        let g = CallGate::default();
+        for _ in 0..5 {
+            assert!(g.call("C_X", || Ok(())).is_ok());
+        }
+        assert_eq!(g.calls(), 5);
+    }
+}
