@@ -3,6 +3,7 @@
 //! engine; nothing here decides ceremony policy.
 
 mod config_cmd;
+mod hsm;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -31,6 +32,9 @@ pub enum Command {
     /// Check the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Inspect the configured HSM token.
+    #[command(subcommand)]
+    Hsm(hsm::HsmCommand),
 }
 
 /// An error that ends the command: message, optional advice, exit code.
@@ -91,5 +95,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         None => crate::gui_entry(cli.config.as_deref()),
         Some(Command::Config(c)) => config_cmd::run(c, cli.config.as_deref()),
+        Some(Command::Hsm(c)) => hsm::run(c, cli.config.as_deref()),
     }
 }
