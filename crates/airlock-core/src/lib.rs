@@ -11,3 +11,5 @@ pub mod signature;
 pub mod spec;
 pub mod sums;
 pub mod trust;
+pub mod quorum;
+pub mod journal;
