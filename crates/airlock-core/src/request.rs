@@ -7,12 +7,13 @@
 //!    are exactly those `SHA256SUMS` lists;
 //! 2. `SHA256SUMS` syntax and every digest;
 //! 3. the signature on `SHA256SUMS` against the trust store;
-//! 4. the strict `request.json` schema (and that every key has exactly its
-//!    two files, the import token not empty);
+//! 4. the strict `request.json` schema (and that every key has its two
+//!    files, the import token not empty);
 //! 5. the key-spec / wrapping-algorithm matrix (SHA-1 only when allowed);
 //! 6. each wrapping public key;
 //! 7. ARN / account / region consistency;
-//! 8. duplicate names, ARNs and aliases;
+//! 8. duplicate names, ARNs and aliases (then that no listed file belongs
+//!    to no key, a layout error found only once the keys are known);
 //! 9. the validity window against the injected clock (expired is an error,
 //!    under two hours left a warning).
 
@@ -333,6 +334,7 @@ pub fn verify_request_bundle(
     }
     // 8. Duplicates.
     check_duplicates(&request)?;
+    check_no_orphan_files(&files, &request)?;
     // 9. Validity window.
     check_validity(&request, opts.now, &mut warnings)?;
 
@@ -372,11 +374,8 @@ fn key_file(k: &KeyRequest, file: &str) -> String {
     format!("keys/{}/{file}", k.name)
 }
 
-/// Every key has its two files; no file belongs to no key; tokens are not
-/// empty.
+/// Every key has its two files and its import token is not empty.
 fn check_key_files(files: &BundleFiles, request: &Request) -> Result<(), RequestError> {
-    let mut expected: HashSet<String> = HashSet::with_capacity(request.keys.len() * 2 + 1);
-    expected.insert(REQUEST_FILE.to_string());
     for k in &request.keys {
         for f in [WRAPPING_KEY_FILE, IMPORT_TOKEN_FILE] {
             let path = key_file(k, f);
@@ -389,7 +388,6 @@ fn check_key_files(files: &BundleFiles, request: &Request) -> Result<(), Request
                     ),
                 });
             }
-            expected.insert(path);
         }
         if files
             .get(&key_file(k, IMPORT_TOKEN_FILE))
@@ -398,6 +396,20 @@ fn check_key_files(files: &BundleFiles, request: &Request) -> Result<(), Request
             return Err(RequestError::EmptyImportToken {
                 key: k.name.to_string(),
             });
+        }
+    }
+    Ok(())
+}
+
+/// No listed file belongs to no key. Checked after the duplicate check, so
+/// that two keys sharing a name are reported as such rather than as the
+/// orphaned folder the second name left behind.
+fn check_no_orphan_files(files: &BundleFiles, request: &Request) -> Result<(), RequestError> {
+    let mut expected: HashSet<String> = HashSet::with_capacity(request.keys.len() * 2 + 1);
+    expected.insert(REQUEST_FILE.to_string());
+    for k in &request.keys {
+        for f in [WRAPPING_KEY_FILE, IMPORT_TOKEN_FILE] {
+            expected.insert(key_file(k, f));
         }
     }
     for entry in files.sums().entries() {

@@ -4,6 +4,8 @@
 
 mod config_cmd;
 mod hsm;
+mod request;
+mod trust;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -35,6 +37,12 @@ pub enum Command {
     /// Inspect the configured HSM token.
     #[command(subcommand)]
     Hsm(hsm::HsmCommand),
+    /// Enrol, list and remove the online side's request signers.
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
+    /// Verify a signed request bundle from the online side.
+    #[command(subcommand)]
+    Request(request::RequestCommand),
 }
 
 /// An error that ends the command: message, optional advice, exit code.
@@ -96,5 +104,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         None => crate::gui_entry(cli.config.as_deref()),
         Some(Command::Config(c)) => config_cmd::run(c, cli.config.as_deref()),
         Some(Command::Hsm(c)) => hsm::run(c, cli.config.as_deref()),
+        Some(Command::Trust(c)) => trust::run(c, cli.config.as_deref()),
+        Some(Command::Request(c)) => request::run(c, cli.config.as_deref()),
     }
 }

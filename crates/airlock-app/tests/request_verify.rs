@@ -1,0 +1,1252 @@
+//! End-to-end tests of `airlock trust ...` and `airlock request verify`:
+//! the real binary, a temporary `airlock.toml` and state directory, bundles
+//! built with openssl by `tests/lib/make-request-bundle.sh` exactly as the
+//! online side builds them, and a tamper matrix in which every mutation must
+//! be refused with its documented exit code and a message naming the
+//! file, key or field. Mutations of signed content are re-signed so that
+//! each reaches the check it is aimed at.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const SIGNER: &str = "test-only-signer-rsa3072.key.pem";
+const SIGNER_PUB: &str = "test-only-signer-rsa3072.pub.pem";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn key_fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures/test-only-keys").join(name)
+}
+
+fn generator() -> PathBuf {
+    repo().join("tests/lib/make-request-bundle.sh")
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A folder of wrapping public keys named as the generator expects, from
+/// the committed fixtures (no slow key generation in tests).
+fn wrapping_key_dir(base: &Path) -> PathBuf {
+    let d = base.join("wrapping-keys");
+    fs::create_dir_all(&d).unwrap();
+    for bits in [2048, 3072, 4096] {
+        fs::copy(
+            key_fixture(&format!("test-only-wrapping-rsa{bits}.pub.pem")),
+            d.join(format!("wrapping-RSA_{bits}.pem")),
+        )
+        .unwrap();
+    }
+    d
+}
+
+/// Builds a bundle with the generator; `extra` are further options.
+fn make_bundle(out: &Path, extra: &[&str]) {
+    let wk = wrapping_key_dir(out.parent().unwrap());
+    run_ok(
+        Command::new(generator())
+            .arg("--out")
+            .arg(out)
+            .arg("--signer-key")
+            .arg(key_fixture(SIGNER))
+            .arg("--wrapping-key-dir")
+            .arg(&wk)
+            .args(extra),
+    );
+}
+
+/// The standard two-key bundle, built once per test process.
+fn base_bundle() -> &'static Path {
+    static BASE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, p) = BASE.get_or_init(|| {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("base");
+        make_bundle(
+            &p,
+            &[
+                "--request-id",
+                "2026-11-28-prod-rotation",
+                "--environment",
+                "prod",
+                "--key",
+                "prod-s3:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_4096",
+                "--key",
+                "prod-signing:ECC_NIST_P256:RSA_AES_KEY_WRAP_SHA_256:RSA_3072",
+            ],
+        );
+        (t, p)
+    });
+    p
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+/// Recomputes `SHA256SUMS` over the files present and signs it again.
+fn resum(dir: &Path) {
+    run_ok(
+        Command::new(generator())
+            .arg("--resign")
+            .arg(dir)
+            .arg("--signer-key")
+            .arg(key_fixture(SIGNER)),
+    );
+}
+
+/// Signs the `SHA256SUMS` as it is with `key` (salt length `salt`).
+fn sign_with(dir: &Path, key: &str, salt: &str) {
+    run_ok(
+        Command::new("openssl")
+            .args(["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss"])
+            .args(["-sigopt", &format!("rsa_pss_saltlen:{salt}"), "-sign"])
+            .arg(key_fixture(key))
+            .arg("-out")
+            .arg(dir.join("SHA256SUMS.sig"))
+            .arg(dir.join("SHA256SUMS")),
+    );
+}
+
+fn sign(dir: &Path) {
+    sign_with(dir, SIGNER, "32");
+}
+
+/// Edits `request.json` as JSON, then re-sums and re-signs.
+fn edit_json(dir: &Path, f: impl FnOnce(&mut Value)) {
+    let p = dir.join("request.json");
+    let mut v: Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+    f(&mut v);
+    fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    resum(dir);
+}
+
+fn key0(v: &mut Value) -> &mut Value {
+    &mut v["keys"][0]
+}
+
+/// Edits the text of `SHA256SUMS`, then re-signs it (no re-summing).
+fn edit_sums(dir: &Path, f: impl FnOnce(String) -> String) {
+    let p = dir.join("SHA256SUMS");
+    let text = fs::read_to_string(&p).unwrap();
+    fs::write(&p, f(text)).unwrap();
+    sign(dir);
+}
+
+/// A temporary workstation: config file, state dir, an enrolled signer.
+struct Station {
+    dir: tempfile::TempDir,
+}
+
+impl Station {
+    fn new() -> Self {
+        let s = Self::empty();
+        let out = s.airlock(&[
+            "trust",
+            "add-signer",
+            key_fixture(SIGNER_PUB).to_str().unwrap(),
+            "--name",
+            "online-ops",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s
+    }
+
+    fn empty() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("airlock.toml"),
+            format!(
+                "[hsm]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\ntoken = \"airlock\"\n[state]\ndir = \"{}\"\n",
+                dir.path().join("state").display()
+            ),
+        )
+        .unwrap();
+        Station { dir }
+    }
+
+    fn airlock(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .arg("--config")
+            .arg(self.dir.path().join("airlock.toml"))
+            .args(args)
+            .env_remove("AIRLOCK_CONFIG")
+            .output()
+            .expect("spawn airlock")
+    }
+
+    fn verify(&self, bundle: &Path, extra: &[&str]) -> Output {
+        let mut args = vec!["request", "verify", bundle.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.airlock(&args)
+    }
+
+    /// A fresh copy of the base bundle in this station's temp dir.
+    fn bundle_copy(&self, name: &str) -> PathBuf {
+        let p = self.dir.path().join("bundles").join(name);
+        copy_dir(base_bundle(), &p);
+        p
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// One mutation of the tamper matrix.
+struct Case {
+    name: &'static str,
+    mutate: fn(&Path),
+    code: i32,
+    /// Substrings stderr must contain (what and where).
+    says: &'static [&'static str],
+    args: &'static [&'static str],
+}
+
+const fn case(
+    name: &'static str,
+    mutate: fn(&Path),
+    code: i32,
+    says: &'static [&'static str],
+) -> Case {
+    Case {
+        name,
+        mutate,
+        code,
+        says,
+        args: &[],
+    }
+}
+
+/// Runs every case against its own copy of the base bundle and reports all
+/// failures at once, naming the mutation.
+fn run_matrix(cases: &[Case]) {
+    let station = Station::new();
+    let mut failures = Vec::new();
+    for (i, c) in cases.iter().enumerate() {
+        let b = station.bundle_copy(&format!("case-{i}"));
+        (c.mutate)(&b);
+        let out = station.verify(&b, c.args);
+        let stderr = text(&out.stderr);
+        let code = out.status.code().unwrap_or(-1);
+        if code != c.code {
+            failures.push(format!(
+                "{}: exit {code}, expected {}; stderr: {stderr}",
+                c.name, c.code
+            ));
+            continue;
+        }
+        for s in c.says {
+            if !stderr.contains(s) {
+                failures.push(format!(
+                    "{}: stderr does not mention {s:?}: {stderr}",
+                    c.name
+                ));
+            }
+        }
+        if c.code != 0 && !out.stdout.is_empty() {
+            failures.push(format!("{}: printed a summary despite failing", c.name));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} mutations misbehaved:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------- trust
+
+#[test]
+fn trust_add_list_remove() {
+    let s = Station::empty();
+    let pem = key_fixture(SIGNER_PUB);
+    let out = s.airlock(&[
+        "trust",
+        "add-signer",
+        pem.to_str().unwrap(),
+        "--name",
+        "online-ops",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // The fingerprint is SHA-256 of the SPKI DER, as openssl computes it.
+    let der = Command::new("openssl")
+        .args(["pkey", "-pubin", "-outform", "DER", "-in"])
+        .arg(&pem)
+        .output()
+        .unwrap()
+        .stdout;
+    let fp = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&der))
+    };
+    assert!(stdout.contains(&fp), "{stdout}");
+    let grouped: Vec<String> = fp.as_bytes().chunks(4).map(|c| text(c)).collect();
+    assert!(stdout.contains(&grouped.join(" ")), "{stdout}");
+
+    // Duplicate name, duplicate key, bad name, too small, not a key: exit 20.
+    let other = key_fixture("test-only-signer-rsa4096.pub.pem");
+    for (args, says) in [
+        (
+            vec![other.to_str().unwrap(), "--name", "online-ops"],
+            "already enrolled",
+        ),
+        (
+            vec![pem.to_str().unwrap(), "--name", "again"],
+            "already enrolled as",
+        ),
+        (
+            vec![other.to_str().unwrap(), "--name", "Bad Name"],
+            "not valid",
+        ),
+        (
+            vec![
+                key_fixture("test-only-signer-rsa2048.pub.pem")
+                    .to_str()
+                    .unwrap(),
+                "--name",
+                "small",
+            ],
+            "RSA-2048",
+        ),
+        (
+            vec![
+                key_fixture("test-only-ec-p256.pub.pem").to_str().unwrap(),
+                "--name",
+                "ec",
+            ],
+            "not an RSA",
+        ),
+        (
+            vec![key_fixture(SIGNER).to_str().unwrap(), "--name", "private"],
+            "PUBLIC KEY",
+        ),
+    ] {
+        let mut a = vec!["trust", "add-signer"];
+        a.extend(args.iter().copied());
+        let out = s.airlock(&a);
+        assert_eq!(out.status.code(), Some(20), "{a:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(says),
+            "{a:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = s.airlock(&[
+        "trust",
+        "add-signer",
+        other.to_str().unwrap(),
+        "--name",
+        "backup",
+    ]);
+    assert!(out.status.success());
+
+    let out = s.airlock(&["trust", "list", "--json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["online-ops", "backup"]);
+    assert_eq!(v["signers"][0]["fingerprint"], fp.as_str());
+    assert_eq!(v["signers"][1]["bits"], 4096);
+    let table = text(&s.airlock(&["trust", "list"]).stdout);
+    assert!(
+        table.contains("online-ops") && table.contains("backup"),
+        "{table}"
+    );
+
+    let out = s.airlock(&["trust", "remove", "online-ops"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = s.airlock(&["trust", "remove", "online-ops"]);
+    assert_eq!(out.status.code(), Some(20));
+    assert!(text(&out.stderr).contains("online-ops"));
+    let v: Value = serde_json::from_slice(&s.airlock(&["trust", "list", "--json"]).stdout).unwrap();
+    assert_eq!(v["signers"].as_array().unwrap().len(), 1);
+
+    // The removed signer's bundles are no longer accepted.
+    let b = s.dir.path().join("b");
+    copy_dir(base_bundle(), &b);
+    let out = s.verify(&b, &[]);
+    assert_eq!(out.status.code(), Some(12), "{}", text(&out.stderr));
+}
+
+#[test]
+fn tampered_trust_store_is_refused() {
+    let s = Station::new();
+    let store = s.dir.path().join("state/trust/request-signers.json");
+    let t = fs::read_to_string(&store).unwrap();
+    fs::write(&store, t.replace("online-ops", "Online Ops")).unwrap();
+    let out = s.verify(base_bundle(), &[]);
+    assert_eq!(out.status.code(), Some(20), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("request-signers.json"));
+}
+
+// ---------------------------------------------------------------- success
+
+#[test]
+fn valid_bundle_is_accepted_with_a_summary() {
+    let s = Station::new();
+    let out = s.verify(base_bundle(), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let sums = fs::read(base_bundle().join("SHA256SUMS")).unwrap();
+    let sums_hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&sums))
+    };
+    for want in [
+        "prod-s3",
+        "alias/prod-s3",
+        "SYMMETRIC_DEFAULT",
+        "RSAES_OAEP_SHA_256",
+        "prod-signing",
+        "ECC_NIST_P256",
+        "RSA_AES_KEY_WRAP_SHA_256",
+        "online-ops",
+        &sums_hash,
+    ] {
+        assert!(stdout.contains(want), "summary lacks {want}: {stdout}");
+    }
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+
+    let out = s.verify(base_bundle(), &["--json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["request_id"], "2026-11-28-prod-rotation");
+    assert_eq!(v["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(v["keys"][1]["wrapping_key_spec"], "RSA_3072");
+    assert_eq!(v["signer"]["name"], "online-ops");
+    assert_eq!(v["sha256sums_sha256"], sums_hash.as_str());
+    // The bundle sha256sum -c accepts is the one airlock accepts.
+    run_ok(
+        Command::new("sha256sum")
+            .args(["-c", "--quiet", "SHA256SUMS"])
+            .current_dir(base_bundle()),
+    );
+}
+
+#[test]
+fn rsa4096_signer_and_hand_made_existing_material_are_accepted() {
+    let s = Station::new();
+    let pem = key_fixture("test-only-signer-rsa4096.pub.pem");
+    let out = s.airlock(&[
+        "trust",
+        "add-signer",
+        pem.to_str().unwrap(),
+        "--name",
+        "backup",
+    ]);
+    assert!(out.status.success());
+    let b = s.dir.path().join("b4096");
+    make_bundle(
+        &b,
+        &[
+            "--key",
+            "dev-hmac:HMAC_256:RSAES_OAEP_SHA_256:RSA_2048:EXISTING_KEY_MATERIAL:dev-hmac-v1",
+        ],
+    );
+    sign_with(&b, "test-only-signer-rsa4096.key.pem", "32");
+    let out = s.verify(&b, &["--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["signer"]["name"], "backup");
+    assert_eq!(v["keys"][0]["material"]["hsm_label"], "dev-hmac-v1");
+}
+
+#[test]
+fn sha1_needs_allow_sha1_and_then_warns() {
+    let s = Station::new();
+    let b = s.dir.path().join("sha1");
+    make_bundle(
+        &b,
+        &[
+            "--key",
+            "dev-s3:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_1:RSA_2048",
+        ],
+    );
+    let out = s.verify(&b, &[]);
+    assert_eq!(out.status.code(), Some(14), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--allow-sha1"));
+    assert!(text(&out.stderr).contains("dev-s3"));
+    let out = s.verify(&b, &["--allow-sha1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("SHA-1"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn under_two_hours_left_is_a_warning() {
+    let s = Station::new();
+    let b = s.dir.path().join("soon");
+    make_bundle(
+        &b,
+        &["--valid-hours", "1", "--prefix", "soon", "--count", "1"],
+    );
+    let out = s.verify(&b, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("soon-00001"),
+        "{err}"
+    );
+}
+
+#[test]
+fn expired_parameters_are_refused() {
+    let s = Station::new();
+    let b = s.dir.path().join("expired");
+    make_bundle(
+        &b,
+        &[
+            "--valid-hours",
+            "-1",
+            "--key",
+            "old-key:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_4096",
+        ],
+    );
+    let out = s.verify(&b, &[]);
+    assert_eq!(out.status.code(), Some(18), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("old-key"));
+}
+
+#[test]
+fn more_than_10000_keys_are_refused() {
+    let s = Station::new();
+    let b = s.dir.path().join("many");
+    make_bundle(&b, &["--count", "10001", "--wrapping-key-spec", "RSA_2048"]);
+    let out = s.verify(&b, &[]);
+    assert_eq!(out.status.code(), Some(13), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("10000"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn empty_trust_store_is_a_trust_error() {
+    let s = Station::empty();
+    let out = s.verify(base_bundle(), &[]);
+    assert_eq!(out.status.code(), Some(20), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("add-signer"));
+}
+
+// ---------------------------------------------------------------- matrix
+
+fn write(dir: &Path, rel: &str, bytes: &[u8]) {
+    fs::write(dir.join(rel), bytes).unwrap();
+}
+
+fn der(pem_fixture: &str) -> Vec<u8> {
+    Command::new("openssl")
+        .args(["pkey", "-pubin", "-outform", "DER", "-in"])
+        .arg(key_fixture(pem_fixture))
+        .output()
+        .unwrap()
+        .stdout
+}
+
+/// Replaces the first SHA256SUMS line for `path` by `line`.
+fn replace_sums_line(text: String, path: &str, f: impl Fn(&str) -> String) -> String {
+    text.lines()
+        .map(|l| {
+            if l.ends_with(&format!("  {path}")) {
+                f(l)
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+const TOKEN: &str = "keys/prod-s3/ImportToken.bin";
+const WRAP: &str = "keys/prod-s3/WrappingPublicKey.bin";
+
+#[test]
+fn tamper_matrix_layout() {
+    run_matrix(&[
+        case(
+            "symlink added",
+            |d| symlink("../../request.json", d.join("keys/prod-s3/link")).unwrap(),
+            10,
+            &["keys/prod-s3/link", "symbolic link"],
+        ),
+        case(
+            "listed file replaced by a symlink",
+            |d| {
+                fs::remove_file(d.join(TOKEN)).unwrap();
+                symlink("/etc/hostname", d.join(TOKEN)).unwrap();
+            },
+            10,
+            &[TOKEN, "symbolic link"],
+        ),
+        case(
+            "extra unlisted file",
+            |d| write(d, "notes.txt", b"hi"),
+            10,
+            &["notes.txt", "not listed"],
+        ),
+        case(
+            "listed file missing",
+            |d| fs::remove_file(d.join(TOKEN)).unwrap(),
+            10,
+            &[TOKEN, "missing"],
+        ),
+        case(
+            "SHA256SUMS.sig missing",
+            |d| fs::remove_file(d.join("SHA256SUMS.sig")).unwrap(),
+            10,
+            &["SHA256SUMS.sig", "missing"],
+        ),
+        case(
+            "SHA256SUMS missing",
+            |d| fs::remove_file(d.join("SHA256SUMS")).unwrap(),
+            10,
+            &["SHA256SUMS", "missing"],
+        ),
+        case(
+            "`..` path in SHA256SUMS",
+            |d| edit_sums(d, |t| format!("{}  ../outside\n{t}", "0".repeat(64))),
+            10,
+            &["../outside", ".."],
+        ),
+        case(
+            "absolute path in SHA256SUMS",
+            |d| edit_sums(d, |t| format!("{}  /etc/passwd\n{t}", "0".repeat(64))),
+            10,
+            &["/etc/passwd", "absolute"],
+        ),
+        case(
+            "oversized key file",
+            |d| {
+                write(d, TOKEN, &vec![7u8; 1024 * 1024 + 1]);
+                resum(d);
+            },
+            10,
+            &[TOKEN, "limit"],
+        ),
+        case(
+            "oversized request.json",
+            |d| {
+                let mut j = fs::read(d.join("request.json")).unwrap();
+                j.resize(16 * 1024 * 1024 + 1, b' ');
+                write(d, "request.json", &j);
+            },
+            10,
+            &["request.json", "limit"],
+        ),
+        case(
+            "hard link",
+            |d| {
+                let outside = d.parent().unwrap().join(format!(
+                    "{}-outside",
+                    d.file_name().unwrap().to_str().unwrap()
+                ));
+                fs::hard_link(d.join(TOKEN), outside).unwrap();
+            },
+            10,
+            &[TOKEN, "hard links"],
+        ),
+        case(
+            "non-UTF-8 file name",
+            |d| {
+                use std::os::unix::ffi::OsStrExt;
+                fs::write(
+                    d.join("keys")
+                        .join(std::ffi::OsStr::from_bytes(b"bad\xffname")),
+                    b"x",
+                )
+                .unwrap();
+            },
+            10,
+            &["keys", "UTF-8"],
+        ),
+        case(
+            "FIFO",
+            |d| run_ok(Command::new("mkfifo").arg(d.join("keys/fifo"))),
+            10,
+            &["keys/fifo", "FIFO"],
+        ),
+        case(
+            "signed extra file that belongs to no key",
+            |d| {
+                write(d, "keys/prod-s3/notes.txt", b"x");
+                resum(d);
+            },
+            10,
+            &["keys/prod-s3/notes.txt", "no key"],
+        ),
+        case(
+            "key named in request.json without its files",
+            |d| {
+                fs::remove_dir_all(d.join("keys/prod-s3")).unwrap();
+                resum(d);
+            },
+            10,
+            &["keys/prod-s3/WrappingPublicKey.bin", "missing"],
+        ),
+    ]);
+}
+
+#[test]
+fn tamper_matrix_checksums_and_signature() {
+    run_matrix(&[
+        case(
+            "uppercase hex",
+            |d| {
+                edit_sums(d, |t| {
+                    replace_sums_line(t, "request.json", |l| l[..64].to_uppercase() + &l[64..])
+                })
+            },
+            11,
+            &["SHA256SUMS line", "uppercase"],
+        ),
+        case(
+            "one space instead of two",
+            |d| {
+                edit_sums(d, |t| {
+                    replace_sums_line(t, "request.json", |l| l.replacen("  ", " ", 1))
+                })
+            },
+            11,
+            &["SHA256SUMS line", "two spaces"],
+        ),
+        case(
+            "binary-mode marker",
+            |d| {
+                edit_sums(d, |t| {
+                    replace_sums_line(t, "request.json", |l| l.replacen("  ", " *", 1))
+                })
+            },
+            11,
+            &["SHA256SUMS line", "two spaces"],
+        ),
+        case(
+            "unsorted lines",
+            |d| {
+                edit_sums(d, |t| {
+                    let mut l: Vec<&str> = t.lines().collect();
+                    l.reverse();
+                    l.iter().map(|x| format!("{x}\n")).collect()
+                })
+            },
+            11,
+            &["SHA256SUMS line 2", "sorted"],
+        ),
+        case(
+            "duplicate line",
+            |d| {
+                edit_sums(d, |t| {
+                    let first = t.lines().next().unwrap().to_string();
+                    format!("{first}\n{t}")
+                })
+            },
+            11,
+            &["SHA256SUMS line 2", "twice"],
+        ),
+        case(
+            "CRLF line endings",
+            |d| edit_sums(d, |t| t.replace('\n', "\r\n")),
+            11,
+            &["SHA256SUMS line 1", "carriage return"],
+        ),
+        case(
+            "no final newline",
+            |d| edit_sums(d, |t| t.trim_end().to_string()),
+            11,
+            &["SHA256SUMS", "newline"],
+        ),
+        case(
+            "flipped digest (re-signed)",
+            |d| {
+                edit_sums(d, |t| {
+                    replace_sums_line(t, TOKEN, |l| {
+                        let c = if l.starts_with('0') { "1" } else { "0" };
+                        format!("{c}{}", &l[1..])
+                    })
+                })
+            },
+            11,
+            &[TOKEN, "SHA-256"],
+        ),
+        case(
+            "flipped byte in a file",
+            |d| {
+                let mut b = fs::read(d.join(TOKEN)).unwrap();
+                b[0] ^= 1;
+                write(d, TOKEN, &b);
+            },
+            11,
+            &[TOKEN, "SHA-256"],
+        ),
+        case(
+            "flipped byte in request.json",
+            |d| {
+                let mut b = fs::read(d.join("request.json")).unwrap();
+                let i = b.len() / 2;
+                b[i] ^= 0x20;
+                write(d, "request.json", &b);
+            },
+            11,
+            &["request.json"],
+        ),
+        case(
+            "flipped signature byte",
+            |d| {
+                let mut b = fs::read(d.join("SHA256SUMS.sig")).unwrap();
+                b[100] ^= 1;
+                write(d, "SHA256SUMS.sig", &b);
+            },
+            12,
+            &["SHA256SUMS.sig", "does not verify"],
+        ),
+        case(
+            "truncated signature",
+            |d| {
+                let b = fs::read(d.join("SHA256SUMS.sig")).unwrap();
+                write(d, "SHA256SUMS.sig", &b[..b.len() - 1]);
+            },
+            12,
+            &["SHA256SUMS.sig", "383 bytes"],
+        ),
+        case(
+            "SHA256SUMS recomputed without re-signing",
+            |d| {
+                let sig = fs::read(d.join("SHA256SUMS.sig")).unwrap();
+                write(d, TOKEN, b"another token");
+                run_ok(
+                    Command::new(generator())
+                        .arg("--no-sign")
+                        .arg("--resign")
+                        .arg(d),
+                );
+                write(d, "SHA256SUMS.sig", &sig);
+            },
+            12,
+            &["SHA256SUMS.sig", "does not verify"],
+        ),
+        case(
+            "untrusted signer",
+            |d| sign_with(d, "test-only-other-signer-rsa3072.key.pem", "32"),
+            12,
+            &["online-ops", "not enrolled"],
+        ),
+        case(
+            "RSA-2048 signer",
+            |d| sign_with(d, "test-only-signer-rsa2048.key.pem", "32"),
+            12,
+            &["256 bytes"],
+        ),
+        case(
+            "PSS salt length 20",
+            |d| sign_with(d, SIGNER, "20"),
+            12,
+            &["does not verify"],
+        ),
+        case(
+            "PKCS#1 v1.5 signature",
+            |d| {
+                run_ok(
+                    Command::new("openssl")
+                        .args(["dgst", "-sha256", "-sign"])
+                        .arg(key_fixture(SIGNER))
+                        .arg("-out")
+                        .arg(d.join("SHA256SUMS.sig"))
+                        .arg(d.join("SHA256SUMS")),
+                )
+            },
+            12,
+            &["does not verify"],
+        ),
+    ]);
+}
+
+#[test]
+fn tamper_matrix_schema() {
+    run_matrix(&[
+        case(
+            "unknown JSON field",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["colour"] = "blue".into();
+                })
+            },
+            13,
+            &["keys[0]", "unknown field `colour`"],
+        ),
+        case(
+            "unknown top-level field",
+            |d| {
+                edit_json(d, |v| {
+                    v["note"] = "x".into();
+                })
+            },
+            13,
+            &["unknown field `note`"],
+        ),
+        case(
+            "missing field",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("parameters_valid_to");
+                })
+            },
+            13,
+            &["keys[0]", "parameters_valid_to"],
+        ),
+        case(
+            "bad request_id",
+            |d| {
+                edit_json(d, |v| {
+                    v["request_id"] = "rotation 2026!".into();
+                })
+            },
+            13,
+            &["request_id"],
+        ),
+        case(
+            "bad account",
+            |d| {
+                edit_json(d, |v| {
+                    v["aws_account"] = "11112222333".into();
+                })
+            },
+            13,
+            &["aws_account", "12 digits"],
+        ),
+        case(
+            "bad key name",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["name"] = "Prod_S3".into();
+                })
+            },
+            13,
+            &["keys[0].name", "Prod_S3"],
+        ),
+        case(
+            "alias without alias/",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["alias"] = "prod-s3".into();
+                })
+            },
+            13,
+            &["keys[0] (prod-s3).alias"],
+        ),
+        case(
+            "ARN that is not a KMS key ARN",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["key_arn"] = "arn:aws:s3:::my-bucket".into();
+                })
+            },
+            13,
+            &["keys[0] (prod-s3).key_arn"],
+        ),
+        case(
+            "unknown key spec",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["key_spec"] = "AES_256".into();
+                })
+            },
+            13,
+            &["keys[0] (prod-s3).key_spec", "AES_256"],
+        ),
+        case(
+            "EXISTING_KEY_MATERIAL with generate",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["import_type"] = "EXISTING_KEY_MATERIAL".into();
+                })
+            },
+            13,
+            &["keys[0] (prod-s3).material", "EXISTING_KEY_MATERIAL"],
+        ),
+        case(
+            "existing without hsm_label",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["material"] = serde_json::json!({"source": "existing"});
+                })
+            },
+            13,
+            &["keys[0] (prod-s3).material", "hsm_label"],
+        ),
+        case(
+            "timestamp not in UTC",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["parameters_valid_to"] = "2099-01-01T10:00:00+01:00".into();
+                })
+            },
+            13,
+            &["parameters_valid_to", "UTC"],
+        ),
+        case(
+            "wrong format tag",
+            |d| {
+                edit_json(d, |v| {
+                    v["format"] = "airlock-request/2".into();
+                })
+            },
+            13,
+            &["format"],
+        ),
+        case(
+            "empty ImportToken.bin",
+            |d| {
+                write(d, TOKEN, b"");
+                resum(d);
+            },
+            13,
+            &[TOKEN, "empty"],
+        ),
+        case(
+            "not JSON",
+            |d| {
+                write(d, "request.json", b"{\"format\": ");
+                resum(d);
+            },
+            13,
+            &["request.json", "line 1"],
+        ),
+    ]);
+}
+
+#[test]
+fn tamper_matrix_semantics() {
+    run_matrix(&[
+        case(
+            "AES with RSA_AES_KEY_WRAP",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["wrapping_algorithm"] = "RSA_AES_KEY_WRAP_SHA_256".into();
+                })
+            },
+            14,
+            &["prod-s3", "RSA_AES_KEY_WRAP_SHA_256", "SYMMETRIC_DEFAULT"],
+        ),
+        case(
+            "RSA key with RSAES_OAEP",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["key_spec"] = "RSA_2048".into();
+                })
+            },
+            14,
+            &["prod-s3", "RSA_2048"],
+        ),
+        case(
+            "P-521 with OAEP under RSA_2048",
+            |d| {
+                write(d, WRAP, &der("test-only-wrapping-rsa2048.pub.pem"));
+                edit_json(d, |v| {
+                    key0(v)["key_spec"] = "ECC_NIST_P521".into();
+                    key0(v)["wrapping_key_spec"] = "RSA_2048".into();
+                });
+            },
+            14,
+            &["prod-s3", "ECC_NIST_P521"],
+        ),
+        case(
+            "SHA-1 without --allow-sha1",
+            |d| {
+                edit_json(d, |v| {
+                    key0(v)["wrapping_algorithm"] = "RSAES_OAEP_SHA_1".into();
+                })
+            },
+            14,
+            &["prod-s3", "--allow-sha1"],
+        ),
+        Case {
+            name: "SHA-1 with --allow-sha1",
+            mutate: |d| {
+                edit_json(d, |v| {
+                    key0(v)["wrapping_algorithm"] = "RSAES_OAEP_SHA_1".into();
+                })
+            },
+            code: 0,
+            says: &["SHA-1"],
+            args: &["--allow-sha1"],
+        },
+        case(
+            "wrapping key of the wrong size",
+            |d| {
+                write(d, WRAP, &der("test-only-wrapping-rsa3072.pub.pem"));
+                resum(d);
+            },
+            15,
+            &[WRAP, "RSA-3072", "RSA_4096"],
+        ),
+        case(
+            "wrapping key with e = 3",
+            |d| {
+                write(d, WRAP, &der("test-only-wrapping-rsa4096-e3.pub.pem"));
+                resum(d);
+            },
+            15,
+            &[WRAP, "exponent"],
+        ),
+        case(
+            "wrapping key not RSA",
+            |d| {
+                write(d, WRAP, &der("test-only-ec-p256.pub.pem"));
+                resum(d);
+            },
+            15,
+            &[WRAP, "not an RSA key"],
+        ),
+        case(
+            "wrapping key garbage DER",
+            |d| {
+                write(d, WRAP, b"\x30\x82\x01\x22garbage");
+                resum(d);
+            },
+            15,
+            &[WRAP, "DER"],
+        ),
+        case(
+            "wrapping key as PEM text",
+            |d| {
+                write(
+                    d,
+                    WRAP,
+                    &fs::read(key_fixture("test-only-wrapping-rsa4096.pub.pem")).unwrap(),
+                );
+                resum(d);
+            },
+            15,
+            &[WRAP, "DER"],
+        ),
+        case(
+            "ARN in another region",
+            |d| {
+                edit_json(d, |v| {
+                    let a = key0(v)["key_arn"]
+                        .as_str()
+                        .unwrap()
+                        .replace("eu-west-1", "us-east-1");
+                    key0(v)["key_arn"] = a.into();
+                })
+            },
+            16,
+            &["prod-s3", "us-east-1", "eu-west-1"],
+        ),
+        case(
+            "ARN in another account",
+            |d| {
+                edit_json(d, |v| {
+                    let a = key0(v)["key_arn"]
+                        .as_str()
+                        .unwrap()
+                        .replace("111122223333", "444455556666");
+                    key0(v)["key_arn"] = a.into();
+                })
+            },
+            16,
+            &["prod-s3", "444455556666"],
+        ),
+        case(
+            "duplicate name",
+            |d| {
+                edit_json(d, |v| {
+                    // A second entry for prod-s3 (other alias and ARN): same folder.
+                    let mut k = key0(v).clone();
+                    k["alias"] = "alias/prod-s3-again".into();
+                    k["key_arn"] = k["key_arn"]
+                        .as_str()
+                        .unwrap()
+                        .replace("-8000-", "-9000-")
+                        .into();
+                    v["keys"].as_array_mut().unwrap().push(k);
+                })
+            },
+            17,
+            &["keys[0] and keys[2]", "name", "prod-s3"],
+        ),
+        case(
+            "duplicate ARN",
+            |d| {
+                edit_json(d, |v| {
+                    let a = key0(v)["key_arn"].clone();
+                    v["keys"][1]["key_arn"] = a;
+                })
+            },
+            17,
+            &["key_arn"],
+        ),
+        case(
+            "duplicate alias",
+            |d| {
+                edit_json(d, |v| {
+                    v["keys"][1]["alias"] = "alias/prod-s3".into();
+                })
+            },
+            17,
+            &["alias", "alias/prod-s3"],
+        ),
+        case(
+            "expired parameters",
+            |d| {
+                edit_json(d, |v| {
+                    v["keys"][1]["parameters_valid_to"] = "2020-01-01T00:00:00Z".into();
+                })
+            },
+            18,
+            &["prod-signing", "expired", "2020-01-01T00:00:00Z"],
+        ),
+    ]);
+}
+
+#[test]
+fn order_of_checks_is_the_documented_one() {
+    // A bundle with a schema error AND a bad signature reports the
+    // signature (checked first); one with a duplicate AND an expired key
+    // reports the duplicate.
+    let s = Station::new();
+    let b = s.bundle_copy("order1");
+    edit_json(&b, |v| {
+        v["extra"] = 1.into();
+    });
+    sign_with(&b, "test-only-other-signer-rsa3072.key.pem", "32");
+    assert_eq!(s.verify(&b, &[]).status.code(), Some(12));
+    let b = s.bundle_copy("order2");
+    edit_json(&b, |v| {
+        v["keys"][1]["alias"] = "alias/prod-s3".into();
+        v["keys"][1]["parameters_valid_to"] = "2020-01-01T00:00:00Z".into();
+    });
+    assert_eq!(s.verify(&b, &[]).status.code(), Some(17));
+}
