@@ -87,7 +87,10 @@ pub enum JournalError {
         entries: u64,
     },
     /// The journal is larger than the limit.
-    #[error("{}{size} bytes exceeds the journal limit of {limit} bytes", file_prefix(file))]
+    #[error(
+        "{}{size} bytes exceeds the journal limit of {limit} bytes",
+        file_prefix(file)
+    )]
     TooLarge {
         /// The file.
         file: Option<PathBuf>,
@@ -119,7 +122,9 @@ pub enum JournalError {
         path: PathBuf,
     },
     /// An earlier write failed; the writer refuses to go on.
-    #[error("the journal {path} had a failed write earlier; verify it (`airlock journal verify`) before going on")]
+    #[error(
+        "the journal {path} had a failed write earlier; verify it (`airlock journal verify`) before going on"
+    )]
     Poisoned {
         /// The file.
         path: PathBuf,
@@ -327,7 +332,10 @@ pub fn verify_journal_head(
     expected_head: &str,
 ) -> Result<JournalSummary, JournalError> {
     let summary = verify_journal(bytes)?;
-    if !summary.head_sha256.eq_ignore_ascii_case(expected_head.trim()) {
+    if !summary
+        .head_sha256
+        .eq_ignore_ascii_case(expected_head.trim())
+    {
         return Err(JournalError::HeadMismatch {
             file: None,
             expected: expected_head.trim().to_ascii_lowercase(),
@@ -392,18 +400,24 @@ fn check_line(line: &[u8], line_no: u64, prev: &str) -> Result<JournalEntry, Jou
         problem,
     };
     if line.is_empty() {
-        return Err(broken(None, "the line is empty; every line is one entry".into()));
+        return Err(broken(
+            None,
+            "the line is empty; every line is one entry".into(),
+        ));
     }
     if line.contains(&b'\r') {
         return Err(broken(
             None,
-            "the line contains a carriage return (CRLF line endings?); the journal uses LF only".into(),
+            "the line contains a carriage return (CRLF line endings?); the journal uses LF only"
+                .into(),
         ));
     }
     let parsed: Line = serde_json::from_slice(line).map_err(|e| {
         broken(
             None,
-            format!("not a journal entry ({e}); the line was changed or is not part of the journal"),
+            format!(
+                "not a journal entry ({e}); the line was changed or is not part of the journal"
+            ),
         )
     })?;
     let seq = Some(parsed.seq);
@@ -478,7 +492,7 @@ fn find_secret_key(v: &Value) -> Option<String> {
             let lower = k.to_ascii_lowercase();
             let named = SECRET_KEYS.contains(&lower.as_str())
                 || lower
-                    .split(|c: char| c == '_' || c == '-' || c == '.')
+                    .split(['_', '-', '.'])
                     .any(|w| SECRET_WORDS.contains(&w));
             if named {
                 Some(k.clone())
@@ -677,4 +691,347 @@ fn sync_parent(path: &Path) -> Result<(), JournalError> {
             path: path.to_path_buf(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    fn alice() -> Actor {
+        Actor::Custodian(CustodianName::parse("Alice").unwrap())
+    }
+
+    /// A journal of `n` entries in a temporary directory; returns its bytes.
+    fn journal_bytes(n: u64) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL_FILE_NAME);
+        let mut w = JournalWriter::create(&path).unwrap();
+        for i in 0..n {
+            let actor = if i % 2 == 0 { Actor::System } else { alice() };
+            w.append_at(
+                datetime!(2026-11-28 09:00:00 UTC) + time::Duration::seconds(i as i64),
+                "step_done",
+                &actor,
+                json!({"step": i, "name": format!("prod-s3-{i}")}),
+            )
+            .unwrap();
+        }
+        std::fs::read(&path).unwrap()
+    }
+
+    fn lines(bytes: &[u8]) -> Vec<Vec<u8>> {
+        bytes
+            .split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    fn broken_at(bytes: &[u8]) -> (u64, Option<u64>, String) {
+        let e = verify_journal(bytes).unwrap_err();
+        let (line, seq) = e.broken_line().unwrap_or_else(|| panic!("not Broken: {e}"));
+        (line, seq, e.to_string())
+    }
+
+    #[test]
+    fn lines_are_canonical_and_chain_verifies() {
+        let bytes = journal_bytes(3);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let first = text.lines().next().unwrap();
+        assert_eq!(
+            first,
+            format!(
+                r#"{{"seq":0,"at":"2026-11-28T09:00:00Z","event":"step_done","actor":"system","data":{{"name":"prod-s3-0","step":0}},"prev":"{GENESIS_PREV}"}}"#
+            )
+        );
+        let second: Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(second["prev"], sha256_hex(first.as_bytes()));
+        assert_eq!(second["actor"], "Alice");
+        let s = verify_journal(&bytes).unwrap();
+        assert_eq!(s.entries, 3);
+        assert_eq!(
+            s.head_sha256,
+            sha256_hex(text.lines().last().unwrap().as_bytes())
+        );
+        assert_eq!(s.events[2].seq, 2);
+        assert_eq!(s.events[1].actor, "Alice");
+        assert_eq!(s.events[2].data["step"], 2);
+        verify_journal_head(&bytes, &s.head_sha256.to_uppercase()).unwrap();
+    }
+
+    #[test]
+    fn empty_journal_is_valid_with_zero_head() {
+        let s = verify_journal(b"").unwrap();
+        assert_eq!(s.entries, 0);
+        assert_eq!(s.head_sha256, GENESIS_PREV);
+    }
+
+    #[test]
+    fn a_changed_line_is_named_by_the_next_line() {
+        let bytes = journal_bytes(5);
+        let text = String::from_utf8(bytes).unwrap();
+        let changed = text.replacen("prod-s3-2", "prod-s3-X", 1);
+        let (line, seq, msg) = broken_at(changed.as_bytes());
+        assert_eq!((line, seq), (4, Some(3)));
+        assert!(msg.contains("line 3 was changed"), "{msg}");
+        assert!(msg.starts_with("line 4 (seq 3): "), "{msg}");
+    }
+
+    #[test]
+    fn a_changed_last_line_or_cut_tail_shows_against_the_head() {
+        let bytes = journal_bytes(4);
+        let head = verify_journal(&bytes).unwrap().head_sha256;
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let changed = text.replacen("prod-s3-3", "prod-s3-X", 1);
+        // The chain alone cannot see it...
+        verify_journal(changed.as_bytes()).unwrap();
+        // ...the recorded head does.
+        let e = verify_journal_head(changed.as_bytes(), &head).unwrap_err();
+        assert!(
+            matches!(e, JournalError::HeadMismatch { entries: 4, .. }),
+            "{e}"
+        );
+        let cut: Vec<u8> = lines(&bytes)[..3].concat();
+        let e = verify_journal_head(&cut, &head).unwrap_err();
+        assert!(e.to_string().contains("after 3 entries"), "{e}");
+        assert_eq!(e.exit_code(), ExitCode::Journal);
+    }
+
+    #[test]
+    fn dropped_reordered_inserted_lines_are_named() {
+        let bytes = journal_bytes(5);
+        let ls = lines(&bytes);
+
+        // Drop line 3 (seq 2): line 3 now holds seq 3.
+        let dropped: Vec<u8> = [&ls[..2], &ls[3..]].concat().concat();
+        let (line, seq, msg) = broken_at(&dropped);
+        assert_eq!((line, seq), (3, Some(3)));
+        assert!(msg.contains("dropped, inserted or moved"), "{msg}");
+
+        // Swap lines 2 and 3.
+        let mut swapped = ls.clone();
+        swapped.swap(1, 2);
+        let (line, seq, _) = broken_at(&swapped.concat());
+        assert_eq!((line, seq), (2, Some(2)));
+
+        // Insert a copy of line 2 after it.
+        let mut inserted = ls.clone();
+        inserted.insert(2, ls[1].clone());
+        let (line, seq, _) = broken_at(&inserted.concat());
+        assert_eq!((line, seq), (3, Some(1)));
+
+        // Insert a forged line with the right seq and prev: the next line's
+        // seq no longer fits.
+        let prev = sha256_hex(ls[1].strip_suffix(b"\n").unwrap());
+        let forged = format!(
+            "{{\"seq\":2,\"at\":\"2026-11-28T09:00:01Z\",\"event\":\"forged\",\"actor\":\"system\",\"data\":{{}},\"prev\":\"{prev}\"}}\n"
+        );
+        let mut inserted = ls.clone();
+        inserted.insert(2, forged.into_bytes());
+        let (line, seq, _) = broken_at(&inserted.concat());
+        assert_eq!((line, seq), (4, Some(2)));
+
+        // Drop the first line.
+        let (line, seq, _) = broken_at(&ls[1..].concat());
+        assert_eq!((line, seq), (1, Some(1)));
+    }
+
+    #[test]
+    fn truncation_and_garbage_are_named() {
+        let bytes = journal_bytes(3);
+        // Cut mid-line: the last line is not JSON.
+        let cut = &bytes[..bytes.len() - 20];
+        let (line, seq, msg) = broken_at(cut);
+        assert_eq!((line, seq), (3, None));
+        assert!(msg.contains("not a journal entry"), "{msg}");
+        // Only the final newline missing.
+        let (line, seq, msg) = broken_at(&bytes[..bytes.len() - 1]);
+        assert_eq!((line, seq), (3, Some(2)));
+        assert!(msg.contains("no final newline"), "{msg}");
+        // Trailing garbage, a blank line, CRLF.
+        let mut garbage = bytes.clone();
+        garbage.extend_from_slice(b"xyz");
+        assert_eq!(broken_at(&garbage).0, 4);
+        let mut blank = bytes.clone();
+        blank.push(b'\n');
+        assert!(broken_at(&blank).2.contains("line 4: the line is empty"));
+        let crlf = String::from_utf8(bytes.clone())
+            .unwrap()
+            .replace('\n', "\r\n");
+        assert!(broken_at(crlf.as_bytes()).2.contains("carriage return"));
+    }
+
+    #[test]
+    fn field_rules_are_checked() {
+        let good = journal_bytes(1);
+        let text = String::from_utf8(good).unwrap();
+        for (from, to, want) in [
+            ("\"seq\":0", "\"seq\":1", "seq is 1"),
+            (
+                "2026-11-28T09:00:00Z",
+                "2026-11-28T10:00:00+01:00",
+                "RFC 3339 UTC",
+            ),
+            ("2026-11-28T09:00:00Z", "yesterday", "RFC 3339 UTC"),
+            ("step_done", "StepDone", "snake_case"),
+            ("\"system\"", "\"root/x\"", "actor"),
+            ("\"data\":{", "\"extra\":1,\"data\":{", "unknown field"),
+            ("\"prev\":\"0", "\"prev\":\"1", "64 zeros"),
+        ] {
+            let bad = text.replacen(from, to, 1);
+            assert_ne!(bad, text);
+            let (line, _, msg) = broken_at(bad.as_bytes());
+            assert_eq!(line, 1);
+            assert!(msg.contains(want), "wanted {want:?} in {msg}");
+        }
+    }
+
+    #[test]
+    fn snake_case_rule() {
+        for ok in ["a", "quorum_login", "key_2_wrapped", "x9"] {
+            assert!(is_snake_case(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "_a",
+            "a_",
+            "a__b",
+            "A",
+            "9a",
+            "a-b",
+            "a b",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_snake_case(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn writer_refuses_bad_events_and_secret_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL_FILE_NAME);
+        let mut w = JournalWriter::create(&path).unwrap();
+        assert!(matches!(
+            w.append("Bad-Name", &Actor::System, json!({})),
+            Err(JournalError::InvalidEvent { .. })
+        ));
+        assert!(matches!(
+            w.append("ok", &Actor::System, json!([1])),
+            Err(JournalError::DataNotObject { .. })
+        ));
+        for data in [
+            json!({"pin": "x"}),
+            json!({"user_pin": "x"}),
+            json!({"so-pin": "x"}),
+            json!({"nested": {"Passphrase": "x"}}),
+            json!({"list": [{"share": "x"}]}),
+            json!({"key_material": "x"}),
+        ] {
+            let e = w.append("ok", &Actor::System, data.clone()).unwrap_err();
+            assert!(matches!(e, JournalError::SecretKey { .. }), "{data}");
+            assert!(!e.to_string().contains("\"x\""), "value shown: {e}");
+        }
+        // Allowed look-alikes.
+        w.append(
+            "ok",
+            &Actor::System,
+            json!({"share_index": 1, "spinner": true, "key_name": "prod-s3"}),
+        )
+        .unwrap();
+        // Nothing refused was written.
+        assert_eq!(verify_journal_file(&path).unwrap().entries, 1);
+    }
+
+    #[test]
+    fn writer_resumes_an_existing_journal_and_never_clobbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL_FILE_NAME);
+        let mut w = JournalWriter::create(&path).unwrap();
+        assert_eq!(w.head_sha256(), GENESIS_PREV);
+        w.append(
+            "ceremony_started",
+            &Actor::System,
+            json!({"request_id": "r1"}),
+        )
+        .unwrap();
+        let a = w
+            .append("custodian_authenticated", &alice(), json!({}))
+            .unwrap();
+        assert_eq!(a.seq, 1);
+        assert_eq!(w.head_sha256(), a.sha256);
+        // Appended and synced: another reader sees both lines now.
+        assert_eq!(verify_journal_file(&path).unwrap().head_sha256, a.sha256);
+        drop(w);
+
+        assert!(matches!(
+            JournalWriter::create(&path),
+            Err(JournalError::Exists { .. })
+        ));
+
+        let (mut w, summary) = JournalWriter::open(&path).unwrap();
+        assert_eq!(summary.entries, 2);
+        assert_eq!(summary.events[1].event, "custodian_authenticated");
+        assert_eq!(w.next_seq(), 2);
+        assert_eq!(w.head_sha256(), a.sha256);
+        let b = w
+            .append("ceremony_resumed", &Actor::System, json!({}))
+            .unwrap();
+        assert_eq!(b.seq, 2);
+        let s = verify_journal_file(&path).unwrap();
+        assert_eq!(s.entries, 3);
+        assert_eq!(s.head_sha256, b.sha256);
+
+        // A broken journal is not continued.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.pop();
+        std::fs::write(&path, &bytes).unwrap();
+        let e = JournalWriter::open(&path).unwrap_err();
+        assert!(
+            e.to_string().starts_with(&path.display().to_string()),
+            "{e}"
+        );
+        assert_eq!(e.broken_line(), Some((3, Some(2))));
+    }
+
+    #[test]
+    fn size_limit_is_enforced_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL_FILE_NAME);
+        let f = File::create(&path).unwrap();
+        f.set_len(MAX_JOURNAL_BYTES + 1).unwrap();
+        let e = verify_journal_file(&path).unwrap_err();
+        assert!(matches!(e, JournalError::TooLarge { .. }), "{e}");
+        assert_eq!(e.exit_code(), ExitCode::Journal);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// Any journal the writer makes verifies; flipping any one byte of
+        /// it is caught (by the chain, the line checks, or the head).
+        #[test]
+        fn chain_property(
+            steps in proptest::collection::vec(("[a-z]{1,8}(_[a-z0-9]{1,4}){0,2}", any::<u32>(), any::<bool>()), 1..12),
+            flip_at in any::<prop::sample::Index>(),
+            flip_bit in 0u8..8,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(JOURNAL_FILE_NAME);
+            let mut w = JournalWriter::create(&path).unwrap();
+            for (event, n, by_alice) in &steps {
+                let actor = if *by_alice { alice() } else { Actor::System };
+                w.append(event, &actor, json!({"n": n, "text": "é \" \\ \u{1}"})).unwrap();
+            }
+            let head = w.head_sha256().to_string();
+            let bytes = std::fs::read(&path).unwrap();
+            let s = verify_journal_head(&bytes, &head).unwrap();
+            prop_assert_eq!(s.entries, steps.len() as u64);
+
+            let mut flipped = bytes.clone();
+            let i = flip_at.index(flipped.len());
+            flipped[i] ^= 1 << flip_bit;
+            prop_assert!(verify_journal_head(&flipped, &head).is_err());
+        }
+    }
 }

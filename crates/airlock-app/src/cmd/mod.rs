@@ -4,6 +4,7 @@
 
 mod config_cmd;
 mod hsm;
+mod journal;
 mod request;
 mod trust;
 
@@ -34,6 +35,9 @@ pub enum Command {
     /// Check the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Verify a hash-chained audit journal.
+    #[command(subcommand)]
+    Journal(journal::JournalCommand),
     /// Inspect the configured HSM token.
     #[command(subcommand)]
     Hsm(hsm::HsmCommand),
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         None => crate::gui_entry(cli.config.as_deref()),
         Some(Command::Config(c)) => config_cmd::run(c, cli.config.as_deref()),
+        Some(Command::Journal(c)) => journal::run(c),
         Some(Command::Hsm(c)) => hsm::run(c, cli.config.as_deref()),
         Some(Command::Trust(c)) => trust::run(c, cli.config.as_deref()),
         Some(Command::Request(c)) => request::run(c, cli.config.as_deref()),

@@ -122,7 +122,9 @@ pub enum QuorumError {
         path: PathBuf,
     },
     /// The roster file is too large to be a roster.
-    #[error("{path}: {size} bytes is too large for a roster (limit {limit}); it is not a roster file")]
+    #[error(
+        "{path}: {size} bytes is too large for a roster (limit {limit}); it is not a roster file"
+    )]
     RosterTooLarge {
         /// The file.
         path: PathBuf,

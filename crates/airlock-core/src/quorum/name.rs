@@ -41,7 +41,9 @@ impl CustodianName {
             ));
         }
         if name.eq_ignore_ascii_case(RESERVED_ACTOR) {
-            return Err(invalid("\"system\" is reserved for the journal's own entries"));
+            return Err(invalid(
+                "\"system\" is reserved for the journal's own entries",
+            ));
         }
         Ok(CustodianName(name.to_string()))
     }
@@ -88,15 +90,7 @@ mod tests {
     #[test]
     fn refuses_bad_names() {
         for bad in [
-            "",
-            "   ",
-            "1alice",
-            "_alice",
-            "al/ice",
-            "al\nice",
-            "Zoë",
-            "system",
-            "SYSTEM",
+            "", "   ", "1alice", "_alice", "al/ice", "al\nice", "Zoë", "system", "SYSTEM",
         ] {
             let e = CustodianName::parse(bad).unwrap_err();
             assert!(

@@ -27,7 +27,9 @@ pub fn check_passphrase_policy(
     };
     let p: &str = passphrase.as_str();
     if p.chars().count() < MIN_PASSPHRASE_CHARS {
-        return Err(refuse("it is shorter than 12 characters; choose a longer one"));
+        return Err(refuse(
+            "it is shorter than 12 characters; choose a longer one",
+        ));
     }
     if p.len() > MAX_PASSPHRASE_BYTES {
         return Err(refuse("it is longer than 1024 bytes"));

@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::pin::PIN_LEN;
-use super::seal::{KEY_CHECK_LEN, KdfParams, NONCE_LEN, SALT_LEN, SealedBox, ShareBinding, TAG_LEN};
+use super::seal::{
+    KEY_CHECK_LEN, KdfParams, NONCE_LEN, SALT_LEN, SealedBox, ShareBinding, TAG_LEN,
+};
 use super::{CustodianName, MAX_CUSTODIANS, MIN_THRESHOLD, QuorumError};
 
 /// The roster's `format` value.
@@ -285,11 +287,12 @@ struct KdfFile {
 
 fn hex_exact<const N: usize>(s: &str, origin: &str, field: &str) -> Result<[u8; N], QuorumError> {
     let v = hex_bytes(s, origin, field)?;
-    v.try_into().map_err(|v: Vec<u8>| QuorumError::RosterInvalid {
-        origin: origin.to_string(),
-        field: field.to_string(),
-        message: format!("is {} bytes, expected {N}", v.len()),
-    })
+    v.try_into()
+        .map_err(|v: Vec<u8>| QuorumError::RosterInvalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            message: format!("is {} bytes, expected {N}", v.len()),
+        })
 }
 
 fn hex_bytes(s: &str, origin: &str, field: &str) -> Result<Vec<u8>, QuorumError> {
@@ -320,8 +323,12 @@ fn validate(raw: RosterFile, origin: &str, floor: &KdfParams) -> Result<Roster, 
         ));
     }
     let id = hex_exact::<ROSTER_ID_LEN>(&raw.roster_id, origin, "roster_id")?;
-    let created_at = OffsetDateTime::parse(&raw.created_at, &Rfc3339)
-        .map_err(|e| bad("created_at".into(), format!("is not an RFC 3339 time ({e})")))?;
+    let created_at = OffsetDateTime::parse(&raw.created_at, &Rfc3339).map_err(|e| {
+        bad(
+            "created_at".into(),
+            format!("is not an RFC 3339 time ({e})"),
+        )
+    })?;
     let n = raw.custodians.len();
     if !(MIN_THRESHOLD..=MAX_CUSTODIANS).contains(&n) {
         return Err(bad(
@@ -333,7 +340,9 @@ fn validate(raw: RosterFile, origin: &str, floor: &KdfParams) -> Result<Roster, 
     if threshold < MIN_THRESHOLD as u64 || threshold > n as u64 {
         return Err(bad(
             "threshold".into(),
-            format!("is {threshold}; it must be between {MIN_THRESHOLD} and the number of custodians ({n})"),
+            format!(
+                "is {threshold}; it must be between {MIN_THRESHOLD} and the number of custodians ({n})"
+            ),
         ));
     }
     raw.token.check(origin)?;
@@ -343,21 +352,27 @@ fn validate(raw: RosterFile, origin: &str, floor: &KdfParams) -> Result<Roster, 
     let mut indices = HashSet::new();
     for (i, c) in raw.custodians.into_iter().enumerate() {
         let f = |name: &str| format!("custodians[{i}].{name}");
-        let name = CustodianName::parse(&c.name)
-            .map_err(|e| bad(f("name"), e.to_string()))?;
+        let name = CustodianName::parse(&c.name).map_err(|e| bad(f("name"), e.to_string()))?;
         if name.as_str() != c.name {
             return Err(bad(f("name"), "has whitespace around it".into()));
         }
         if let Some(other) = custodians.iter().find(|o| o.name.same_person(&name)) {
             return Err(bad(
                 f("name"),
-                format!("{:?} is listed twice (as {:?} before)", c.name, other.name.as_str()),
+                format!(
+                    "{:?} is listed twice (as {:?} before)",
+                    c.name,
+                    other.name.as_str()
+                ),
             ));
         }
         if c.share_index < 1 || c.share_index > n as u64 || !indices.insert(c.share_index) {
             return Err(bad(
                 f("share_index"),
-                format!("is {}; share indices are 1 to {n}, each once", c.share_index),
+                format!(
+                    "is {}; share indices are 1 to {n}, each once",
+                    c.share_index
+                ),
             ));
         }
         if c.kdf.algorithm != KDF_ALGORITHM {

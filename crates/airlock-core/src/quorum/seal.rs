@@ -92,7 +92,12 @@ impl KdfParams {
     pub fn check_bounds(&self, floor: &KdfParams) -> Result<(), String> {
         let ceil = KdfParams::CEILING;
         for (what, v, lo, hi) in [
-            ("m_cost_kib", self.m_cost_kib, floor.m_cost_kib, ceil.m_cost_kib),
+            (
+                "m_cost_kib",
+                self.m_cost_kib,
+                floor.m_cost_kib,
+                ceil.m_cost_kib,
+            ),
             ("t_cost", self.t_cost, floor.t_cost, ceil.t_cost),
             ("p_cost", self.p_cost, floor.p_cost, ceil.p_cost),
         ] {
@@ -112,12 +117,13 @@ impl KdfParams {
     }
 
     fn argon2(&self) -> Result<Argon2<'static>, QuorumError> {
-        let params = Params::new(self.m_cost_kib, self.t_cost, self.p_cost, Some(64)).map_err(
-            |e| QuorumError::KdfParams {
-                what: format!("{self:?}"),
-                reason: e.to_string(),
-            },
-        )?;
+        let params =
+            Params::new(self.m_cost_kib, self.t_cost, self.p_cost, Some(64)).map_err(|e| {
+                QuorumError::KdfParams {
+                    what: format!("{self:?}"),
+                    reason: e.to_string(),
+                }
+            })?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 }
@@ -308,7 +314,11 @@ mod tests {
             m_cost_kib: 1024,
             ..KdfParams::PRODUCTION
         };
-        assert!(weak.check_bounds(&floor).unwrap_err().contains("m_cost_kib"));
+        assert!(
+            weak.check_bounds(&floor)
+                .unwrap_err()
+                .contains("m_cost_kib")
+        );
         let few = KdfParams {
             t_cost: 1,
             ..KdfParams::PRODUCTION
@@ -337,17 +347,48 @@ mod tests {
         };
         let a = base.associated_data();
         let variants = [
-            ShareBinding { custodian: "Alicf", ..base },
-            ShareBinding { threshold: 3, ..base },
-            ShareBinding { custodians: 4, ..base },
-            ShareBinding { share_index: 2, ..base },
-            ShareBinding { roster_id: b"ric", ..base },
-            ShareBinding { token_serial: "124", ..base },
-            ShareBinding { pin_check: &[8; 32], ..base },
-            ShareBinding { salt: &[2; 16], ..base },
-            ShareBinding { kdf: KdfParams { t_cost: 2, ..FAST }, ..base },
+            ShareBinding {
+                custodian: "Alicf",
+                ..base
+            },
+            ShareBinding {
+                threshold: 3,
+                ..base
+            },
+            ShareBinding {
+                custodians: 4,
+                ..base
+            },
+            ShareBinding {
+                share_index: 2,
+                ..base
+            },
+            ShareBinding {
+                roster_id: b"ric",
+                ..base
+            },
+            ShareBinding {
+                token_serial: "124",
+                ..base
+            },
+            ShareBinding {
+                pin_check: &[8; 32],
+                ..base
+            },
+            ShareBinding {
+                salt: &[2; 16],
+                ..base
+            },
+            ShareBinding {
+                kdf: KdfParams { t_cost: 2, ..FAST },
+                ..base
+            },
             // Moving a byte between adjacent fields changes the encoding.
-            ShareBinding { token_label: "tok1", token_serial: "23", ..base },
+            ShareBinding {
+                token_label: "tok1",
+                token_serial: "23",
+                ..base
+            },
         ];
         for v in variants {
             assert_ne!(v.associated_data(), a);

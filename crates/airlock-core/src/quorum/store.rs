@@ -8,9 +8,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
+use super::QuorumError;
 use super::pin::os_random;
 use super::roster::{MAX_ROSTER_BYTES, Roster};
-use super::QuorumError;
 
 impl Roster {
     /// Loads and validates the roster at `path`.

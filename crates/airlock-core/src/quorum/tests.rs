@@ -75,7 +75,17 @@ fn one_custodian_alone_is_refused() {
     assert!(!login.is_satisfied());
     assert_eq!(login.remaining(), 1);
     let e = login.rebuild_pin().unwrap_err();
-    assert!(matches!(e, QuorumError::QuorumNotMet { have: 1, need: 2, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            QuorumError::QuorumNotMet {
+                have: 1,
+                need: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(e.exit_code(), ExitCode::Quorum);
     assert!(e.to_string().contains("Alice"));
     // Nobody at all.
@@ -90,7 +100,14 @@ fn same_custodian_twice_counts_once() {
     login.authenticate("Alice", &pass("Alice")).unwrap();
     // Again, with another spelling of the same name.
     let again = login.authenticate(" alice ", &pass("Alice")).unwrap();
-    assert!(matches!(again, AuthOutcome::AlreadyCounted { have: 1, need: 2, .. }));
+    assert!(matches!(
+        again,
+        AuthOutcome::AlreadyCounted {
+            have: 1,
+            need: 2,
+            ..
+        }
+    ));
     assert!(!login.is_satisfied());
     assert_eq!(login.authenticated().len(), 1);
     assert_eq!(login.authenticated()[0].0.as_str(), "Alice");
@@ -104,10 +121,11 @@ fn same_custodian_twice_counts_once() {
 fn wrong_passphrase_names_the_custodian_and_others_still_count() {
     let (roster, pin) = enrol(2, 3);
     let mut login = QuorumLogin::new(&roster);
-    let e = login
-        .authenticate("Bob", &pass("Alice"))
-        .unwrap_err();
-    assert!(matches!(&e, QuorumError::WrongPassphrase { custodian, tries_left: 2 } if custodian == "Bob"), "{e}");
+    let e = login.authenticate("Bob", &pass("Alice")).unwrap_err();
+    assert!(
+        matches!(&e, QuorumError::WrongPassphrase { custodian, tries_left: 2 } if custodian == "Bob"),
+        "{e}"
+    );
     assert_eq!(e.exit_code(), ExitCode::Quorum);
     assert!(e.to_string().contains("\"Bob\""));
     assert!(e.to_string().contains("no HSM login was attempted"));
@@ -136,7 +154,10 @@ fn three_wrong_passphrases_lock_the_custodian_out_of_this_login() {
         assert!(matches!(e, QuorumError::WrongPassphrase { tries_left, .. } if tries_left == left));
     }
     let e = login.authenticate("Alice", &wrong).unwrap_err();
-    assert!(matches!(&e, QuorumError::LockedOut { custodian, attempts: 3 } if custodian == "Alice"), "{e}");
+    assert!(
+        matches!(&e, QuorumError::LockedOut { custodian, attempts: 3 } if custodian == "Alice"),
+        "{e}"
+    );
     // Even the right passphrase is now refused in this login.
     let e = login.authenticate("Alice", &pass("Alice")).unwrap_err();
     assert!(matches!(e, QuorumError::LockedOut { .. }));
@@ -145,7 +166,10 @@ fn three_wrong_passphrases_lock_the_custodian_out_of_this_login() {
     login.authenticate("Carol", &pass("Carol")).unwrap();
     assert_eq!(login.rebuild_pin().unwrap().as_str(), pin.as_str());
     // A new login starts afresh.
-    assert_eq!(login_with(&roster, &["Alice", "Bob"]).unwrap().as_str(), pin.as_str());
+    assert_eq!(
+        login_with(&roster, &["Alice", "Bob"]).unwrap().as_str(),
+        pin.as_str()
+    );
 }
 
 #[test]
@@ -178,7 +202,10 @@ fn changed_name_is_detected_on_unsealing() {
     let tampered = Roster::from_json(&bytes, "roster.json").unwrap();
     let mut login = QuorumLogin::new(&tampered);
     let e = login.authenticate("Alicia", &pass("Alice")).unwrap_err();
-    assert!(matches!(&e, QuorumError::RosterTampered { custodian, .. } if custodian == "Alicia"), "{e}");
+    assert!(
+        matches!(&e, QuorumError::RosterTampered { custodian, .. } if custodian == "Alicia"),
+        "{e}"
+    );
     assert_eq!(e.exit_code(), ExitCode::Roster);
 }
 
@@ -225,7 +252,10 @@ fn swapped_shares_are_detected() {
 fn truncated_ciphertext_is_refused_at_load() {
     let (roster, _) = enrol(2, 2);
     let bytes = edit(&roster, |v| {
-        let ct = v["custodians"][1]["ciphertext"].as_str().unwrap().to_string();
+        let ct = v["custodians"][1]["ciphertext"]
+            .as_str()
+            .unwrap()
+            .to_string();
         v["custodians"][1]["ciphertext"] = ct[..ct.len() - 2].into();
     });
     let e = Roster::from_json(&bytes, "roster.json").unwrap_err();
@@ -284,27 +314,43 @@ fn kdf_below_the_floor_is_refused() {
     let bytes = edit(&roster, |v| v["custodians"][1]["kdf"]["t_cost"] = 0.into());
     let e = Roster::from_json(&bytes, "roster.json").unwrap_err();
     assert!(e.to_string().contains("custodians[1].kdf"), "{e}");
-    assert!(e.to_string().contains("t_cost = 0 is below the minimum"), "{e}");
+    assert!(
+        e.to_string().contains("t_cost = 0 is below the minimum"),
+        "{e}"
+    );
     // And Enrollment::build refuses to seal below the floor.
     let mut en = Enrollment::new(2).unwrap();
     en.add_custodian("Alice", pass("Alice")).unwrap();
     en.add_custodian("Bob", pass("Bob")).unwrap();
-    let weak = KdfParams { m_cost_kib: 8, ..FAST };
-    assert!(en.build(&generate_user_pin().unwrap(), token(), weak).is_err());
+    let weak = KdfParams {
+        m_cost_kib: 8,
+        ..FAST
+    };
+    assert!(
+        en.build(&generate_user_pin().unwrap(), token(), weak)
+            .is_err()
+    );
 }
 
 #[test]
 fn unknown_fields_and_bad_values_are_refused_with_their_place() {
     let (roster, _) = enrol(2, 2);
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|v| v["extra"] = 1.into()), "unknown field `extra`"),
         (
             Box::new(|v| v["custodians"][0]["note"] = "x".into()),
             "unknown field `note`",
         ),
-        (Box::new(|v| v["format"] = "airlock-roster/2".into()), "format"),
+        (
+            Box::new(|v| v["format"] = "airlock-roster/2".into()),
+            "format",
+        ),
         (Box::new(|v| v["roster_id"] = "zz".into()), "roster_id"),
-        (Box::new(|v| v["created_at"] = "yesterday".into()), "created_at"),
+        (
+            Box::new(|v| v["created_at"] = "yesterday".into()),
+            "created_at",
+        ),
         (
             Box::new(|v| v["custodians"][1]["name"] = "alice".into()),
             "custodians[1].name",
@@ -370,7 +416,10 @@ fn altered_share_fails_the_pin_check_before_any_login() {
 
 #[test]
 fn enrolment_rules() {
-    assert!(matches!(Enrollment::new(1), Err(QuorumError::ThresholdOutOfRange { .. })));
+    assert!(matches!(
+        Enrollment::new(1),
+        Err(QuorumError::ThresholdOutOfRange { .. })
+    ));
     assert!(Enrollment::new(11).is_err());
 
     let mut e = Enrollment::new(3).unwrap();
@@ -396,7 +445,10 @@ fn enrolment_rules() {
     let pin = generate_user_pin().unwrap();
     assert!(matches!(
         e.build(&pin, token(), FAST),
-        Err(QuorumError::ThresholdOutOfRange { threshold: 3, custodians: 2 })
+        Err(QuorumError::ThresholdOutOfRange {
+            threshold: 3,
+            custodians: 2
+        })
     ));
 
     // At most 10 custodians.
@@ -422,7 +474,10 @@ fn roster_records_kdf_token_and_fresh_ids() {
     let (b, _) = enrol(2, 2);
     assert_ne!(a.id_hex(), b.id_hex());
     assert_eq!(a.token().label, "airlock-test");
-    assert!(a.token().matches("airlock-test                    ", "0123456789abcdef"));
+    assert!(
+        a.token()
+            .matches("airlock-test                    ", "0123456789abcdef")
+    );
     let v: Value = serde_json::from_str(&a.to_json()).unwrap();
     assert_eq!(v["format"], "airlock-roster/1");
     assert_eq!(v["custodians"][0]["kdf"]["algorithm"], "argon2id");
@@ -441,7 +496,10 @@ fn roster_records_kdf_token_and_fresh_ids() {
 fn roster_files_are_written_atomically_and_never_clobbered() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(ROSTER_FILE_NAME);
-    assert!(matches!(Roster::load(&path), Err(QuorumError::RosterMissing { .. })));
+    assert!(matches!(
+        Roster::load(&path),
+        Err(QuorumError::RosterMissing { .. })
+    ));
     let (a, pin) = enrol(2, 2);
     a.write_new(&path).unwrap();
     assert_eq!(Roster::load(&path).unwrap(), a);
@@ -466,7 +524,10 @@ fn roster_files_are_written_atomically_and_never_clobbered() {
     drop(pin);
     // Oversized file refused before reading.
     std::fs::write(&path, vec![b' '; MAX_ROSTER_BYTES as usize + 1]).unwrap();
-    assert!(matches!(Roster::load(&path), Err(QuorumError::RosterTooLarge { .. })));
+    assert!(matches!(
+        Roster::load(&path),
+        Err(QuorumError::RosterTooLarge { .. })
+    ));
 }
 
 // ---- re-enrolment ----------------------------------------------------------
@@ -495,7 +556,10 @@ fn reenrolment_needs_a_satisfied_login_and_can_keep_or_rotate_the_pin() {
     assert!(r.new_pin.is_none());
     assert_ne!(r.roster.id_hex(), old.id_hex());
     assert_eq!(r.roster.token(), old.token());
-    assert_eq!(login_with(&r.roster, &["Dave", "Alice"]).unwrap().as_str(), pin.as_str());
+    assert_eq!(
+        login_with(&r.roster, &["Dave", "Alice"]).unwrap().as_str(),
+        pin.as_str()
+    );
     // Bob is no longer a custodian.
     assert!(matches!(
         login_with(&r.roster, &["Bob", "Alice"]),
@@ -510,9 +574,15 @@ fn reenrolment_needs_a_satisfied_login_and_can_keep_or_rotate_the_pin() {
     let new_pin = r.new_pin.as_ref().unwrap();
     assert_ne!(new_pin.as_str(), pin.as_str());
     assert_eq!(r.current_pin.as_str(), pin.as_str());
-    assert_eq!(login_with(&r.roster, &["Alice", "Dave"]).unwrap().as_str(), new_pin.as_str());
+    assert_eq!(
+        login_with(&r.roster, &["Alice", "Dave"]).unwrap().as_str(),
+        new_pin.as_str()
+    );
     let dbg = format!("{r:?}");
-    assert!(!dbg.contains(pin.as_str()) && !dbg.contains(new_pin.as_str()), "{dbg}");
+    assert!(
+        !dbg.contains(pin.as_str()) && !dbg.contains(new_pin.as_str()),
+        "{dbg}"
+    );
 }
 
 // ---- no secrets in output ------------------------------------------------------
@@ -539,8 +609,10 @@ fn no_secret_appears_in_any_error_or_debug_output() {
     outputs.push(format!("{en:?}"));
     for e in [
         en.add_custodian("Bob", pass("Alice")).unwrap_err(),
-        en.add_custodian("Bob", Zeroizing::new("Bob short".into())).unwrap_err(),
-        en.add_custodian("Bob", Zeroizing::new("Bob passphrase\n".into())).unwrap_err(),
+        en.add_custodian("Bob", Zeroizing::new("Bob short".into()))
+            .unwrap_err(),
+        en.add_custodian("Bob", Zeroizing::new("Bob passphrase\n".into()))
+            .unwrap_err(),
     ] {
         outputs.push(format!("{e} {e:?}"));
     }
@@ -577,8 +649,13 @@ fn no_secret_appears_in_any_error_or_debug_output() {
 #[test]
 fn production_kdf_round_trip() {
     let sealed_at = Instant::now();
-    let sealed = seal::seal_share(b"x", b"correct horse battery", |s| s.to_vec(), KdfParams::PRODUCTION)
-        .unwrap();
+    let sealed = seal::seal_share(
+        b"x",
+        b"correct horse battery",
+        |s| s.to_vec(),
+        KdfParams::PRODUCTION,
+    )
+    .unwrap();
     let took = sealed_at.elapsed();
     eprintln!("Argon2id m=64MiB t=3 p=1 took {took:?} in this build");
     let opened = seal::unseal_share(
