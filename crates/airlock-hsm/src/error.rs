@@ -33,7 +33,9 @@ pub enum HsmError {
         detail: String,
     },
     /// C_Initialize or slot enumeration failed.
-    #[error("PKCS#11 module {path}: {function} returned {ckr}; check the module's own configuration and logs")]
+    #[error(
+        "PKCS#11 module {path}: {function} returned {ckr}; check the module's own configuration and logs"
+    )]
     ModuleInit {
         /// The module.
         path: PathBuf,
@@ -43,7 +45,9 @@ pub enum HsmError {
         ckr: String,
     },
     /// No token matches the selector.
-    #[error("no token matches {selector} in {path}; tokens present: {present}; fix [hsm] token in airlock.toml or insert the token")]
+    #[error(
+        "no token matches {selector} in {path}; tokens present: {present}; fix [hsm] token in airlock.toml or insert the token"
+    )]
     NoToken {
         /// The selector as written.
         selector: String,
@@ -53,7 +57,9 @@ pub enum HsmError {
         present: String,
     },
     /// Several tokens match the selector.
-    #[error("{count} tokens match {selector}: {matches}; make [hsm] token more specific, e.g. pkcs11:token=<label>;serial=<serial>")]
+    #[error(
+        "{count} tokens match {selector}: {matches}; make [hsm] token more specific, e.g. pkcs11:token=<label>;serial=<serial>"
+    )]
     AmbiguousToken {
         /// The selector as written.
         selector: String,
@@ -63,7 +69,9 @@ pub enum HsmError {
         matches: String,
     },
     /// The selected token has not been initialised (C_InitToken).
-    #[error("token in slot {slot} (serial {serial:?}) is not initialised; initialise it with the HSM vendor's tool first")]
+    #[error(
+        "token in slot {slot} (serial {serial:?}) is not initialised; initialise it with the HSM vendor's tool first"
+    )]
     TokenNotInitialised {
         /// The slot id.
         slot: u64,
@@ -71,7 +79,9 @@ pub enum HsmError {
         serial: String,
     },
     /// The user PIN is locked after too many failed logins.
-    #[error("the user PIN of token {label:?} (serial {serial}) is locked after too many failed logins; the security officer must reset it (custodian re-enrolment)")]
+    #[error(
+        "the user PIN of token {label:?} (serial {serial}) is locked after too many failed logins; the security officer must reset it (custodian re-enrolment)"
+    )]
     PinLocked {
         /// Token label.
         label: String,
@@ -85,7 +95,9 @@ pub enum HsmError {
         label: String,
     },
     /// A login was refused because the PIN is wrong.
-    #[error("{who} login to token {label:?} failed: {ckr}; the PIN (or the custodians' shares) is wrong; every failed attempt counts towards locking the token")]
+    #[error(
+        "{who} login to token {label:?} failed: {ckr}; the PIN (or the custodians' shares) is wrong; every failed attempt counts towards locking the token"
+    )]
     PinIncorrect {
         /// "user" or "security officer".
         who: &'static str,
@@ -105,7 +117,9 @@ pub enum HsmError {
         reason: String,
     },
     /// No wrap path for an algorithm survived the probe and self-tests.
-    #[error("{alg} cannot be done on token {label:?}: {reasons}; use a different wrapping algorithm (SHA-1 variants need --allow-sha1) or an HSM that offers the mechanisms listed in docs/hsm-compatibility.md")]
+    #[error(
+        "{alg} cannot be done on token {label:?}: {reasons}; use a different wrapping algorithm (SHA-1 variants need --allow-sha1) or an HSM that offers the mechanisms listed in docs/hsm-compatibility.md"
+    )]
     NoWrapPath {
         /// The algorithm.
         alg: WrappingAlgorithm,
@@ -115,7 +129,9 @@ pub enum HsmError {
         reasons: String,
     },
     /// Wrapping was asked for a path that has not passed its KAT in this session.
-    #[error("{alg} via {path} has not passed its known-answer self-test in this session; run the self-test for {alg} first")]
+    #[error(
+        "{alg} via {path} has not passed its known-answer self-test in this session; run the self-test for {alg} first"
+    )]
     NotSelfTested {
         /// The algorithm.
         alg: WrappingAlgorithm,
@@ -123,7 +139,9 @@ pub enum HsmError {
         path: WrapPath,
     },
     /// A key with this label already exists; Airlock never overwrites.
-    #[error("a key object labelled {label:?} already exists on the token; Airlock never overwrites key material: use a new request_id, or re-import it with material source \"existing\"")]
+    #[error(
+        "a key object labelled {label:?} already exists on the token; Airlock never overwrites key material: use a new request_id, or re-import it with material source \"existing\""
+    )]
     LabelExists {
         /// The label.
         label: String,
@@ -149,7 +167,9 @@ pub enum HsmError {
         ckr: String,
     },
     /// A fault injected by the fault plan (tests / AIRLOCK_FAULT_FAIL_CALL).
-    #[error("{context}: injected fault on PKCS#11 call #{call} ({function}) by the fault plan (AIRLOCK_FAULT_FAIL_CALL)")]
+    #[error(
+        "{context}: injected fault on PKCS#11 call #{call} ({function}) by the fault plan (AIRLOCK_FAULT_FAIL_CALL)"
+    )]
     Injected {
         /// What the engine was doing.
         context: String,
@@ -273,9 +293,15 @@ mod tests {
 
     #[test]
     fn rv_names_are_ckr_spellings() {
-        assert_eq!(rv_name(&RvError::MechanismParamInvalid), "CKR_MECHANISM_PARAM_INVALID");
+        assert_eq!(
+            rv_name(&RvError::MechanismParamInvalid),
+            "CKR_MECHANISM_PARAM_INVALID"
+        );
         assert_eq!(rv_name(&RvError::PinIncorrect), "CKR_PIN_INCORRECT");
-        assert_eq!(rv_name(&RvError::VendorDefined(0x8000_0001)), "CKR_VENDOR_DEFINED(0x80000001)");
+        assert_eq!(
+            rv_name(&RvError::VendorDefined(0x8000_0001)),
+            "CKR_VENDOR_DEFINED(0x80000001)"
+        );
     }
 
     #[test]

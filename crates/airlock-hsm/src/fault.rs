@@ -39,6 +39,19 @@ pub(crate) struct P11Error {
     pub cause: Cause,
 }
 
+impl std::fmt::Display for P11Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.cause {
+            Cause::Token(ckr) => write!(f, "{} returned {ckr}", self.function),
+            Cause::Injected(n) => write!(
+                f,
+                "{}: injected fault on PKCS#11 call #{n} by the fault plan",
+                self.function
+            ),
+        }
+    }
+}
+
 /// Counts calls and applies the fault plan.
 #[derive(Debug, Default)]
 pub(crate) struct CallGate {

@@ -13,8 +13,8 @@ use aes_kw::KwpAes256;
 use airlock_core::spec::{OaepHash, WrappingAlgorithm};
 use cmac::{Cmac, KeyInit, Mac};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::MechanismType;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::object::KeyType;
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -86,10 +86,16 @@ pub(crate) fn hash_name(h: OaepHash) -> &'static str {
 /// cryptoki OAEP parameters for `hash` (MGF1 with the same hash, empty label).
 pub(crate) fn oaep_params(hash: OaepHash) -> PkcsOaepParams<'static> {
     match hash {
-        OaepHash::Sha1 => PkcsOaepParams::new(MechanismType::SHA1, PkcsMgfType::MGF1_SHA1, PkcsOaepSource::empty()),
-        OaepHash::Sha256 => {
-            PkcsOaepParams::new(MechanismType::SHA256, PkcsMgfType::MGF1_SHA256, PkcsOaepSource::empty())
-        }
+        OaepHash::Sha1 => PkcsOaepParams::new(
+            MechanismType::SHA1,
+            PkcsMgfType::MGF1_SHA1,
+            PkcsOaepSource::empty(),
+        ),
+        OaepHash::Sha256 => PkcsOaepParams::new(
+            MechanismType::SHA256,
+            PkcsMgfType::MGF1_SHA256,
+            PkcsOaepSource::empty(),
+        ),
     }
 }
 
@@ -118,9 +124,37 @@ pub fn software_kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> Option<Zeroizing<Vec<u
 fn software_kwp_wrap(kek: &[u8], key: &[u8]) -> Vec<u8> {
     let kw = KwpAes256::new_from_slice(kek).expect("a 32-byte KEK");
     let mut buf = vec![0u8; key.len().div_ceil(8) * 8 + 8];
-    let n = kw.wrap_key(key, &mut buf).expect("buffer sized for RFC 5649").len();
+    let n = kw
+        .wrap_key(key, &mut buf)
+        .expect("buffer sized for RFC 5649")
+        .len();
     buf.truncate(n);
     buf
+}
+
+/// Whether `out` is RFC 5649 of `key` zero-padded to a multiple of 8
+/// (SoftHSM 2.6.1's CKM_AES_KEY_WRAP_PAD).
+fn is_rfc5649_of_zero_padded(kek: &[u8], key: &[u8], out: &[u8]) -> bool {
+    software_kwp_unwrap(kek, out).is_some_and(|pt| {
+        pt.len() == key.len().div_ceil(8) * 8
+            && pt.starts_with(key)
+            && pt[key.len()..].iter().all(|b| *b == 0)
+    })
+}
+
+/// Whether `out` is RFC 3394 key wrap of `key` after PKCS#7 padding.
+fn is_rfc3394_of_pkcs7(kek: &[u8], key: &[u8], out: &[u8]) -> bool {
+    let Ok(kw) = aes_kw::KwAes256::new_from_slice(kek) else {
+        return false;
+    };
+    let mut buf = Zeroizing::new(vec![0u8; out.len()]);
+    let Ok(pt) = kw.unwrap_key(out, &mut buf) else {
+        return false;
+    };
+    let pad = 8 - key.len() % 8;
+    pt.len() == key.len() + pad
+        && pt.starts_with(key)
+        && pt[key.len()..].iter().all(|b| *b as usize == pad)
 }
 
 fn random(len: usize) -> Zeroizing<Vec<u8>> {
@@ -173,7 +207,9 @@ impl UserSession {
     /// other engine errors propagate.
     fn refusal(e: HsmError) -> Result<Result<String, String>, HsmError> {
         match e {
-            HsmError::Pkcs11 { function, ckr, .. } => Ok(Err(format!("the token refused: {function} returned {ckr}"))),
+            HsmError::Pkcs11 { function, ckr, .. } => {
+                Ok(Err(format!("the token refused: {function} returned {ckr}")))
+            }
             other => Err(other),
         }
     }
@@ -238,6 +274,17 @@ impl UserSession {
             let expected = software_kwp_wrap(&kek, &secret);
             Ok(if out == expected {
                 Ok(format!("byte-equal to RFC 5649 (aes-kw) for a 28-byte key, {} bytes", out.len()))
+            } else if is_rfc5649_of_zero_padded(&kek, &secret, &out) {
+                Err(format!(
+                    "the token zero-pads the key to a multiple of 8 bytes before RFC 5649, so the \
+                     length in the IV is wrong: a {}-byte key unwraps to {} bytes with trailing zeros",
+                    secret.len(),
+                    secret.len().div_ceil(8) * 8
+                ))
+            } else if is_rfc3394_of_pkcs7(&kek, &secret, &out) {
+                Err("it is RFC 3394 over PKCS#7-padded input (the PKCS#11 2.40 meaning of \
+                     CKM_AES_KEY_WRAP_PAD), not RFC 5649 as AWS KMS requires"
+                    .into())
             } else {
                 Err(format!(
                     "differs from RFC 5649 (aes-kw): token gave {} bytes starting {}, RFC 5649 gives {} bytes",
@@ -257,13 +304,23 @@ impl UserSession {
             let public = sw.to_public_key();
             let wrapping = s.import_wrapping_key(&public, "airlock-kat-rsa-public")?;
             let secret = random(28);
-            let target = s.create_known_secret("airlock-kat-secret", KeyType::GENERIC_SECRET, &secret, false, false)?;
+            let target = s.create_known_secret(
+                "airlock-kat-secret",
+                KeyType::GENERIC_SECRET,
+                &secret,
+                false,
+                false,
+            )?;
             let session = s.s().handle();
             let m = s.module.clone();
             let out = match m
                 .call("C_WrapKey", || {
-                    m.raw
-                        .wrap_key(session, RawWrapMechanism::RsaAesKeyWrap(hash), wrapping.handle(), target.handle())
+                    m.raw.wrap_key(
+                        session,
+                        RawWrapMechanism::RsaAesKeyWrap(hash),
+                        wrapping.handle(),
+                        target.handle(),
+                    )
                 })
                 .ctx(|| test.clone())
             {
@@ -272,14 +329,21 @@ impl UserSession {
             };
             let n = KAT_RSA_BITS / 8;
             if out.len() <= n {
-                return Ok(Err(format!("output is {} bytes, not OAEP ({n}) || KWP", out.len())));
+                return Ok(Err(format!(
+                    "output is {} bytes, not OAEP ({n}) || KWP",
+                    out.len()
+                )));
             }
             let (oaep, kwp) = out.split_at(n);
             let Ok(k) = software_oaep_decrypt(&sw, hash, oaep) else {
-                return Ok(Err(format!("the OAEP part does not decrypt with {h}/MGF1-{h}")));
+                return Ok(Err(format!(
+                    "the OAEP part does not decrypt with {h}/MGF1-{h}"
+                )));
             };
             Ok(match software_kwp_unwrap(&k, kwp) {
-                Some(pt) if *pt == *secret => Ok("OAEP part decrypts, KWP part unwraps (RFC 5649) to the known key".into()),
+                Some(pt) if *pt == *secret => {
+                    Ok("OAEP part decrypts, KWP part unwraps (RFC 5649) to the known key".into())
+                }
                 Some(_) => Err("unwrapped to a different value than the known key".into()),
                 None => Err("the KWP part is not RFC 5649 under the OAEP-carried key".into()),
             })
@@ -299,13 +363,18 @@ impl UserSession {
                 Ok(o) => o,
                 Err(e) => return Self::refusal(e),
             };
-            let mut mac = <Cmac<aes::Aes256> as KeyInit>::new_from_slice(&key).expect("32-byte key");
+            let mut mac =
+                <Cmac<aes::Aes256> as KeyInit>::new_from_slice(&key).expect("32-byte key");
             mac.update(&[0u8; 16]);
             let expected = mac.finalize().into_bytes();
             Ok(if out.as_slice() == expected.as_slice() {
                 Ok("AES-256 CMAC of a zero block matches the cmac crate".into())
             } else {
-                Err(format!("token CMAC {} differs from {}", hex::encode(&out), hex::encode(expected)))
+                Err(format!(
+                    "token CMAC {} differs from {}",
+                    hex::encode(&out),
+                    hex::encode(expected)
+                ))
             })
         })
     }
@@ -313,7 +382,10 @@ impl UserSession {
     /// Runs the tests for `algs`' candidate paths and records the first
     /// passing path for each. Never fails because a test failed; see
     /// [`UserSession::self_test`] for the strict form.
-    pub fn self_test_report(&mut self, algs: &[WrappingAlgorithm]) -> Result<SelfTestReport, HsmError> {
+    pub fn self_test_report(
+        &mut self,
+        algs: &[WrappingAlgorithm],
+    ) -> Result<SelfTestReport, HsmError> {
         let caps = self.capabilities()?;
         let mut algorithms = Vec::new();
         for &alg in algs {
@@ -333,8 +405,13 @@ impl UserSession {
                         tests.push(self.kat_oaep(alg.oaep_hash())?);
                     }
                 }
-                if let Some(failed) = tests.iter().find(|t| !t.passed) {
-                    refused.push(format!("{path}: {} failed its known-answer test: {}", failed.test, failed.detail));
+                let failed: Vec<String> = tests
+                    .iter()
+                    .filter(|t| !t.passed)
+                    .map(|t| format!("{} failed its known-answer test: {}", t.test, t.detail))
+                    .collect();
+                if !failed.is_empty() {
+                    refused.push(format!("{path}: {}", failed.join(", and ")));
                 } else {
                     chosen = Some(path);
                     break;
@@ -349,7 +426,9 @@ impl UserSession {
                 refused,
             });
         }
-        if algs.contains(&WrappingAlgorithm::RsaesOaepSha256) || algs.contains(&WrappingAlgorithm::RsaesOaepSha1) {
+        if algs.contains(&WrappingAlgorithm::RsaesOaepSha256)
+            || algs.contains(&WrappingAlgorithm::RsaesOaepSha1)
+        {
             self.kat_cmac()?;
         }
         let tests = self

@@ -82,7 +82,10 @@ fn required(spec: KeySpec) -> Vec<Attribute> {
             ]);
         }
         KeyFamily::Rsa => {
-            v.extend([Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::KeyType(KeyType::RSA)]);
+            v.extend([
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::KeyType(KeyType::RSA),
+            ]);
         }
         KeyFamily::Ecc => {
             v.extend([
@@ -96,7 +99,11 @@ fn required(spec: KeySpec) -> Vec<Attribute> {
 }
 
 impl UserSession {
-    fn objects_labelled(&mut self, label: &str, extra: &[Attribute]) -> Result<Vec<ObjectHandle>, HsmError> {
+    fn objects_labelled(
+        &mut self,
+        label: &str,
+        extra: &[Attribute],
+    ) -> Result<Vec<ObjectHandle>, HsmError> {
         let mut template = vec![Attribute::Label(label.as_bytes().to_vec())];
         template.extend_from_slice(extra);
         self.call("C_FindObjects", |s| s.find_objects(&template))
@@ -112,8 +119,13 @@ impl UserSession {
                 problem: "must be 1 to 128 bytes".into(),
             });
         }
-        if !self.objects_labelled(label, &[Attribute::Token(true)])?.is_empty() {
-            return Err(HsmError::LabelExists { label: label.into() });
+        if !self
+            .objects_labelled(label, &[Attribute::Token(true)])?
+            .is_empty()
+        {
+            return Err(HsmError::LabelExists {
+                label: label.into(),
+            });
         }
         let lab = Attribute::Label(label.as_bytes().to_vec());
         let ctx = |mech: &str| format!("generating {spec} key {label:?} ({mech})");
@@ -122,7 +134,11 @@ impl UserSession {
                 let (mech, kt, name) = if spec.family() == KeyFamily::Aes {
                     (Mechanism::AesKeyGen, KeyType::AES, "CKM_AES_KEY_GEN")
                 } else {
-                    (Mechanism::GenericSecretKeyGen, KeyType::GENERIC_SECRET, "CKM_GENERIC_SECRET_KEY_GEN")
+                    (
+                        Mechanism::GenericSecretKeyGen,
+                        KeyType::GENERIC_SECRET,
+                        "CKM_GENERIC_SECRET_KEY_GEN",
+                    )
                 };
                 let aes = spec.family() == KeyFamily::Aes;
                 let len = spec.secret_len().expect("secret spec") as u64;
@@ -170,7 +186,9 @@ impl UserSession {
                     ]);
                     (Mechanism::RsaPkcsKeyPairGen, "CKM_RSA_PKCS_KEY_PAIR_GEN")
                 } else {
-                    public.push(Attribute::EcParams(ec_params(spec).expect("ECC spec").to_vec()));
+                    public.push(Attribute::EcParams(
+                        ec_params(spec).expect("ECC spec").to_vec(),
+                    ));
                     (Mechanism::EccKeyPairGen, "CKM_EC_KEY_PAIR_GEN")
                 };
                 let private = [
@@ -184,7 +202,9 @@ impl UserSession {
                     lab.clone(),
                 ];
                 let (pub_h, priv_h) = self
-                    .call("C_GenerateKeyPair", |s| s.generate_key_pair(&mech, &public, &private))
+                    .call("C_GenerateKeyPair", |s| {
+                        s.generate_key_pair(&mech, &public, &private)
+                    })
                     .ctx(|| ctx(name))?;
                 HsmKey {
                     label: label.into(),
@@ -219,10 +239,23 @@ impl UserSession {
             problem,
         };
         for w in &want {
-            match have.iter().find(|h| h.attribute_type() == w.attribute_type()) {
+            match have
+                .iter()
+                .find(|h| h.attribute_type() == w.attribute_type())
+            {
                 Some(h) if h == w => {}
-                Some(h) => return Err(mismatch(format!("{} is {h:?}, expected {w:?}", w.attribute_type()))),
-                None => return Err(mismatch(format!("the token does not report {}", w.attribute_type()))),
+                Some(h) => {
+                    return Err(mismatch(format!(
+                        "{} is {h:?}, expected {w:?}",
+                        w.attribute_type()
+                    )));
+                }
+                None => {
+                    return Err(mismatch(format!(
+                        "the token does not report {}",
+                        w.attribute_type()
+                    )));
+                }
             }
         }
         if key.spec.family() == KeyFamily::Rsa {
@@ -243,7 +276,10 @@ impl UserSession {
         let obj = key.public.unwrap_or(key.key);
         let attrs = self
             .call("C_GetAttributeValue", |s| {
-                s.get_attributes(obj, &[AttributeType::Modulus, AttributeType::PublicExponent])
+                s.get_attributes(
+                    obj,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
             })
             .ctx(|| format!("reading the public key of {:?}", key.label))?;
         let mut n = None;
@@ -275,7 +311,8 @@ impl UserSession {
             KeyFamily::Aes | KeyFamily::Hmac => ObjectClass::SECRET_KEY,
             _ => ObjectClass::PRIVATE_KEY,
         };
-        let found = self.objects_labelled(label, &[Attribute::Token(true), Attribute::Class(class)])?;
+        let found =
+            self.objects_labelled(label, &[Attribute::Token(true), Attribute::Class(class)])?;
         let key = match found.as_slice() {
             [] => {
                 let other = self.objects_labelled(label, &[Attribute::Token(true)])?;
@@ -293,14 +330,20 @@ impl UserSession {
                 return Err(HsmError::KeyMismatch {
                     label: label.into(),
                     spec,
-                    problem: format!("{} key objects carry this label; labels must be unique", many.len()),
+                    problem: format!(
+                        "{} key objects carry this label; labels must be unique",
+                        many.len()
+                    ),
                 });
             }
         };
         let public = if class == ObjectClass::PRIVATE_KEY {
             let p = self.objects_labelled(
                 label,
-                &[Attribute::Token(true), Attribute::Class(ObjectClass::PUBLIC_KEY)],
+                &[
+                    Attribute::Token(true),
+                    Attribute::Class(ObjectClass::PUBLIC_KEY),
+                ],
             )?;
             match p.as_slice() {
                 [one] => Some(*one),
@@ -309,7 +352,10 @@ impl UserSession {
                     return Err(HsmError::KeyMismatch {
                         label: label.into(),
                         spec,
-                        problem: format!("expected exactly one public key with this label, found {}", p.len()),
+                        problem: format!(
+                            "expected exactly one public key with this label, found {}",
+                            p.len()
+                        ),
                     });
                 }
             }
@@ -342,7 +388,9 @@ impl UserSession {
             });
         }
         let mac = self
-            .call("C_Sign", |s| s.sign(&Mechanism::AesCMac, key.key, &[0u8; 16]))
+            .call("C_Sign", |s| {
+                s.sign(&Mechanism::AesCMac, key.key, &[0u8; 16])
+            })
             .ctx(|| format!("computing the KCV of {:?} (CKM_AES_CMAC)", key.label))?;
         if mac.len() != 16 {
             return Err(HsmError::BadOutput {
@@ -385,7 +433,9 @@ impl UserSession {
                     }
                 }
                 let (Some(point), Some(params)) = (point, params) else {
-                    return Err(bad("the token does not report CKA_EC_POINT / CKA_EC_PARAMS".into()));
+                    return Err(bad(
+                        "the token does not report CKA_EC_POINT / CKA_EC_PARAMS".into(),
+                    ));
                 };
                 Ok(Some(ec_spki(&params, &point).map_err(bad)?))
             }
@@ -409,7 +459,11 @@ pub(crate) fn ec_spki(params: &[u8], point: &[u8]) -> Result<Vec<u8>, String> {
     let raw = match OctetString::from_der(point) {
         Ok(os) if os.as_bytes().first() == Some(&0x04) => os.as_bytes().to_vec(),
         _ if point.first() == Some(&0x04) => point.to_vec(),
-        _ => return Err("CKA_EC_POINT is neither a DER OCTET STRING nor an uncompressed point".into()),
+        _ => {
+            return Err(
+                "CKA_EC_POINT is neither a DER OCTET STRING nor an uncompressed point".into(),
+            );
+        }
     };
     let curve = der::Any::from_der(params).map_err(|e| format!("CKA_EC_PARAMS: {e}"))?;
     let spki = SubjectPublicKeyInfoOwned {

@@ -28,7 +28,9 @@ pub mod testing;
 
 pub use error::HsmError;
 pub use fault::{FAULT_ENV, FaultPlan};
-pub use kat::{AlgorithmOutcome, KatOutcome, SelfTestReport, software_kwp_unwrap, software_oaep_decrypt};
+pub use kat::{
+    AlgorithmOutcome, KatOutcome, SelfTestReport, software_kwp_unwrap, software_oaep_decrypt,
+};
 pub use keys::HsmKey;
 pub use probe::{AlgorithmPlan, MechanismReport, ProbeReport};
 pub use session::{CleanupReport, SessionObject, UserSession};

@@ -78,7 +78,9 @@ impl UserSession {
             Attribute::Label(what.as_bytes().to_vec()),
         ];
         let h = self
-            .call("C_GenerateKey", |s| s.generate_key(&Mechanism::AesKeyGen, &template))
+            .call("C_GenerateKey", |s| {
+                s.generate_key(&Mechanism::AesKeyGen, &template)
+            })
             .ctx(|| format!("generating the {what} (CKM_AES_KEY_GEN)"))?;
         self.track(h, what);
         Ok(h)

@@ -10,8 +10,8 @@ use cryptoki_sys::{
     CK_MECHANISM_INFO, CK_MECHANISM_TYPE, CKF_DECRYPT, CKF_ENCRYPT, CKF_GENERATE,
     CKF_GENERATE_KEY_PAIR, CKF_SIGN, CKF_UNWRAP, CKF_VERIFY, CKF_WRAP, CKM_AES_CMAC,
     CKM_AES_KEY_GEN, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD,
-    CKM_EC_KEY_PAIR_GEN, CKM_GENERIC_SECRET_KEY_GEN, CKM_RSA_AES_KEY_WRAP, CKM_RSA_PKCS_KEY_PAIR_GEN,
-    CKM_RSA_PKCS_OAEP, CKM_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
+    CKM_EC_KEY_PAIR_GEN, CKM_GENERIC_SECRET_KEY_GEN, CKM_RSA_AES_KEY_WRAP,
+    CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS_OAEP, CKM_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
 };
 use serde::Serialize;
 
@@ -91,7 +91,9 @@ pub(crate) struct Capabilities {
 impl Capabilities {
     /// Whether the mechanism is listed with all of `flags`.
     pub fn has(&self, mech: CK_MECHANISM_TYPE, flags: cryptoki_sys::CK_FLAGS) -> bool {
-        self.infos.get(&mech).is_some_and(|i| i.flags & flags == flags)
+        self.infos
+            .get(&mech)
+            .is_some_and(|i| i.flags & flags == flags)
     }
 
     /// Candidate paths for `alg`, and the note for the report.
@@ -141,7 +143,10 @@ impl Capabilities {
         } else {
             format!(
                 "subject to known-answer tests at ceremony start (OAEP with {hash} and MGF1-{hash}{})",
-                if candidates.iter().any(|c| c.is_composite() || *c == WrapPath::RsaAesKeyWrap) {
+                if candidates
+                    .iter()
+                    .any(|c| c.is_composite() || *c == WrapPath::RsaAesKeyWrap)
+                {
                     ", RFC 5649 key wrap"
                 } else {
                     ""
@@ -221,7 +226,10 @@ impl Hsm {
             free_public_memory: info.free_public_memory().map(|v| v as u64),
             mechanism_count: caps.total,
             mechanisms,
-            wrap_plans: WrappingAlgorithm::ALL.iter().map(|a| caps.plan(*a)).collect(),
+            wrap_plans: WrappingAlgorithm::ALL
+                .iter()
+                .map(|a| caps.plan(*a))
+                .collect(),
         })
     }
 }
@@ -261,14 +269,24 @@ mod tests {
         let p = c.plan(WrappingAlgorithm::RsaAesKeyWrapSha256);
         assert_eq!(
             p.candidates,
-            vec![WrapPath::RsaAesKeyWrap, WrapPath::KwpThenOaep, WrapPath::PadThenOaep]
+            vec![
+                WrapPath::RsaAesKeyWrap,
+                WrapPath::KwpThenOaep,
+                WrapPath::PadThenOaep
+            ]
         );
-        assert_eq!(c.plan(WrappingAlgorithm::RsaesOaepSha1).candidates, vec![WrapPath::RsaOaep]);
+        assert_eq!(
+            c.plan(WrappingAlgorithm::RsaesOaepSha1).candidates,
+            vec![WrapPath::RsaOaep]
+        );
     }
 
     #[test]
     fn no_kwp_means_no_rsa_aes_path_and_says_why() {
-        let c = caps(&[(CKM_RSA_PKCS_OAEP, CKF_WRAP), (CKM_AES_KEY_GEN, CKF_GENERATE)]);
+        let c = caps(&[
+            (CKM_RSA_PKCS_OAEP, CKF_WRAP),
+            (CKM_AES_KEY_GEN, CKF_GENERATE),
+        ]);
         let p = c.plan(WrappingAlgorithm::RsaAesKeyWrapSha256);
         assert!(p.candidates.is_empty());
         assert!(p.note.contains("CKM_AES_KEY_WRAP_KWP"), "{}", p.note);
@@ -277,6 +295,10 @@ mod tests {
     #[test]
     fn oaep_without_wrap_flag_is_not_a_path() {
         let c = caps(&[(CKM_RSA_PKCS_OAEP, CKF_ENCRYPT)]);
-        assert!(c.plan(WrappingAlgorithm::RsaesOaepSha256).candidates.is_empty());
+        assert!(
+            c.plan(WrappingAlgorithm::RsaesOaepSha256)
+                .candidates
+                .is_empty()
+        );
     }
 }

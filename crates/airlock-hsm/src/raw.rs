@@ -65,7 +65,9 @@ impl RawModule {
         let lib = unsafe { cryptoki_sys::Pkcs11::new(path) }
             .map_err(|e| LoadError::Dlopen(e.to_string()))?;
         if let Err(e) = &lib.C_GetFunctionList {
-            return Err(LoadError::NoFunctionList(format!("no C_GetFunctionList symbol: {e}")));
+            return Err(LoadError::NoFunctionList(format!(
+                "no C_GetFunctionList symbol: {e}"
+            )));
         }
         let mut list_ptr: *mut CK_FUNCTION_LIST = ptr::null_mut();
         // SAFETY: the symbol exists (checked above); C_GetFunctionList only
@@ -75,7 +77,9 @@ impl RawModule {
             return Err(LoadError::NoFunctionList(e.to_string()));
         }
         if list_ptr.is_null() {
-            return Err(LoadError::NoFunctionList("C_GetFunctionList returned NULL".into()));
+            return Err(LoadError::NoFunctionList(
+                "C_GetFunctionList returned NULL".into(),
+            ));
         }
         // SAFETY: a non-null list from a successful C_GetFunctionList points
         // to the module's static CK_FUNCTION_LIST, valid while the library
@@ -86,13 +90,22 @@ impl RawModule {
 
     /// Every mechanism type the slot lists, including the ones cryptoki drops.
     pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>, Error> {
-        let f = self.list.C_GetMechanismList.ok_or(Error::NullFunctionPointer)?;
+        let f = self
+            .list
+            .C_GetMechanismList
+            .ok_or(Error::NullFunctionPointer)?;
         let mut count: CK_ULONG = 0;
         // SAFETY: a null list pointer asks only for the count, written to a valid out-pointer.
-        rv(unsafe { f(slot, ptr::null_mut(), &mut count) }, Function::GetMechanismList)?;
+        rv(
+            unsafe { f(slot, ptr::null_mut(), &mut count) },
+            Function::GetMechanismList,
+        )?;
         let mut mechs: Vec<CK_MECHANISM_TYPE> = vec![0; count as usize];
         // SAFETY: `mechs` has room for `count` entries, which is what we pass.
-        rv(unsafe { f(slot, mechs.as_mut_ptr(), &mut count) }, Function::GetMechanismList)?;
+        rv(
+            unsafe { f(slot, mechs.as_mut_ptr(), &mut count) },
+            Function::GetMechanismList,
+        )?;
         mechs.truncate(count as usize);
         Ok(mechs)
     }
@@ -103,14 +116,20 @@ impl RawModule {
         slot: CK_SLOT_ID,
         mech: CK_MECHANISM_TYPE,
     ) -> Result<CK_MECHANISM_INFO, Error> {
-        let f = self.list.C_GetMechanismInfo.ok_or(Error::NullFunctionPointer)?;
+        let f = self
+            .list
+            .C_GetMechanismInfo
+            .ok_or(Error::NullFunctionPointer)?;
         let mut info = CK_MECHANISM_INFO {
             ulMinKeySize: 0,
             ulMaxKeySize: 0,
             flags: 0,
         };
         // SAFETY: `info` is a valid, writable CK_MECHANISM_INFO.
-        rv(unsafe { f(slot, mech, &mut info) }, Function::GetMechanismInfo)?;
+        rv(
+            unsafe { f(slot, mech, &mut info) },
+            Function::GetMechanismInfo,
+        )?;
         Ok(info)
     }
 
@@ -165,7 +184,16 @@ impl RawModule {
         let mut out = vec![0u8; len as usize];
         // SAFETY: as above; `out` has room for `len` bytes, which we pass.
         rv(
-            unsafe { f(session, &mut mech, wrapping, key, out.as_mut_ptr(), &mut len) },
+            unsafe {
+                f(
+                    session,
+                    &mut mech,
+                    wrapping,
+                    key,
+                    out.as_mut_ptr(),
+                    &mut len,
+                )
+            },
             Function::WrapKey,
         )?;
         out.truncate(len as usize);

@@ -122,34 +122,40 @@ impl UserSession {
         self.transient.push((h, what.to_string()));
     }
 
-    /// Destroys every tracked session object (one retry each). Objects that
-    /// could not be destroyed stay tracked for close/drop.
+    /// Destroys every tracked session object. A failed C_DestroyObject is
+    /// retried once at once (so nothing is left behind) but still reported
+    /// as an error, since the token misbehaved. Objects that could not be
+    /// destroyed at all stay tracked for close/drop.
     pub(crate) fn destroy_transient(&mut self) -> Result<Vec<String>, HsmError> {
         let mut done = Vec::new();
-        let mut failed = Vec::new();
+        let mut problems = Vec::new();
+        let mut left = Vec::new();
         for (h, what) in std::mem::take(&mut self.transient) {
-            let first = self.call("C_DestroyObject", |s| s.destroy_object(h));
-            let result = first.or_else(|_| self.call("C_DestroyObject", |s| s.destroy_object(h)));
-            match result {
+            let Err(first) = self.call("C_DestroyObject", |s| s.destroy_object(h)) else {
+                self.destroyed += 1;
+                done.push(what);
+                continue;
+            };
+            match self.call("C_DestroyObject", |s| s.destroy_object(h)) {
                 Ok(()) => {
                     self.destroyed += 1;
+                    problems.push(format!("destroying {what}: {first} (destroyed on retry)"));
                     done.push(what);
                 }
-                Err(e) => failed.push((h, what, e)),
+                Err(second) => {
+                    problems.push(format!("destroying {what}: {first}, then {second}"));
+                    left.push((h, what));
+                }
             }
         }
-        if failed.is_empty() {
-            return Ok(done);
+        self.transient = left;
+        if problems.is_empty() {
+            Ok(done)
+        } else {
+            Err(HsmError::Cleanup {
+                detail: problems.join("; "),
+            })
         }
-        let detail = failed
-            .iter()
-            .map(|(_, what, e)| format!("{what}: {} {:?}", e.function, e.cause))
-            .collect::<Vec<_>>()
-            .join("; ");
-        self.transient = failed.into_iter().map(|(h, w, _)| (h, w)).collect();
-        Err(HsmError::Cleanup {
-            detail: format!("could not destroy session object(s): {detail}"),
-        })
     }
 
     /// Runs `f`, then destroys the session objects it created, whatever
@@ -174,7 +180,9 @@ impl UserSession {
     /// The session objects (CKA_TOKEN false) visible now.
     pub fn session_objects(&mut self) -> Result<Vec<SessionObject>, HsmError> {
         let handles = self
-            .call("C_FindObjects", |s| s.find_objects(&[Attribute::Token(false)]))
+            .call("C_FindObjects", |s| {
+                s.find_objects(&[Attribute::Token(false)])
+            })
             .ctx(|| "listing session objects".to_string())?;
         let mut out = Vec::new();
         for h in handles {
@@ -210,7 +218,10 @@ impl UserSession {
             .ctx(|| format!("logging out of token {:?}", self.identity.label));
         let session = self.session.take();
         let closed = match session {
-            Some(s) => self.module.call("C_CloseSession", || s.close()).ctx(|| "closing the session".into()),
+            Some(s) => self
+                .module
+                .call("C_CloseSession", || s.close())
+                .ctx(|| "closing the session".into()),
             None => Ok(()),
         };
         let destroyed = destroyed?;

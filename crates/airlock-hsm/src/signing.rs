@@ -7,7 +7,7 @@ use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki_sys::{CKF_SIGN, CKM_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS};
-use rsa::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
+use rsa::pkcs8::{DecodePublicKey, EncodePublicKey as _, LineEnding};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -50,7 +50,10 @@ impl UserSession {
             many => Err(HsmError::Capability {
                 label: self.identity.label.clone(),
                 what: "a unique ceremony signing key".into(),
-                reason: format!("{} private keys are labelled {SIGNING_KEY_LABEL:?}", many.len()),
+                reason: format!(
+                    "{} private keys are labelled {SIGNING_KEY_LABEL:?}",
+                    many.len()
+                ),
             }),
         }
     }
@@ -89,13 +92,19 @@ impl UserSession {
             return Err(HsmError::Capability {
                 label: self.identity.label.clone(),
                 what: "the ceremony signing key's public half".into(),
-                reason: format!("{} public keys are labelled {SIGNING_KEY_LABEL:?}, expected 1", found.len()),
+                reason: format!(
+                    "{} public keys are labelled {SIGNING_KEY_LABEL:?}, expected 1",
+                    found.len()
+                ),
             });
         };
         let public = *public;
         let attrs = self
             .call("C_GetAttributeValue", |s| {
-                s.get_attributes(public, &[AttributeType::Modulus, AttributeType::PublicExponent])
+                s.get_attributes(
+                    public,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
             })
             .ctx(|| "reading the ceremony signing public key".into())?;
         let (mut n, mut e) = (Vec::new(), Vec::new());
@@ -145,24 +154,33 @@ impl UserSession {
                     .call("C_GenerateKeyPair", |s| {
                         s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
                     })
-                    .ctx(|| format!("creating the ceremony signing key {SIGNING_KEY_LABEL:?} (RSA-3072)"))?;
+                    .ctx(|| {
+                        format!(
+                            "creating the ceremony signing key {SIGNING_KEY_LABEL:?} (RSA-3072)"
+                        )
+                    })?;
                 created = true;
                 h
             }
         };
         self.check_signing_private(private)?;
         let spki_der = self.signing_public_der()?;
-        let key = rsa::PublicKey::from_public_key_der(&spki_der).map_err(|e| HsmError::BadOutput {
-            context: "ceremony signing public key".into(),
-            problem: e.to_string(),
-        })?;
+        let key =
+            rsa::PublicKey::from_public_key_der(&spki_der).map_err(|e| HsmError::BadOutput {
+                context: "ceremony signing public key".into(),
+                problem: e.to_string(),
+            })?;
         let pem = key
             .to_public_key_pem(LineEnding::LF)
             .map_err(|e| HsmError::BadOutput {
                 context: "ceremony signing public key".into(),
                 problem: e.to_string(),
             })?;
-        Ok(SigningKeyInfo { spki_der, pem, created })
+        Ok(SigningKeyInfo {
+            spki_der,
+            pem,
+            created,
+        })
     }
 
     /// Signs `data` (the bytes of `SHA256SUMS`) with RSASSA-PSS SHA-256,
@@ -173,7 +191,9 @@ impl UserSession {
             return Err(HsmError::Capability {
                 label: self.identity.label.clone(),
                 what: "the ceremony signing key".into(),
-                reason: format!("no key labelled {SIGNING_KEY_LABEL:?}; create it with ensure_signing_key"),
+                reason: format!(
+                    "no key labelled {SIGNING_KEY_LABEL:?}; create it with ensure_signing_key"
+                ),
             });
         };
         let params = PkcsPssParams {
@@ -184,11 +204,15 @@ impl UserSession {
         let caps = self.capabilities()?;
         let digest = Sha256::digest(data);
         let sig = if caps.has(CKM_SHA256_RSA_PKCS_PSS, CKF_SIGN) {
-            self.call("C_Sign", |s| s.sign(&Mechanism::Sha256RsaPkcsPss(params), private, data))
-                .ctx(|| "signing SHA256SUMS (CKM_SHA256_RSA_PKCS_PSS)".into())?
+            self.call("C_Sign", |s| {
+                s.sign(&Mechanism::Sha256RsaPkcsPss(params), private, data)
+            })
+            .ctx(|| "signing SHA256SUMS (CKM_SHA256_RSA_PKCS_PSS)".into())?
         } else if caps.has(CKM_RSA_PKCS_PSS, CKF_SIGN) {
-            self.call("C_Sign", |s| s.sign(&Mechanism::RsaPkcsPss(params), private, &digest))
-                .ctx(|| "signing SHA256SUMS (CKM_RSA_PKCS_PSS over the SHA-256 digest)".into())?
+            self.call("C_Sign", |s| {
+                s.sign(&Mechanism::RsaPkcsPss(params), private, &digest)
+            })
+            .ctx(|| "signing SHA256SUMS (CKM_RSA_PKCS_PSS over the SHA-256 digest)".into())?
         } else {
             return Err(HsmError::Capability {
                 label: self.identity.label.clone(),
@@ -204,9 +228,10 @@ impl UserSession {
         key.verify(rsa::Pss::<Sha256>::new_with_salt(32), &digest, &sig)
             .map_err(|e| HsmError::BadOutput {
                 context: "signing SHA256SUMS".into(),
-                problem: format!("the token's signature does not verify as PSS SHA-256 salt 32: {e}"),
+                problem: format!(
+                    "the token's signature does not verify as PSS SHA-256 salt 32: {e}"
+                ),
             })?;
-        let _ = EncodePublicKey::to_public_key_der(&key);
         Ok(sig)
     }
 }

@@ -155,16 +155,26 @@ impl TestToken {
     /// tokens (e.g. two with the same label).
     pub fn initialise(&self, label: &str, user_pin: bool) {
         let p = self.context();
-        let slots = p.get_all_slots().unwrap_or_else(|e| fatal("C_GetSlotList", e));
+        let slots = p
+            .get_all_slots()
+            .unwrap_or_else(|e| fatal("C_GetSlotList", e));
         let slot = slots
             .into_iter()
-            .find(|s| p.get_token_info(*s).map(|t| !t.token_initialized()).unwrap_or(false))
+            .find(|s| {
+                p.get_token_info(*s)
+                    .map(|t| !t.token_initialized())
+                    .unwrap_or(false)
+            })
             .expect("no uninitialised slot left on the test token");
         let so = AuthPin::from(self.so_pin.as_str());
-        p.init_token(slot, &so, label).unwrap_or_else(|e| fatal("C_InitToken", e));
+        p.init_token(slot, &so, label)
+            .unwrap_or_else(|e| fatal("C_InitToken", e));
         if user_pin {
-            let s = p.open_rw_session(slot).unwrap_or_else(|e| fatal("C_OpenSession", e));
-            s.login(UserType::So, Some(&so)).unwrap_or_else(|e| fatal("SO C_Login", e));
+            let s = p
+                .open_rw_session(slot)
+                .unwrap_or_else(|e| fatal("C_OpenSession", e));
+            s.login(UserType::So, Some(&so))
+                .unwrap_or_else(|e| fatal("SO C_Login", e));
             s.init_pin(&AuthPin::from(self.user_pin.as_str()))
                 .unwrap_or_else(|e| fatal("C_InitPIN", e));
             s.logout().unwrap_or_else(|e| fatal("C_Logout", e));
@@ -209,7 +219,10 @@ impl TestToken {
     /// Environment for a child process (e.g. the `airlock` CLI) to see
     /// this token.
     pub fn env_vars(&self) -> Vec<(String, OsString)> {
-        vec![(self.conf_var.to_string(), self.conf_path.clone().into_os_string())]
+        vec![(
+            self.conf_var.to_string(),
+            self.conf_path.clone().into_os_string(),
+        )]
     }
 
     /// Writes an `airlock.toml` for this token with `state_dir`, in the

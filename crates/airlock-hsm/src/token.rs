@@ -124,7 +124,12 @@ impl Hsm {
                 .call("C_GetTokenInfo", || m.pkcs11.get_token_info(slot))
                 .map_err(|e| module_init_error(module, e))?;
             present.push(describe(&info));
-            if token.matches(info.label(), info.serial_number(), info.manufacturer_id(), info.model()) {
+            if token.matches(
+                info.label(),
+                info.serial_number(),
+                info.manufacturer_id(),
+                info.model(),
+            ) {
                 matching.push((slot, info));
             }
         }
@@ -259,7 +264,10 @@ impl Hsm {
             _ => "user",
         };
         let label = self.identity.label.clone();
-        match self.module.call("C_Login", || session.login(user, Some(pin))) {
+        match self
+            .module
+            .call("C_Login", || session.login(user, Some(pin)))
+        {
             Ok(()) => Ok(()),
             Err(e) => match &e.cause {
                 Cause::Token(ckr)

@@ -27,10 +27,11 @@ pub struct WrappedKey {
 
 /// Parses a DER SPKI as an RSA wrapping key of 2048/3072/4096 bits.
 pub fn parse_wrapping_key(spki_der: &[u8]) -> Result<(rsa::PublicKey, WrappingKeySpec), HsmError> {
-    let key = rsa::PublicKey::from_public_key_der(spki_der).map_err(|e| HsmError::InvalidInput {
-        what: "wrapping public key".into(),
-        problem: format!("not a DER RSA SubjectPublicKeyInfo: {e}"),
-    })?;
+    let key =
+        rsa::PublicKey::from_public_key_der(spki_der).map_err(|e| HsmError::InvalidInput {
+            what: "wrapping public key".into(),
+            problem: format!("not a DER RSA SubjectPublicKeyInfo: {e}"),
+        })?;
     let spec = match key.size() * 8 {
         2048 => WrappingKeySpec::Rsa2048,
         3072 => WrappingKeySpec::Rsa3072,
@@ -58,7 +59,10 @@ impl UserSession {
         if !key.spec.allows(alg, wk_spec) {
             return Err(HsmError::InvalidInput {
                 what: format!("key {:?}", key.label),
-                problem: format!("{alg} cannot carry {} material under a {wk_spec} key", key.spec),
+                problem: format!(
+                    "{alg} cannot carry {} material under a {wk_spec} key",
+                    key.spec
+                ),
             });
         }
         let Some(path) = self.proven.get(&alg).copied() else {
@@ -112,8 +116,10 @@ impl UserSession {
                         })
                         .ctx(|| ctx("CKM_AES_KEY_WRAP_KWP"))?
                     } else {
-                        s.call("C_WrapKey", |ss| ss.wrap_key(&Mechanism::AesKeyWrapPad, transient, key.key))
-                            .ctx(|| ctx("CKM_AES_KEY_WRAP_PAD"))?
+                        s.call("C_WrapKey", |ss| {
+                            ss.wrap_key(&Mechanism::AesKeyWrapPad, transient, key.key)
+                        })
+                        .ctx(|| ctx("CKM_AES_KEY_WRAP_PAD"))?
                     };
                     let mech = Mechanism::RsaPkcsOaep(oaep_params(hash));
                     let mut out = s
@@ -141,29 +147,46 @@ pub(crate) fn check_output(
 ) -> Result<(), String> {
     if alg.is_oaep_only() {
         if out.len() != modulus {
-            return Err(format!("{} bytes, expected the modulus size {modulus}", out.len()));
+            return Err(format!(
+                "{} bytes, expected the modulus size {modulus}",
+                out.len()
+            ));
         }
         return Ok(());
     }
     if out.len() <= modulus {
-        return Err(format!("{} bytes: no key-wrap part after the {modulus}-byte OAEP part", out.len()));
+        return Err(format!(
+            "{} bytes: no key-wrap part after the {modulus}-byte OAEP part",
+            out.len()
+        ));
     }
     let kwp = out.len() - modulus;
-    if kwp % 8 != 0 || kwp < 16 {
-        return Err(format!("the key-wrap part is {kwp} bytes, not a multiple of 8 of at least 16"));
+    if !kwp.is_multiple_of(8) || kwp < 16 {
+        return Err(format!(
+            "the key-wrap part is {kwp} bytes, not a multiple of 8 of at least 16"
+        ));
     }
     match spec.secret_len() {
         Some(n) => {
             let expected = n.div_ceil(8) * 8 + 8;
             if kwp != expected {
-                return Err(format!("the key-wrap part is {kwp} bytes; {n} bytes of material wrap to {expected}"));
+                return Err(format!(
+                    "the key-wrap part is {kwp} bytes; {n} bytes of material wrap to {expected}"
+                ));
             }
         }
         None => {
             // PKCS#8 of the smallest key (P-256) is > 64 bytes; RSA-4096's < 2600.
-            let min = if spec.family() == KeyFamily::Ecc { 64 } else { 600 };
+            let min = if spec.family() == KeyFamily::Ecc {
+                64
+            } else {
+                600
+            };
             if !(min + 8..=4096).contains(&kwp) {
-                return Err(format!("the key-wrap part is {kwp} bytes, implausible for {} PKCS#8", spec));
+                return Err(format!(
+                    "the key-wrap part is {kwp} bytes, implausible for {} PKCS#8",
+                    spec
+                ));
             }
         }
     }
@@ -184,11 +207,33 @@ mod tests {
     #[test]
     fn kwp_part_is_checked_against_material_size() {
         let k = KeySpec::EccNistP256;
-        assert!(check_output(k, WrappingAlgorithm::RsaAesKeyWrapSha256, 256, &[0; 256 + 144]).is_ok());
-        let e = check_output(k, WrappingAlgorithm::RsaAesKeyWrapSha256, 256, &[0; 256 + 145]).unwrap_err();
+        assert!(
+            check_output(
+                k,
+                WrappingAlgorithm::RsaAesKeyWrapSha256,
+                256,
+                &[0; 256 + 144]
+            )
+            .is_ok()
+        );
+        let e = check_output(
+            k,
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+            256,
+            &[0; 256 + 145],
+        )
+        .unwrap_err();
         assert!(e.contains("multiple of 8"), "{e}");
         assert!(check_output(k, WrappingAlgorithm::RsaAesKeyWrapSha256, 256, &[0; 256]).is_err());
         let r = KeySpec::Rsa2048;
-        assert!(check_output(r, WrappingAlgorithm::RsaAesKeyWrapSha256, 256, &[0; 256 + 80]).is_err());
+        assert!(
+            check_output(
+                r,
+                WrappingAlgorithm::RsaAesKeyWrapSha256,
+                256,
+                &[0; 256 + 80]
+            )
+            .is_err()
+        );
     }
 }

@@ -16,7 +16,14 @@ fn probe_lists_kwp_and_oaep_and_plans_paths() {
     assert!(offered("CKM_RSA_PKCS_OAEP"));
     assert!(offered("CKM_AES_KEY_WRAP_KWP"));
     assert!(!offered("CKM_RSA_AES_KEY_WRAP"));
-    let plan = |a| p.wrap_plans.iter().find(|w| w.algorithm == a).unwrap().candidates.clone();
+    let plan = |a| {
+        p.wrap_plans
+            .iter()
+            .find(|w| w.algorithm == a)
+            .unwrap()
+            .candidates
+            .clone()
+    };
     assert_eq!(plan(RsaesOaepSha256), vec![WrapPath::RsaOaep]);
     assert_eq!(plan(RsaAesKeyWrapSha256)[0], WrapPath::KwpThenOaep);
     println!("{}", serde_json::to_string_pretty(&p).unwrap());
@@ -28,8 +35,19 @@ fn self_test_proves_sha256_paths() {
     let hsm = Hsm::open(t.module_path(), &t.selector()).unwrap();
     let mut s = hsm.login_user(t.user_pin()).unwrap();
     let start = std::time::Instant::now();
-    let r = s.self_test(&[RsaesOaepSha256, RsaAesKeyWrapSha256, RsaesOaepSha1, RsaAesKeyWrapSha1]).unwrap();
-    println!("self-test took {:?}: {}", start.elapsed(), serde_json::to_string_pretty(&r).unwrap());
+    let r = s
+        .self_test(&[
+            RsaesOaepSha256,
+            RsaAesKeyWrapSha256,
+            RsaesOaepSha1,
+            RsaAesKeyWrapSha1,
+        ])
+        .unwrap();
+    println!(
+        "self-test took {:?}: {}",
+        start.elapsed(),
+        serde_json::to_string_pretty(&r).unwrap()
+    );
     assert_eq!(r.path(RsaesOaepSha256), Some(WrapPath::RsaOaep));
     assert_eq!(r.path(RsaAesKeyWrapSha256), Some(WrapPath::KwpThenOaep));
     assert!(r.tests.iter().all(|k| k.passed), "{r:?}");
@@ -55,7 +73,10 @@ fn without_kwp_rsa_aes_key_wrap_is_refused_with_the_reason() {
     let msg = e.to_string();
     assert!(msg.contains("CKM_AES_KEY_WRAP_KWP"), "{msg}");
     assert!(msg.contains("RSA_AES_KEY_WRAP_SHA_256"), "{msg}");
-    assert_eq!(airlock_core::exit::ExitClass::exit_code(&e), airlock_core::exit::ExitCode::HsmCapability);
+    assert_eq!(
+        airlock_core::exit::ExitClass::exit_code(&e),
+        airlock_core::exit::ExitCode::HsmCapability
+    );
     // OAEP is still fine on that token.
     assert!(s.self_test(&[RsaesOaepSha256]).is_ok());
 }

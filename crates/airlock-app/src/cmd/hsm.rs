@@ -50,8 +50,15 @@ fn print_text(r: &ProbeReport) {
         i.library_description, i.library_version, i.library_manufacturer
     );
     let mem = |m: Option<u64>| m.map_or("not reported".to_string(), |v| format!("{v} bytes"));
-    println!("free memory:  private {}, public {}", mem(r.free_private_memory), mem(r.free_public_memory));
-    println!("mechanisms:   {} listed; the ones Airlock uses:", r.mechanism_count);
+    println!(
+        "free memory:  private {}, public {}",
+        mem(r.free_private_memory),
+        mem(r.free_public_memory)
+    );
+    println!(
+        "mechanisms:   {} listed; the ones Airlock uses:",
+        r.mechanism_count
+    );
     for m in &r.mechanisms {
         if m.offered {
             println!("  {:<28} {}  {}", m.name, m.id, m.flags.join(" "));
@@ -62,7 +69,11 @@ fn print_text(r: &ProbeReport) {
     println!("wrap paths:");
     for p in &r.wrap_plans {
         let paths: Vec<String> = p.candidates.iter().map(|c| c.to_string()).collect();
-        let first = if paths.is_empty() { "none".to_string() } else { paths.join(", then ") };
+        let first = if paths.is_empty() {
+            "none".to_string()
+        } else {
+            paths.join(", then ")
+        };
         println!("  {:<26} {}", p.algorithm.as_str(), first);
         println!("  {:<26} ({})", "", p.note);
     }

@@ -31,10 +31,21 @@ pub fn run(cmd: &mut Command) -> Vec<u8> {
 
 pub fn aws_wrapping_key(dir: &Path, bits: usize) -> AwsWrappingKey {
     let pem = dir.join(format!("wrap-{bits}.pem"));
-    run(Command::new("openssl").args(["genpkey", "-algorithm", "RSA", "-pkeyopt"]).arg(format!("rsa_keygen_bits:{bits}")).arg("-out").arg(&pem));
-    let spki_der = run(Command::new("openssl").args(["pkey", "-pubout", "-outform", "DER", "-in"]).arg(&pem));
+    run(Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
+        .arg(format!("rsa_keygen_bits:{bits}"))
+        .arg("-out")
+        .arg(&pem));
+    let spki_der = run(Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&pem));
     let private = rsa::PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(&pem).unwrap()).unwrap();
-    AwsWrappingKey { pem, spki_der, private, bytes: bits / 8 }
+    AwsWrappingKey {
+        pem,
+        spki_der,
+        private,
+        bytes: bits / 8,
+    }
 }
 
 fn md(h: OaepHash) -> &'static str {
@@ -45,7 +56,12 @@ fn md(h: OaepHash) -> &'static str {
 }
 
 /// Unwraps with the openssl command line, as the formats.md contract says.
-pub fn openssl_unwrap(dir: &Path, key: &AwsWrappingKey, alg: WrappingAlgorithm, wrapped: &[u8]) -> Vec<u8> {
+pub fn openssl_unwrap(
+    dir: &Path,
+    key: &AwsWrappingKey,
+    alg: WrappingAlgorithm,
+    wrapped: &[u8],
+) -> Vec<u8> {
     let h = md(alg.oaep_hash());
     let oaep_decrypt = |ct: &[u8]| {
         let f = dir.join("oaep.bin");
@@ -79,18 +95,26 @@ pub fn openssl_unwrap(dir: &Path, key: &AwsWrappingKey, alg: WrappingAlgorithm, 
 pub fn rust_unwrap(key: &AwsWrappingKey, alg: WrappingAlgorithm, wrapped: &[u8]) -> Vec<u8> {
     let h = alg.oaep_hash();
     if alg.is_oaep_only() {
-        return software_oaep_decrypt(&key.private, h, wrapped).expect("OAEP decrypt").to_vec();
+        return software_oaep_decrypt(&key.private, h, wrapped)
+            .expect("OAEP decrypt")
+            .to_vec();
     }
     let (oaep, kwp) = wrapped.split_at(key.bytes);
     let k = software_oaep_decrypt(&key.private, h, oaep).expect("OAEP decrypt of the AES key");
-    software_kwp_unwrap(&k, kwp).expect("RFC 5649 unwrap").to_vec()
+    software_kwp_unwrap(&k, kwp)
+        .expect("RFC 5649 unwrap")
+        .to_vec()
 }
 
 /// The SPKI DER of a PKCS#8 private key, by openssl.
 pub fn openssl_pkcs8_public(dir: &Path, pkcs8_der: &[u8]) -> Vec<u8> {
     let f = dir.join("material.p8");
     std::fs::write(&f, pkcs8_der).unwrap();
-    run(Command::new("openssl").args(["pkey", "-inform", "DER", "-pubout", "-outform", "DER", "-in"]).arg(&f))
+    run(Command::new("openssl")
+        .args([
+            "pkey", "-inform", "DER", "-pubout", "-outform", "DER", "-in",
+        ])
+        .arg(&f))
 }
 
 /// AES-CMAC KCV of raw AES-256 material.

@@ -1,0 +1,165 @@
+//! Kryoptic: label policy, re-finding keys, the ceremony signing key
+//! (verified by openssl), cleanup and fault injection.
+
+mod common;
+
+use std::process::Command;
+
+use airlock_core::spec::{KeySpec, WrappingAlgorithm};
+use airlock_hsm::testing::{TestToken, TokenKind};
+use airlock_hsm::{FaultPlan, Hsm, HsmError, UserSession};
+use common::*;
+
+fn open(t: &TestToken) -> (Hsm, UserSession) {
+    let hsm = Hsm::open(t.module_path(), &t.selector()).unwrap();
+    let s = hsm.login_user(t.user_pin()).unwrap();
+    (hsm, s)
+}
+
+#[test]
+fn an_existing_label_is_never_overwritten_and_can_be_found_again() {
+    let t = TestToken::new(TokenKind::Kryoptic);
+    let (_hsm, mut s) = open(&t);
+    let k = s
+        .generate("prod-s3/req-1", KeySpec::SymmetricDefault)
+        .unwrap();
+    let kcv = s.kcv(&k).unwrap();
+    let e = s
+        .generate("prod-s3/req-1", KeySpec::SymmetricDefault)
+        .unwrap_err();
+    assert!(matches!(e, HsmError::LabelExists { .. }), "{e}");
+    assert!(e.to_string().contains("prod-s3/req-1"), "{e}");
+    let again = s
+        .find_key("prod-s3/req-1", KeySpec::SymmetricDefault)
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.kcv(&again).unwrap(), kcv);
+    assert_eq!(
+        s.find_key("absent/req", KeySpec::SymmetricDefault).unwrap(),
+        None
+    );
+    let e = s.find_key("prod-s3/req-1", KeySpec::Hmac256).unwrap_err();
+    assert!(matches!(e, HsmError::KeyMismatch { .. }), "{e}");
+    let e = s.find_key("prod-s3/req-1", KeySpec::Rsa2048).unwrap_err();
+    assert!(e.to_string().contains("none is a"), "{e}");
+
+    let ec = s.generate("ec/req-1", KeySpec::EccNistP384).unwrap();
+    let found = s
+        .find_key("ec/req-1", KeySpec::EccNistP384)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.public_key_spki(&found).unwrap(),
+        s.public_key_spki(&ec).unwrap()
+    );
+    let e = s.find_key("ec/req-1", KeySpec::EccNistP256).unwrap_err();
+    assert!(
+        e.to_string().contains("CKA_EC_PARAMS") || e.to_string().contains("EcParams"),
+        "{e}"
+    );
+}
+
+#[test]
+fn signing_key_is_created_once_and_verifies_with_openssl() {
+    let t = TestToken::new(TokenKind::Kryoptic);
+    let (_hsm, mut s) = open(&t);
+    let first = s.ensure_signing_key().unwrap();
+    assert!(first.created);
+    let second = s.ensure_signing_key().unwrap();
+    assert!(!second.created);
+    assert_eq!(first.spki_der, second.spki_der);
+    assert!(first.pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+    let sums = b"0000000000000000000000000000000000000000000000000000000000000000  import.json\n";
+    let sig = s.sign_sums(sums).unwrap();
+    assert_eq!(sig.len(), 384);
+    let dir = t.dir();
+    std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
+    std::fs::write(dir.join("SHA256SUMS.sig"), &sig).unwrap();
+    std::fs::write(dir.join("signing.pem"), &first.pem).unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "dgst",
+            "-sha256",
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:32",
+            "-verify",
+        ])
+        .arg(dir.join("signing.pem"))
+        .arg("-signature")
+        .arg(dir.join("SHA256SUMS.sig"))
+        .arg(dir.join("SHA256SUMS"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // openssl's own key size check: RSA-3072.
+    let text = run(Command::new("openssl")
+        .args(["pkey", "-pubin", "-noout", "-text", "-in"])
+        .arg(dir.join("signing.pem")));
+    assert!(String::from_utf8_lossy(&text).contains("3072 bit"));
+}
+
+#[test]
+fn dropping_a_session_destroys_its_objects() {
+    let t = TestToken::new(TokenKind::Kryoptic);
+    let hsm = Hsm::open(t.module_path(), &t.selector()).unwrap();
+    {
+        let mut s = hsm.login_user(t.user_pin()).unwrap();
+        s.self_test(&[WrappingAlgorithm::RsaesOaepSha256]).unwrap();
+    }
+    let mut s = hsm.login_user(t.user_pin()).unwrap();
+    assert!(s.session_objects().unwrap().is_empty());
+}
+
+/// The ceremony steps for one key, as the lead's ceremony runs them.
+fn flow(s: &mut UserSession, wk: &AwsWrappingKey, label: &str) -> Result<(), HsmError> {
+    s.self_test(&[
+        WrappingAlgorithm::RsaesOaepSha256,
+        WrappingAlgorithm::RsaAesKeyWrapSha256,
+    ])?;
+    let k = s.generate(label, KeySpec::SymmetricDefault)?;
+    s.kcv(&k)?;
+    s.wrap(&k, &wk.spki_der, WrappingAlgorithm::RsaesOaepSha256)?;
+    let e = s.generate(&format!("{label}-ec"), KeySpec::EccNistP256)?;
+    s.public_key_spki(&e)?;
+    s.wrap(&e, &wk.spki_der, WrappingAlgorithm::RsaAesKeyWrapSha256)?;
+    Ok(())
+}
+
+#[test]
+fn every_injected_fault_is_reported_and_leaves_no_session_objects() {
+    let t = TestToken::new(TokenKind::Kryoptic);
+    let wk = aws_wrapping_key(t.dir(), 2048);
+    let hsm = Hsm::open(t.module_path(), &t.selector()).unwrap();
+    // Count the calls of a clean run.
+    let mut s = hsm.login_user(t.user_pin()).unwrap();
+    hsm.set_fault_plan(FaultPlan::None);
+    flow(&mut s, &wk, "clean/req").unwrap();
+    let total = hsm.call_count();
+    s.close().unwrap();
+    assert!(total > 20, "only {total} calls?");
+    for n in 1..=total {
+        let mut s = hsm.login_user(t.user_pin()).unwrap();
+        hsm.set_fault_plan(FaultPlan::FailCall(n));
+        let r = flow(&mut s, &wk, &format!("fault-{n}/req"));
+        hsm.set_fault_plan(FaultPlan::None);
+        let e = r.expect_err(&format!(
+            "call {n} of {total} was failed but the flow succeeded"
+        ));
+        let msg = e.to_string();
+        assert!(msg.contains("injected fault"), "call {n}: {msg}");
+        assert!(
+            matches!(e, HsmError::Injected { .. } | HsmError::Cleanup { .. }),
+            "call {n}: {e:?}"
+        );
+        assert!(msg.contains(&format!("#{n}")), "call {n}: {msg}");
+        let left = s.session_objects().unwrap();
+        assert!(left.is_empty(), "call {n}: session objects left: {left:?}");
+        s.close().unwrap();
+    }
+}
