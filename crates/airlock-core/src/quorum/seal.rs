@@ -87,6 +87,19 @@ impl KdfParams {
         }
     }
 
+    /// The parameters enrolment should use: [`Self::PRODUCTION`], except in
+    /// a test build (unit tests or the `insecure-test-kdf` feature) when the
+    /// environment sets `AIRLOCK_INSECURE_TEST_KDF=1`, which selects
+    /// [`Self::INSECURE_TEST`] so that tests through the binary stay fast.
+    /// A production build ignores the variable.
+    pub fn for_enrolment() -> KdfParams {
+        #[cfg(any(test, feature = "insecure-test-kdf"))]
+        if std::env::var_os("AIRLOCK_INSECURE_TEST_KDF").is_some_and(|v| v == "1") {
+            return KdfParams::INSECURE_TEST;
+        }
+        KdfParams::PRODUCTION
+    }
+
     /// Checks these parameters lie between `floor` and [`Self::CEILING`];
     /// the message names the parameter at fault.
     pub fn check_bounds(&self, floor: &KdfParams) -> Result<(), String> {
@@ -304,6 +317,15 @@ mod tests {
         assert_ne!(a.salt, b.salt);
         assert_ne!(a.nonce, b.nonce);
         assert_ne!(a.ciphertext, b.ciphertext);
+    }
+
+    #[test]
+    fn enrolment_defaults_to_production() {
+        // The test variable is not set in this test run.
+        if std::env::var_os("AIRLOCK_INSECURE_TEST_KDF").is_none() {
+            assert_eq!(KdfParams::for_enrolment(), KdfParams::PRODUCTION);
+        }
+        assert_eq!(KdfParams::floor(), KdfParams::INSECURE_TEST);
     }
 
     #[test]
