@@ -7,3 +7,11 @@
 pub mod preflight;
 pub mod state;
 pub mod words;
+pub mod enroll;
+pub mod error;
+pub mod event;
+pub mod runner;
+
+pub use error::CeremonyError;
+pub use event::Event;
+pub use runner::{Ceremony, CeremonyOptions, ExportOutcome, KeyOrigin, KeyOutcome, WipeOutcome};

@@ -5,11 +5,15 @@
 
 pub mod config;
 pub mod exit;
+pub mod import_bundle;
+pub mod import_manifest;
 pub mod bundle_dir;
 pub mod request;
 pub mod signature;
 pub mod spec;
-pub mod sums;
-pub mod trust;
 pub mod quorum;
 pub mod journal;
+pub mod sums;
+pub mod trust;
+pub mod staged_dir;
+pub mod wipe;

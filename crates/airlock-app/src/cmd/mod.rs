@@ -2,7 +2,12 @@
 //! handler parses its arguments into validated engine types and calls the
 //! engine; nothing here decides ceremony policy.
 
+mod bundle;
+mod ceremony;
 mod config_cmd;
+mod enroll;
+mod quorum;
+mod secrets;
 mod hsm;
 mod journal;
 mod request;
@@ -47,6 +52,17 @@ pub enum Command {
     /// Verify a signed request bundle from the online side.
     #[command(subcommand)]
     Request(request::RequestCommand),
+    /// Enrol the custodian quorum (sets a random HSM user PIN nobody sees).
+    Enroll(enroll::EnrollArgs),
+    /// Rehearse the quorum login.
+    #[command(subcommand)]
+    Quorum(quorum::QuorumCommand),
+    /// Run a key ceremony, or list unfinished ones.
+    #[command(subcommand)]
+    Ceremony(ceremony::CeremonyCommand),
+    /// Verify a sealed import bundle (online side).
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
 }
 
 /// An error that ends the command: message, optional advice, exit code.
@@ -111,5 +127,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Hsm(c)) => hsm::run(c, cli.config.as_deref()),
         Some(Command::Trust(c)) => trust::run(c, cli.config.as_deref()),
         Some(Command::Request(c)) => request::run(c, cli.config.as_deref()),
+        Some(Command::Enroll(a)) => enroll::run(a, cli.config.as_deref()),
+        Some(Command::Quorum(c)) => quorum::run(c, cli.config.as_deref()),
+        Some(Command::Ceremony(c)) => ceremony::run(c, cli.config.as_deref()),
+        Some(Command::Bundle(c)) => bundle::run(c),
     }
 }

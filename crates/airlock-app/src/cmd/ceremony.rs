@@ -1,0 +1,313 @@
+//! `airlock ceremony run` drives the whole ceremony headless through the
+//! same engine the desktop app uses; `airlock ceremony status` lists
+//! unfinished ceremonies and what they left behind.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use airlock_ceremony::state::{CeremonyStatus, CeremonyStore};
+use airlock_ceremony::words::pgp_words_for_hex;
+use airlock_ceremony::{Ceremony, CeremonyOptions, Event};
+use airlock_core::signature::group_hex;
+use clap::Subcommand;
+
+use super::secrets::{CustodianArg, custodian_passphrase, parse_custodian};
+use super::{CliError, load_config};
+
+/// `airlock ceremony ...`
+#[derive(Debug, Subcommand)]
+pub enum CeremonyCommand {
+    /// Run a ceremony: preflight, verify the request, quorum login,
+    /// generate and wrap in the HSM, seal and export, wipe.
+    Run {
+        /// The request bundle folder (from the online side).
+        #[arg(long, value_name = "DIR")]
+        request: PathBuf,
+        /// The import bundle folder to create (must not exist).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A custodian: NAME=@FILE or NAME (prompted). Repeat, M times.
+        #[arg(long = "custodian", value_name = "NAME[=@FILE]", value_parser = parse_custodian, required = true)]
+        custodians: Vec<CustodianArg>,
+        /// Accept SHA-1 wrapping algorithms (printed on the attestation).
+        #[arg(long)]
+        allow_sha1: bool,
+        /// Run although a network interface is up (journaled, and printed
+        /// as NOT AIR-GAPPED on the attestation). For rehearsals only.
+        #[arg(long)]
+        allow_network: bool,
+        /// Also wipe the request bundle at the end.
+        #[arg(long)]
+        wipe_request: bool,
+        /// Events as JSON lines on stdout instead of progress text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List ceremonies that did not finish, and what to do about them.
+    Status {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `airlock ceremony ...`.
+pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> {
+    match cmd {
+        CeremonyCommand::Run {
+            request,
+            out,
+            custodians,
+            allow_sha1,
+            allow_network,
+            wipe_request,
+            json,
+        } => run_ceremony(
+            config,
+            CeremonyOptions {
+                request_dir: request,
+                out_dir: out,
+                allow_sha1,
+                allow_network,
+                wipe_request,
+            },
+            &custodians,
+            json,
+        ),
+        CeremonyCommand::Status { json } => status(config, json),
+    }
+}
+
+struct Reporter {
+    json: bool,
+    tty: bool,
+}
+
+impl Reporter {
+    fn event(&self, e: &Event) {
+        if self.json {
+            if let Ok(s) = serde_json::to_string(e) {
+                println!("{s}");
+            }
+            return;
+        }
+        match e {
+            Event::Preflight {
+                hostname,
+                clock,
+                air_gapped,
+                interfaces_up,
+                token,
+            } => {
+                eprintln!("Workstation {hostname}, clock {clock} (check it against a trusted clock)");
+                if *air_gapped {
+                    eprintln!("Air gap: only loopback is up.");
+                } else {
+                    eprintln!("NOT AIR-GAPPED: {} up (--allow-network given)", interfaces_up.join(", "));
+                }
+                eprintln!("HSM: {token}");
+            }
+            Event::RequestVerified {
+                request_id,
+                keys,
+                sums_sha256,
+                signer,
+                warnings,
+            } => {
+                eprintln!("Request {request_id}: {keys} keys, signed by {signer}");
+                eprintln!("Request SHA256SUMS digest: {}", group_hex(sums_sha256));
+                for w in warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
+            Event::Resumed { ceremony_id } => {
+                eprintln!("Resuming unfinished ceremony {ceremony_id} for this request.")
+            }
+            Event::CustodianAuthenticated { custodian, have, need } => {
+                eprintln!("Custodian {custodian} authenticated ({have} of {need}).")
+            }
+            Event::LoggedIn { custodians, wrap_paths } => {
+                eprintln!("Quorum logged in to the HSM: {}", custodians.join(", "));
+                for p in wrap_paths {
+                    eprintln!("Self-tests passed; {p}");
+                }
+            }
+            Event::KeyStarted { index, total, name } => {
+                if self.tty {
+                    eprint!("\r[{index}/{total}] {name} ...\x1b[K");
+                }
+            }
+            Event::KeyDone {
+                index,
+                total,
+                name,
+                origin,
+                kcv,
+                wrap_path,
+            } => {
+                let kcv = kcv.as_deref().map(|k| format!(", KCV {k}")).unwrap_or_default();
+                if self.tty {
+                    eprint!("\r\x1b[K");
+                }
+                eprintln!("[{index}/{total}] {name}: {origin}, wrapped via {wrap_path}{kcv}");
+            }
+            Event::Exported { path, sums_sha256 } => {
+                eprintln!("Bundle sealed, read back, verified and published at {path}");
+                eprintln!("Bundle SHA256SUMS digest: {}", group_hex(sums_sha256));
+            }
+            Event::Wiped {
+                files,
+                bytes,
+                session_objects_destroyed,
+                session_objects_remaining,
+            } => eprintln!(
+                "Wiped {files} working files ({bytes} bytes); {session_objects_destroyed} HSM session objects \
+                 destroyed, {session_objects_remaining} remaining; logged out."
+            ),
+        }
+    }
+}
+
+fn run_ceremony(
+    config: Option<&Path>,
+    opts: CeremonyOptions,
+    custodians: &[CustodianArg],
+    json: bool,
+) -> Result<(), CliError> {
+    let config = load_config(config)?;
+    let reporter = Reporter {
+        json,
+        tty: std::io::stderr().is_terminal(),
+    };
+    let mut c = Ceremony::preflight(config, opts)?;
+    reporter.event(&c.preflight_event());
+    let result = drive(&mut c, custodians, &reporter);
+    if let Err(e) = result {
+        // The abort path: wipe the working directory, close the session.
+        if let Err(abort_err) = c.abort(&e.to_string()) {
+            eprintln!("airlock: while aborting: {abort_err}");
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn drive(c: &mut Ceremony, custodians: &[CustodianArg], reporter: &Reporter) -> Result<(), CliError> {
+    c.verify_request()?;
+    for e in c.request_events() {
+        reporter.event(&e);
+    }
+    for arg in custodians {
+        let passphrase = custodian_passphrase(arg, false)?;
+        let outcome = c.authenticate(&arg.name, &passphrase)?;
+        drop(passphrase);
+        let (custodian, have, need) = match &outcome {
+            airlock_core::quorum::AuthOutcome::Accepted { custodian, have, need }
+            | airlock_core::quorum::AuthOutcome::AlreadyCounted { custodian, have, need } => {
+                (custodian.to_string(), *have, *need)
+            }
+        };
+        reporter.event(&Event::CustodianAuthenticated { custodian, have, need });
+    }
+    let paths = c.login()?;
+    reporter.event(&c.login_event(&paths));
+    c.generate_and_wrap(&mut |e| reporter.event(&e))?;
+    let export = c.seal_and_export()?;
+    let (path, sums) = (export.path.clone(), export.sums_sha256.clone());
+    reporter.event(&Event::Exported {
+        path: path.display().to_string(),
+        sums_sha256: sums.clone(),
+    });
+    let wipe = c.wipe()?;
+    reporter.event(&Event::Wiped {
+        files: wipe.work_dir.files,
+        bytes: wipe.work_dir.bytes,
+        session_objects_destroyed: wipe.session_objects_destroyed,
+        session_objects_remaining: wipe.session_objects_remaining,
+    });
+    if let Some(r) = &wipe.request {
+        if !reporter.json {
+            eprintln!("Wiped the request bundle: {} files ({} bytes).", r.files, r.bytes);
+        }
+    }
+    if reporter.json {
+        return Ok(());
+    }
+    println!();
+    println!("Ceremony {} complete.", c.ceremony_id().unwrap_or("?"));
+    println!("Import bundle: {}", path.display());
+    println!("Read aloud and compare with the printed attestation:");
+    println!("  SHA256SUMS digest (hex):  {}", group_hex(&sums));
+    println!("  SHA256SUMS digest (PGP words): {}", pgp_words_for_hex(&sums).unwrap_or_default());
+    println!("Keys:");
+    for k in c.keys() {
+        println!(
+            "  {:<24} {:<10} {:<8} {}",
+            k.name,
+            format!("{:?}", k.origin).to_lowercase(),
+            k.kcv.as_deref().unwrap_or("-"),
+            k.wrap_path.as_str()
+        );
+    }
+    println!(
+        "Wipe: overwriting files on flash media (USB sticks, SSDs) is best-effort; \
+         destroy or keep the media under seal as the runbook says."
+    );
+    Ok(())
+}
+
+fn status(config: Option<&Path>, json: bool) -> Result<(), CliError> {
+    let config = load_config(config)?;
+    let store = CeremonyStore::new(&config.state_dir);
+    let records = store.list().map_err(|e| {
+        CliError::new(
+            airlock_core::exit::ExitCode::Io,
+            format!("cannot list ceremonies in {}: {e}", config.state_dir.display()),
+        )
+    })?;
+    let mut unfinished = Vec::new();
+    let mut broken = Vec::new();
+    for r in records {
+        match r {
+            Ok(r) if r.status != CeremonyStatus::Completed => unfinished.push(r),
+            Ok(_) => {}
+            Err(e) => broken.push(e),
+        }
+    }
+    if json {
+        crate::output::print_json(&serde_json::json!({ "unfinished": unfinished, "unreadable": broken }));
+        return Ok(());
+    }
+    if unfinished.is_empty() && broken.is_empty() {
+        println!("No unfinished ceremonies.");
+        return Ok(());
+    }
+    for r in &unfinished {
+        println!(
+            "Ceremony {} for request {} ({:?} since {})",
+            r.ceremony_id, r.request_id, r.status, r.started_at
+        );
+        println!("  request:  {}", r.request_dir.display());
+        println!("  output:   {}", r.out_dir.display());
+        println!("  journal:  {}", store.journal_path(&r.ceremony_id).display());
+        if let Some(staging) = airlock_core::staged_dir::staging_path_for(&r.out_dir).filter(|p| p.exists()) {
+            println!("  leftover staging folder (never published): {}", staging.display());
+        }
+        if let Ok(summary) = airlock_core::journal::verify_journal_file(&store.journal_path(&r.ceremony_id)) {
+            let labels: Vec<String> = summary
+                .events
+                .iter()
+                .filter(|e| e.event == "key_generate_started")
+                .filter_map(|e| e.data.get("label").and_then(|v| v.as_str()).map(str::to_string))
+                .collect();
+            if !labels.is_empty() {
+                println!("  HSM keys created for it ({}): {}", labels.len(), labels.join(", "));
+            }
+        }
+        println!("  to finish: rerun `airlock ceremony run` with the same request; it resumes and reuses those keys.");
+    }
+    for e in &broken {
+        println!("Unreadable ceremony record: {e}");
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! Why a ceremony step refused or failed. Each variant carries what went
+//! wrong and where; the wrapped engine errors already say what to do.
+
+use std::path::PathBuf;
+
+use airlock_core::exit::{ExitClass, ExitCode};
+
+/// A ceremony error.
+#[derive(Debug, thiserror::Error)]
+pub enum CeremonyError {
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] airlock_core::config::ConfigError),
+    /// The request bundle.
+    #[error(transparent)]
+    Request(#[from] airlock_core::request::RequestError),
+    /// The trust store.
+    #[error(transparent)]
+    Trust(#[from] airlock_core::trust::TrustError),
+    /// The HSM.
+    #[error(transparent)]
+    Hsm(#[from] airlock_hsm::HsmError),
+    /// Quorum or roster.
+    #[error(transparent)]
+    Quorum(#[from] airlock_core::quorum::QuorumError),
+    /// The journal.
+    #[error(transparent)]
+    Journal(#[from] airlock_core::journal::JournalError),
+    /// Staging or publishing the output.
+    #[error(transparent)]
+    Output(#[from] airlock_core::staged_dir::StagedDirError),
+    /// The bundle written did not verify when read back.
+    #[error("read-back of the staged bundle failed, nothing was published: {0}")]
+    ReadBack(#[source] airlock_core::import_bundle::ImportBundleError),
+    /// A file operation, with its path.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A network interface is up and the override was not given.
+    #[error(
+        "the workstation is not air-gapped: interface(s) {interfaces} are up; \
+         unplug or disable them, or (for a rehearsal only) pass --allow-network, which is \
+         journaled and printed as NOT AIR-GAPPED"
+    )]
+    NotAirGapped {
+        /// The offending interfaces, comma separated.
+        interfaces: String,
+    },
+    /// The request was already completed by an earlier ceremony.
+    #[error(
+        "request {request_id} was already completed by ceremony {ceremony_id} (bundle at {out}); \
+         its import tokens are spent on one bundle: ask the online side for a new request"
+    )]
+    AlreadyCompleted {
+        /// The request.
+        request_id: String,
+        /// The ceremony that completed it.
+        ceremony_id: String,
+        /// Where its bundle went.
+        out: PathBuf,
+    },
+    /// A generate-key label exists in the HSM but this ceremony did not
+    /// create it.
+    #[error(
+        "key {name}: the HSM already holds an object labelled {label:?} that no unfinished ceremony \
+         for this request created; Airlock never overwrites or reuses unknown keys. Inspect it with \
+         the HSM's tools and destroy or relabel it, or ask the online side for a new request_id"
+    )]
+    LabelTaken {
+        /// The key name.
+        name: String,
+        /// The label.
+        label: String,
+    },
+    /// `material.source = existing` names a label the HSM does not hold.
+    #[error("key {name}: material.source is \"existing\" but the HSM holds no {spec} key labelled {label:?}")]
+    ExistingMissing {
+        /// The key name.
+        name: String,
+        /// The label.
+        label: String,
+        /// The expected key spec.
+        spec: airlock_core::spec::KeySpec,
+    },
+    /// The HSM's ceremony signing key is not the enrolled one.
+    #[error(
+        "the HSM's ceremony signing key (fingerprint {found}) is not the one enrolled in {enrolled} \
+         ({expected}); this is not the enrolled HSM, or the key was replaced: stop and investigate"
+    )]
+    SigningKeyMismatch {
+        /// The enrolled PEM's path.
+        enrolled: PathBuf,
+        /// Its fingerprint.
+        expected: String,
+        /// The HSM key's fingerprint.
+        found: String,
+    },
+    /// A step was asked for before the steps it needs.
+    #[error("cannot {step} yet: {needs} first")]
+    OutOfOrder {
+        /// The step asked for.
+        step: &'static str,
+        /// What must happen before.
+        needs: &'static str,
+    },
+    /// The roster belongs to another token.
+    #[error(
+        "the custodian roster was enrolled for token {roster_token} but the configured token is {token}; \
+         check [hsm] token in airlock.toml"
+    )]
+    RosterTokenMismatch {
+        /// The roster's token.
+        roster_token: String,
+        /// The configured token.
+        token: String,
+    },
+}
+
+impl CeremonyError {
+    /// Wraps an I/O error with what was being done and where.
+    pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| CeremonyError::Io { what, path, source }
+    }
+}
+
+impl ExitClass for CeremonyError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CeremonyError::Config(e) => e.exit_code(),
+            CeremonyError::Request(e) => e.exit_code(),
+            CeremonyError::Trust(e) => e.exit_code(),
+            CeremonyError::Hsm(e) => e.exit_code(),
+            CeremonyError::Quorum(e) => e.exit_code(),
+            CeremonyError::Journal(e) => e.exit_code(),
+            CeremonyError::Output(e) => e.exit_code(),
+            CeremonyError::ReadBack(_) => ExitCode::Ceremony,
+            CeremonyError::Io { .. } => ExitCode::Io,
+            CeremonyError::NotAirGapped { .. } => ExitCode::NotAirGapped,
+            CeremonyError::AlreadyCompleted { .. }
+            | CeremonyError::LabelTaken { .. }
+            | CeremonyError::ExistingMissing { .. }
+            | CeremonyError::OutOfOrder { .. } => ExitCode::Ceremony,
+            CeremonyError::SigningKeyMismatch { .. } => ExitCode::Signature,
+            CeremonyError::RosterTokenMismatch { .. } => ExitCode::Roster,
+        }
+    }
+}
