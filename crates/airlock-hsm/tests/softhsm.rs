@@ -76,6 +76,7 @@ fn sha256_is_refused_before_any_key_is_generated() {
     let mut s = hsm.login_user(t.user_pin()).unwrap();
     let e = s.self_test(&[RsaesOaepSha256]).unwrap_err();
     let msg = e.to_string();
+    println!("{msg}");
     assert!(
         matches!(
             e,
