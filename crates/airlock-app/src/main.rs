@@ -12,11 +12,28 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Opens the desktop app (the `gui` feature).
+/// Opens the desktop app on the configuration (the `gui` feature).
+#[cfg(feature = "gui")]
+fn gui_entry(config: Option<&std::path::Path>) -> Result<(), cmd::CliError> {
+    let config = cmd::load_config(config)?;
+    airlock_app::gui::run(config).map_err(|e| {
+        cmd::CliError::new(
+            airlock_core::exit::ExitCode::Internal,
+            format!("cannot open the desktop app window: {e}"),
+        )
+        .with_hint(
+            "the app needs a display (DISPLAY or WAYLAND_DISPLAY) with OpenGL; on a machine without one, \
+             use the subcommands (`airlock ceremony run ...`)",
+        )
+    })
+}
+
+/// This build has no desktop app (built without the `gui` feature).
+#[cfg(not(feature = "gui"))]
 fn gui_entry(_config: Option<&std::path::Path>) -> Result<(), cmd::CliError> {
     Err(cmd::CliError::new(
         airlock_core::exit::ExitCode::Usage,
-        "the desktop app is not built yet",
+        "this build of airlock has no desktop app (built without the `gui` feature)",
     )
     .with_hint("use the subcommands; see `airlock --help`"))
 }

@@ -316,6 +316,36 @@ impl Ceremony {
         self.journal.as_ref().map(|j| j.path())
     }
 
+    /// Sets the request folder after preflight (the desktop app picks it
+    /// then). Refused once the request was verified.
+    pub fn set_request_dir(&mut self, dir: PathBuf) -> Result<(), CeremonyError> {
+        if self.request.is_some() {
+            return Err(CeremonyError::OutOfOrder {
+                step: "change the request folder",
+                needs: "start a new ceremony",
+            });
+        }
+        self.opts.request_dir = dir;
+        Ok(())
+    }
+
+    /// Sets the output folder before sealing (the desktop app picks it at
+    /// the export step); the ceremony record follows. Refused once a bundle
+    /// was published (a resumed ceremony keeps its published folder).
+    pub fn set_out_dir(&mut self, dir: PathBuf) -> Result<(), CeremonyError> {
+        if self.export.is_some() || self.published_before.is_some() {
+            return Err(CeremonyError::OutOfOrder {
+                step: "change the output folder",
+                needs: "nothing: the bundle is already published at its folder",
+            });
+        }
+        self.opts.out_dir = dir.clone();
+        if let Some(rec) = self.record.as_mut() {
+            rec.out_dir = dir;
+        }
+        self.save_record()
+    }
+
     fn store(&self) -> CeremonyStore {
         CeremonyStore::new(&self.config.state_dir)
     }

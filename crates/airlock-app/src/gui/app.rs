@@ -1,0 +1,526 @@
+//! The window: top bar (ceremony id, Journal, Abort), the step list on the
+//! left, the current step on the right. It owns the per-step form state,
+//! talks to the engine only through the [`Worker`], and is the one place
+//! that decides which step is shown: a step unlocks only when the one
+//! before it succeeded, and completed steps can be looked at again but not
+//! redone.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use airlock_ceremony::Event;
+use airlock_core::config::AirlockConfig;
+use eframe::egui::{self, RichText};
+
+use super::attestation::{AttestationHook, DigestOnlyAttestation};
+use super::journal_view::JournalView;
+use super::picker::FolderPicker;
+use super::secret::SecretText;
+use super::snapshot::{KeyRow, Snapshot};
+use super::step::Step;
+use super::steps;
+use super::theme;
+use super::widgets::{self, Verdict};
+use super::worker::{Command, CommandKind, Reply, StepError, Worker};
+
+/// Overrides chosen before preflight (journaled by the engine).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides {
+    /// Run although a network interface is up (rehearsals only).
+    pub allow_network: bool,
+    /// Accept SHA-1 wrapping algorithms.
+    pub allow_sha1: bool,
+    /// Also wipe the request bundle at the end.
+    pub wipe_request: bool,
+}
+
+/// Live progress of the generate step.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// The key being worked on: position, total, name.
+    pub current: Option<(usize, usize, String)>,
+    /// Keys finished, as reported live.
+    pub done: Vec<KeyRow>,
+    /// Number of keys in the request.
+    pub total: usize,
+}
+
+/// The abort confirmation dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortDialog {
+    /// Not shown.
+    Hidden,
+    /// Shown from the Abort button.
+    Abort,
+    /// Shown because the window is being closed mid-ceremony.
+    Close,
+}
+
+/// The desktop app.
+pub struct GuiApp {
+    pub(crate) ctx: egui::Context,
+    pub(crate) config: AirlockConfig,
+    pub(crate) worker: Worker,
+    pub(crate) picker: Box<dyn FolderPicker>,
+    pub(crate) current: Step,
+    pub(crate) viewing: Step,
+    pub(crate) busy: Option<CommandKind>,
+    pub(crate) error: Option<(Step, StepError)>,
+    pub(crate) note: Option<String>,
+    pub(crate) snap: Snapshot,
+    pub(crate) overrides: Overrides,
+    pub(crate) chosen_custodian: Option<String>,
+    pub(crate) passphrase: SecretText,
+    pub(crate) request_dir: Option<PathBuf>,
+    pub(crate) media: Vec<PathBuf>,
+    pub(crate) confirmed: BTreeSet<String>,
+    pub(crate) progress: Progress,
+    pub(crate) generated: bool,
+    pub(crate) out_parent: Option<PathBuf>,
+    pub(crate) attestation: Box<dyn AttestationHook>,
+    pub(crate) attestation_done: bool,
+    pub(crate) abort_dialog: AbortDialog,
+    pub(crate) close_after_abort: bool,
+    pub(crate) close_allowed: bool,
+    pub(crate) journal: JournalView,
+}
+
+impl GuiApp {
+    /// A new app on `config`, repainting `ctx`, choosing folders with
+    /// `picker`. The theme is applied to `ctx`.
+    pub fn new(ctx: egui::Context, config: AirlockConfig, picker: Box<dyn FolderPicker>) -> Self {
+        theme::apply(&ctx);
+        GuiApp {
+            worker: Worker::spawn(ctx.clone()),
+            ctx,
+            config,
+            picker,
+            current: Step::Preflight,
+            viewing: Step::Preflight,
+            busy: None,
+            error: None,
+            note: None,
+            snap: Snapshot::default(),
+            overrides: Overrides::default(),
+            chosen_custodian: None,
+            passphrase: SecretText::default(),
+            request_dir: None,
+            media: Vec::new(),
+            confirmed: BTreeSet::new(),
+            progress: Progress::default(),
+            generated: false,
+            out_parent: None,
+            attestation: Box::new(DigestOnlyAttestation),
+            attestation_done: false,
+            abort_dialog: AbortDialog::Hidden,
+            close_after_abort: false,
+            close_allowed: false,
+            journal: JournalView::default(),
+        }
+    }
+
+    /// Replaces the attestation step's engine (the PDF/print hook).
+    pub fn with_attestation(mut self, hook: Box<dyn AttestationHook>) -> Self {
+        self.attestation = hook;
+        self
+    }
+
+    /// The furthest unlocked step (the one with actions).
+    pub fn current_step(&self) -> Step {
+        self.current
+    }
+
+    /// The step shown on the right.
+    pub fn viewing_step(&self) -> Step {
+        self.viewing
+    }
+
+    /// True while the worker runs an engine step.
+    pub fn is_busy(&self) -> bool {
+        self.busy.is_some()
+    }
+
+    /// What the engine reported last.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snap
+    }
+
+    /// The current step's error, if it failed.
+    pub fn error(&self) -> Option<&StepError> {
+        self.error.as_ref().map(|(_, e)| e)
+    }
+
+    /// True once the ceremony was aborted.
+    pub fn aborted(&self) -> bool {
+        self.snap.aborted
+    }
+
+    /// True when the window may close now (nothing started, finished,
+    /// aborted, or the custodians confirmed and the abort ran).
+    pub fn close_allowed(&self) -> bool {
+        self.close_allowed
+            || self.snap.preflight.is_none() && self.busy.is_none()
+            || self.finished()
+    }
+
+    /// Live progress of the generate step.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn finished(&self) -> bool {
+        self.snap.aborted || self.current == Step::Done
+    }
+
+    /// The window is asked to close: returns true if it may; otherwise
+    /// shows the confirmation dialog whose "Abort and close" runs the
+    /// abort path and then closes.
+    pub fn request_close(&mut self) -> bool {
+        if self.close_allowed() {
+            return true;
+        }
+        self.abort_dialog = AbortDialog::Close;
+        false
+    }
+
+    /// Whether `step` has succeeded, so the next one may unlock.
+    pub fn step_complete(&self, step: Step) -> bool {
+        let s = &self.snap;
+        match step {
+            Step::Preflight => s.preflight.is_some(),
+            Step::Custodians => s.threshold > 0 && s.authenticated.len() >= s.threshold,
+            Step::Request => s.request.is_some(),
+            Step::Review => {
+                s.request.is_some()
+                    && s.authenticated
+                        .iter()
+                        .all(|(n, _)| self.confirmed.contains(n))
+            }
+            Step::Generate => self.generated,
+            Step::Export => s.export.is_some(),
+            Step::Attestation => self.attestation_done,
+            Step::Wipe => s.wipe.is_some() && !s.aborted,
+            Step::Done => false,
+        }
+    }
+
+    /// Sends an engine command; the step shows "working" until it replies.
+    pub(crate) fn send(&mut self, cmd: Command) {
+        self.error = None;
+        self.note = None;
+        let kind = cmd.kind();
+        if self.worker.send(cmd) {
+            self.busy = Some(kind);
+        } else {
+            self.error = Some((
+                self.current,
+                StepError {
+                    message:
+                        "the ceremony worker thread has stopped; close the app and start again"
+                            .into(),
+                    exit_code: airlock_core::exit::ExitCode::Internal,
+                },
+            ));
+        }
+    }
+
+    /// Opens the abort confirmation.
+    pub(crate) fn ask_abort(&mut self) {
+        self.abort_dialog = AbortDialog::Abort;
+    }
+
+    fn run_abort(&mut self, reason: &str) {
+        self.abort_dialog = AbortDialog::Hidden;
+        self.send(Command::Abort {
+            reason: reason.to_string(),
+        });
+    }
+
+    fn poll_worker(&mut self) {
+        while let Some(reply) = self.worker.try_recv() {
+            match reply {
+                Reply::Progress(e) => self.on_progress(e),
+                Reply::Finished {
+                    kind,
+                    result,
+                    snapshot,
+                } => {
+                    self.busy = None;
+                    self.snap = *snapshot;
+                    match result {
+                        Ok(note) => {
+                            self.note = note;
+                            if kind == CommandKind::Generate {
+                                self.generated = true;
+                            }
+                        }
+                        Err(e) => self.error = Some((self.current, e)),
+                    }
+                    if kind == CommandKind::Abort && self.close_after_abort {
+                        self.close_allowed = true;
+                        self.ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_progress(&mut self, e: Event) {
+        match e {
+            Event::KeyStarted { index, total, name } => {
+                self.progress.total = total;
+                self.progress.current = Some((index, total, name));
+            }
+            Event::KeyDone {
+                total,
+                name,
+                origin,
+                kcv,
+                wrap_path,
+                ..
+            } => {
+                self.progress.total = total;
+                self.progress.done.push(KeyRow {
+                    name,
+                    origin,
+                    kcv,
+                    wrap_path,
+                });
+            }
+            Event::LoggedIn { wrap_paths, .. } => self.snap.self_tests = Some(wrap_paths),
+            _ => {}
+        }
+    }
+
+    fn advance(&mut self) {
+        self.current = self.current.next();
+        self.viewing = self.current;
+        self.error = None;
+        self.note = None;
+        if self.current == Step::Request {
+            self.media = steps::request::scan_media();
+        }
+    }
+
+    /// Draws one frame.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.poll_worker();
+        if ui.ctx().input(|i| i.viewport().close_requested()) && !self.request_close() {
+            ui.ctx()
+                .send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        }
+        if self.busy.is_some() {
+            // Keep the spinner and progress moving.
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(100));
+        }
+        self.top_bar(ui);
+        self.step_list(ui);
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| self.main_area(ui));
+        });
+        self.abort_modal(ui.ctx());
+        let path = self.snap.journal_path.clone();
+        self.journal.show(ui.ctx(), path.as_deref());
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("airlock-top").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("Airlock key ceremony");
+                if let Some(id) = &self.snap.ceremony_id {
+                    ui.label(
+                        RichText::new(format!("ceremony {id}"))
+                            .monospace()
+                            .color(theme::MUTED),
+                    );
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let can_abort = !self.finished() && self.snap.preflight.is_some();
+                    if ui
+                        .add_enabled(can_abort, egui::Button::new("Abort ceremony…"))
+                        .clicked()
+                    {
+                        self.ask_abort();
+                    }
+                    if ui.button("Journal").clicked() {
+                        self.journal.open();
+                    }
+                });
+            });
+        });
+    }
+
+    fn step_list(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::left("airlock-steps")
+            .exact_size(300.0)
+            .show(ui, |ui| {
+                ui.add_space(8.0);
+                ui.label(RichText::new("Steps").strong());
+                for step in Step::ALL {
+                    let status = if step < self.current
+                        || self.step_complete(step) && step == self.current
+                    {
+                        "done"
+                    } else if step == self.current {
+                        "now"
+                    } else {
+                        "locked"
+                    };
+                    let text = format!("{}. {} ({status})", step.number(), step.title());
+                    if step <= self.current {
+                        if ui
+                            .selectable_label(self.viewing == step, RichText::new(text).strong())
+                            .clicked()
+                        {
+                            self.viewing = step;
+                        }
+                    } else {
+                        // Locked steps are plain text: nothing to click.
+                        ui.add_enabled(false, egui::Button::selectable(false, RichText::new(text)));
+                    }
+                }
+            });
+    }
+
+    fn main_area(&mut self, ui: &mut egui::Ui) {
+        if self.snap.aborted {
+            steps::aborted::show(self, ui);
+            return;
+        }
+        let step = self.viewing;
+        ui.heading(format!(
+            "Step {} of {}: {}",
+            step.number(),
+            Step::ALL.len(),
+            step.title()
+        ));
+        if step != self.current {
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new("This step is finished; you are looking back at it.")
+                        .color(theme::MUTED),
+                );
+                if ui
+                    .button(format!("Back to step {}", self.current.number()))
+                    .clicked()
+                {
+                    self.viewing = self.current;
+                }
+            });
+        }
+        ui.separator();
+        let active = step == self.current && self.busy.is_none();
+        match step {
+            Step::Preflight => steps::preflight::show(self, ui, active),
+            Step::Custodians => steps::custodians::show(self, ui, active),
+            Step::Request => steps::request::show(self, ui, active),
+            Step::Review => steps::review::show(self, ui, active),
+            Step::Generate => steps::generate::show(self, ui, active),
+            Step::Export => steps::export::show(self, ui, active),
+            Step::Attestation => steps::attestation::show(self, ui, active),
+            Step::Wipe => steps::wipe::show(self, ui, active),
+            Step::Done => steps::done::show(self, ui),
+        }
+        if step != self.current {
+            return;
+        }
+        if let Some(kind) = self.busy {
+            ui.add_space(12.0);
+            ui.horizontal(|ui| {
+                ui.spinner();
+                widgets::badge(ui, Verdict::Busy, &format!("{}…", kind.doing()));
+            });
+        }
+        if let Some(note) = &self.note {
+            widgets::badge(ui, Verdict::Warn, note);
+        }
+        if let Some((_, err)) = self.error.clone() {
+            ui.add_space(12.0);
+            let retry = steps::retry_label(step);
+            match widgets::error_box(ui, &err, retry) {
+                Some(widgets::ErrorChoice::Retry) => steps::retry(self, step),
+                Some(widgets::ErrorChoice::Abort) => self.ask_abort(),
+                None => {}
+            }
+        }
+        if step != Step::Done && self.busy.is_none() && self.step_complete(step) {
+            ui.add_space(16.0);
+            let next = step.next();
+            let button = egui::Button::new(
+                RichText::new(format!("Continue to {}", next.title()))
+                    .strong()
+                    .size(26.0),
+            )
+            .fill(theme::PASS.linear_multiply(0.15));
+            if ui.add(button).clicked() {
+                self.advance();
+            }
+        }
+    }
+
+    fn abort_modal(&mut self, ctx: &egui::Context) {
+        if self.abort_dialog == AbortDialog::Hidden {
+            return;
+        }
+        let closing = self.abort_dialog == AbortDialog::Close;
+        let mut choice: Option<bool> = None;
+        egui::Modal::new(egui::Id::unique("airlock-abort")).show(ctx, |ui| {
+            ui.set_max_width(700.0);
+            ui.heading(if closing {
+                "Close the app mid-ceremony?"
+            } else {
+                "Abort the ceremony?"
+            });
+            ui.label(
+                "Aborting wipes the working files and any staging folder, destroys the HSM session \
+                 objects, logs out, and journals the abort. Keys already generated stay in the HSM \
+                 and are reused if the same request is run again.",
+            );
+            if self.busy.is_some() {
+                widgets::badge(
+                    ui,
+                    Verdict::Warn,
+                    "The HSM is working: the abort runs as soon as the current step ends.",
+                );
+            }
+            ui.horizontal(|ui| {
+                let yes = if closing {
+                    "Abort and close"
+                } else {
+                    "Abort: wipe and log out"
+                };
+                if ui
+                    .button(RichText::new(yes).color(theme::FAIL).strong())
+                    .clicked()
+                {
+                    choice = Some(true);
+                }
+                if ui.button("Keep the ceremony going").clicked() {
+                    choice = Some(false);
+                }
+            });
+        });
+        match choice {
+            Some(true) => {
+                self.close_after_abort = closing;
+                let reason = if closing {
+                    "the window was closed mid-ceremony"
+                } else {
+                    "aborted by the custodians in the desktop app"
+                };
+                self.run_abort(reason);
+            }
+            Some(false) => self.abort_dialog = AbortDialog::Hidden,
+            None => {}
+        }
+    }
+}
+
+impl eframe::App for GuiApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        GuiApp::ui(self, ui);
+    }
+}

@@ -1,0 +1,230 @@
+//! What the window shows, copied out of the engine after each step: plain
+//! data, no secrets, so the window never touches the [`Ceremony`] that
+//! lives on the worker thread.
+
+use std::path::PathBuf;
+
+use airlock_ceremony::{Ceremony, WipeOutcome};
+use airlock_core::request::rfc3339;
+
+/// Preflight facts.
+#[derive(Debug, Clone)]
+pub struct PreflightView {
+    /// Workstation hostname.
+    pub hostname: String,
+    /// Clock at preflight (UTC, RFC 3339).
+    pub clock: String,
+    /// True when only loopback is up.
+    pub air_gapped: bool,
+    /// Interfaces up besides loopback.
+    pub interfaces_up: Vec<String>,
+    /// Manufacturer, model, serial, label, firmware.
+    pub token: Vec<(&'static str, String)>,
+    /// Mechanisms the token lists in all.
+    pub mechanism_count: usize,
+    /// The mechanisms Airlock uses: name and whether offered.
+    pub mechanisms: Vec<(String, bool)>,
+    /// Per wrapping algorithm: candidate paths, or why none.
+    pub wrap_plans: Vec<(String, String)>,
+    /// The configuration file.
+    pub config: PathBuf,
+}
+
+/// One row of the plan.
+#[derive(Debug, Clone)]
+pub struct PlanRow {
+    /// Key name.
+    pub name: String,
+    /// KMS alias.
+    pub alias: String,
+    /// Key spec.
+    pub key_spec: String,
+    /// Wrapping algorithm.
+    pub wrapping_algorithm: String,
+    /// `generate` or `existing`.
+    pub material: String,
+}
+
+/// The verified request.
+#[derive(Debug, Clone)]
+pub struct RequestView {
+    /// Request id.
+    pub request_id: String,
+    /// Where it was read from.
+    pub dir: PathBuf,
+    /// AWS account and region.
+    pub account: String,
+    /// The signer's enrolled name.
+    pub signer: String,
+    /// SHA-256 of the signer's key (hex).
+    pub signer_fingerprint: String,
+    /// SHA-256 of the request's SHA256SUMS (hex).
+    pub sums_sha256: String,
+    /// Warnings to show.
+    pub warnings: Vec<String>,
+    /// The plan.
+    pub plan: Vec<PlanRow>,
+    /// True when an interrupted ceremony for this request resumes.
+    pub resumed: bool,
+}
+
+/// A finished key.
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    /// Key name.
+    pub name: String,
+    /// generated / resumed / existing.
+    pub origin: String,
+    /// KCV for AES keys.
+    pub kcv: Option<String>,
+    /// Wrap path.
+    pub wrap_path: String,
+}
+
+/// The published bundle.
+#[derive(Debug, Clone)]
+pub struct ExportView {
+    /// Where.
+    pub path: PathBuf,
+    /// SHA-256 of its SHA256SUMS (hex).
+    pub sums_sha256: String,
+    /// Keys whose material was read back and checked.
+    pub keys_verified: usize,
+    /// Journal events in the bundle's journal copy.
+    pub journal_events: usize,
+    /// Journal head recorded in import.json.
+    pub journal_head: String,
+}
+
+/// Everything the window shows about the ceremony.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// After preflight.
+    pub preflight: Option<PreflightView>,
+    /// Roster names, in enrolment order.
+    pub roster: Vec<String>,
+    /// M.
+    pub threshold: usize,
+    /// Who authenticated, with the time (UTC).
+    pub authenticated: Vec<(String, String)>,
+    /// After verification.
+    pub request: Option<RequestView>,
+    /// Ceremony id (after verification).
+    pub ceremony_id: Option<String>,
+    /// The journal file (after verification).
+    pub journal_path: Option<PathBuf>,
+    /// Wrap path per algorithm, after login and self-tests.
+    pub self_tests: Option<Vec<String>>,
+    /// Keys done.
+    pub keys: Vec<KeyRow>,
+    /// After export.
+    pub export: Option<ExportView>,
+    /// After the wipe (or abort).
+    pub wipe: Option<WipeOutcome>,
+    /// True once the ceremony was aborted.
+    pub aborted: bool,
+}
+
+impl Snapshot {
+    /// Copies what the window needs out of `c`.
+    pub fn of(c: &Ceremony) -> Snapshot {
+        let p = c.preflight_report();
+        let preflight = PreflightView {
+            hostname: p.hostname.clone(),
+            clock: rfc3339(p.clock),
+            air_gapped: p.air_gap.air_gapped(),
+            interfaces_up: p.air_gap.offending.clone(),
+            token: vec![
+                ("Manufacturer", p.identity.manufacturer.clone()),
+                ("Model", p.identity.model.clone()),
+                ("Serial", p.identity.serial.clone()),
+                ("Label", p.identity.label.clone()),
+                ("Firmware", p.identity.firmware.clone()),
+            ],
+            mechanism_count: p.probe.mechanism_count,
+            mechanisms: p
+                .probe
+                .mechanisms
+                .iter()
+                .map(|m| (m.name.to_string(), m.offered))
+                .collect(),
+            wrap_plans: p
+                .probe
+                .wrap_plans
+                .iter()
+                .map(|w| {
+                    let paths: Vec<&str> = w.candidates.iter().map(|c| c.as_str()).collect();
+                    let text = if paths.is_empty() {
+                        format!("no path: {}", w.note)
+                    } else {
+                        paths.join(", then ")
+                    };
+                    (w.algorithm.to_string(), text)
+                })
+                .collect(),
+            config: PathBuf::new(),
+        };
+        let roster = c.roster();
+        let request = c.request().map(|r| RequestView {
+            request_id: r.request_id.to_string(),
+            dir: c.options().request_dir.clone(),
+            account: format!("{} in {}", r.aws_account, r.aws_region),
+            signer: r.signer.name.to_string(),
+            signer_fingerprint: r.signer.fingerprint.to_hex(),
+            sums_sha256: r.sums_sha256.to_hex(),
+            warnings: r.warnings.iter().map(|w| w.to_string()).collect(),
+            plan: r
+                .keys
+                .iter()
+                .map(|k| PlanRow {
+                    name: k.request.name.to_string(),
+                    alias: k.request.alias.to_string(),
+                    key_spec: k.request.key_spec.to_string(),
+                    wrapping_algorithm: k.request.wrapping_algorithm.to_string(),
+                    material: k.request.material.source().to_string(),
+                })
+                .collect(),
+            resumed: c
+                .request_events()
+                .iter()
+                .any(|e| matches!(e, airlock_ceremony::Event::Resumed { .. })),
+        });
+        Snapshot {
+            preflight: Some(preflight),
+            roster: roster
+                .custodians()
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect(),
+            threshold: roster.threshold(),
+            authenticated: c
+                .custodians()
+                .iter()
+                .map(|(n, t)| (n.to_string(), rfc3339(*t)))
+                .collect(),
+            request,
+            ceremony_id: c.ceremony_id().map(str::to_string),
+            journal_path: c.journal_path().map(PathBuf::from),
+            self_tests: None,
+            keys: c
+                .keys()
+                .iter()
+                .map(|k| KeyRow {
+                    name: k.name.clone(),
+                    origin: format!("{:?}", k.origin).to_lowercase(),
+                    kcv: k.kcv.clone(),
+                    wrap_path: k.wrap_path.as_str().to_string(),
+                })
+                .collect(),
+            export: c.export().map(|e| ExportView {
+                path: e.path.clone(),
+                sums_sha256: e.sums_sha256.clone(),
+                keys_verified: e.verified.material_sha256.len(),
+                journal_events: e.verified.journal.entries as usize,
+                journal_head: e.verified.manifest.journal_head_sha256.clone(),
+            }),
+            wipe: None,
+            aborted: false,
+        }
+    }
+}

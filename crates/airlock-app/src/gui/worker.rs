@@ -1,0 +1,329 @@
+//! The worker-thread bridge. The [`Ceremony`] lives on one worker thread;
+//! the window sends it [`Command`]s and receives [`Reply`]s, so HSM work
+//! (and Argon2id) never blocks a frame. Each command calls the same engine
+//! methods, in the same order, as `airlock ceremony run`; after each one
+//! the worker copies a fresh [`Snapshot`] for the window and asks for a
+//! repaint.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+
+use airlock_ceremony::{Ceremony, CeremonyError, CeremonyOptions, Event};
+use airlock_core::config::AirlockConfig;
+use airlock_core::exit::{ExitClass, ExitCode};
+use airlock_core::quorum::AuthOutcome;
+use eframe::egui;
+use zeroize::Zeroizing;
+
+use super::snapshot::Snapshot;
+
+/// What the window asks the engine to do.
+pub enum Command {
+    /// `Ceremony::preflight`.
+    Preflight {
+        /// The loaded configuration.
+        config: Box<AirlockConfig>,
+        /// Overrides chosen on the preflight step; folders come later.
+        opts: CeremonyOptions,
+    },
+    /// `Ceremony::authenticate` for one custodian.
+    Authenticate {
+        /// Roster name.
+        name: String,
+        /// Dropped (wiped) right after the engine checked it.
+        passphrase: Zeroizing<String>,
+    },
+    /// `Ceremony::set_request_dir` then `Ceremony::verify_request`.
+    VerifyRequest {
+        /// The request bundle folder.
+        dir: PathBuf,
+    },
+    /// `Ceremony::login` (once) then `Ceremony::generate_and_wrap`.
+    Generate,
+    /// `Ceremony::set_out_dir` then `Ceremony::seal_and_export`.
+    SealAndExport {
+        /// The import bundle folder to create.
+        out: PathBuf,
+    },
+    /// `Ceremony::wipe`.
+    Wipe,
+    /// `Ceremony::abort`.
+    Abort {
+        /// Journaled reason.
+        reason: String,
+    },
+}
+
+impl Command {
+    /// What it is, for "busy" messages and replies.
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            Command::Preflight { .. } => CommandKind::Preflight,
+            Command::Authenticate { .. } => CommandKind::Authenticate,
+            Command::VerifyRequest { .. } => CommandKind::VerifyRequest,
+            Command::Generate => CommandKind::Generate,
+            Command::SealAndExport { .. } => CommandKind::SealAndExport,
+            Command::Wipe => CommandKind::Wipe,
+            Command::Abort { .. } => CommandKind::Abort,
+        }
+    }
+}
+
+/// A command without its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandKind {
+    /// Preflight.
+    Preflight,
+    /// Authenticate.
+    Authenticate,
+    /// Verify the request.
+    VerifyRequest,
+    /// Login and generate.
+    Generate,
+    /// Seal and export.
+    SealAndExport,
+    /// Wipe.
+    Wipe,
+    /// Abort.
+    Abort,
+}
+
+impl CommandKind {
+    /// What the worker is doing, for the status line.
+    pub fn doing(self) -> &'static str {
+        match self {
+            CommandKind::Preflight => "Checking the air gap, opening and probing the HSM",
+            CommandKind::Authenticate => "Checking the passphrase (this takes a few seconds)",
+            CommandKind::VerifyRequest => "Verifying the request bundle",
+            CommandKind::Generate => "Working in the HSM",
+            CommandKind::SealAndExport => "Sealing, reading back and verifying the bundle",
+            CommandKind::Wipe => "Wiping",
+            CommandKind::Abort => "Aborting: wiping and logging out",
+        }
+    }
+}
+
+/// An engine error as the window shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepError {
+    /// The engine's full message (it names what, where, and what to do).
+    pub message: String,
+    /// The documented exit code class.
+    pub exit_code: ExitCode,
+}
+
+impl From<&CeremonyError> for StepError {
+    fn from(e: &CeremonyError) -> Self {
+        StepError {
+            message: e.to_string(),
+            exit_code: e.exit_code(),
+        }
+    }
+}
+
+/// What the worker says back.
+pub enum Reply {
+    /// A command finished.
+    Finished {
+        /// Which.
+        kind: CommandKind,
+        /// A note for the step on success (e.g. "already counted").
+        result: Result<Option<String>, StepError>,
+        /// The engine's state afterwards.
+        snapshot: Box<Snapshot>,
+    },
+    /// Progress during a command.
+    Progress(Event),
+}
+
+/// The window's end of the bridge.
+pub struct Worker {
+    commands: Sender<Command>,
+    replies: Receiver<Reply>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the worker thread; it repaints `ctx` whenever it replies.
+    pub fn spawn(ctx: egui::Context) -> Worker {
+        let (commands, command_rx) = mpsc::channel::<Command>();
+        let (reply_tx, replies) = mpsc::channel::<Reply>();
+        let thread = std::thread::Builder::new()
+            .name("airlock-ceremony".into())
+            .spawn(move || worker_loop(command_rx, reply_tx, ctx))
+            .expect("starting the ceremony worker thread");
+        Worker {
+            commands,
+            replies,
+            thread: Some(thread),
+        }
+    }
+
+    /// Queues a command. Returns false if the worker is gone.
+    pub fn send(&self, cmd: Command) -> bool {
+        self.commands.send(cmd).is_ok()
+    }
+
+    /// The next reply, if one is waiting.
+    pub fn try_recv(&self) -> Option<Reply> {
+        match self.replies.try_recv() {
+            Ok(r) => Some(r),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the channel ends the loop once the current command is done.
+        let (dead, _) = mpsc::channel();
+        self.commands = dead;
+        if let Some(t) = self.thread.take() {
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+struct WorkerState {
+    ceremony: Option<Ceremony>,
+    self_tests: Option<Vec<String>>,
+    wipe: Option<airlock_ceremony::WipeOutcome>,
+    aborted: bool,
+    config_path: PathBuf,
+}
+
+impl WorkerState {
+    fn snapshot(&self) -> Snapshot {
+        let mut s = match &self.ceremony {
+            Some(c) => Snapshot::of(c),
+            None => Snapshot::default(),
+        };
+        if let Some(p) = s.preflight.as_mut() {
+            p.config = self.config_path.clone();
+        }
+        s.self_tests = self.self_tests.clone();
+        s.wipe = self.wipe.clone();
+        s.aborted = self.aborted;
+        s
+    }
+}
+
+fn worker_loop(commands: Receiver<Command>, replies: Sender<Reply>, ctx: egui::Context) {
+    let mut st = WorkerState {
+        ceremony: None,
+        self_tests: None,
+        wipe: None,
+        aborted: false,
+        config_path: PathBuf::new(),
+    };
+    while let Ok(cmd) = commands.recv() {
+        let kind = cmd.kind();
+        let progress = replies.clone();
+        let repaint = ctx.clone();
+        let mut on_event = move |e: Event| {
+            let _ = progress.send(Reply::Progress(e));
+            repaint.request_repaint();
+        };
+        let result = run_command(&mut st, cmd, &mut on_event);
+        let _ = replies.send(Reply::Finished {
+            kind,
+            result,
+            snapshot: Box::new(st.snapshot()),
+        });
+        ctx.request_repaint();
+    }
+}
+
+fn not_started() -> StepError {
+    StepError {
+        message: "the ceremony has not started: run preflight first".into(),
+        exit_code: ExitCode::Usage,
+    }
+}
+
+fn run_command(
+    st: &mut WorkerState,
+    cmd: Command,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Option<String>, StepError> {
+    if let Command::Preflight { config, opts } = cmd {
+        if st.ceremony.is_some() {
+            return Ok(None);
+        }
+        st.config_path = config.source.clone();
+        let c = Ceremony::preflight(*config, opts).map_err(|e| StepError::from(&e))?;
+        on_event(c.preflight_event());
+        st.ceremony = Some(c);
+        return Ok(None);
+    }
+    if let Command::Abort { reason } = cmd {
+        let Some(c) = st.ceremony.as_mut() else {
+            st.aborted = true;
+            return Ok(Some("nothing to wipe: the ceremony had not started".into()));
+        };
+        let w = c.abort(&reason).map_err(|e| StepError::from(&e));
+        st.aborted = true;
+        st.wipe = Some(w?);
+        return Ok(None);
+    }
+    let c = st.ceremony.as_mut().ok_or_else(not_started)?;
+    let err = |e: CeremonyError| StepError::from(&e);
+    match cmd {
+        Command::Preflight { .. } | Command::Abort { .. } => unreachable!("handled above"),
+        Command::Authenticate { name, passphrase } => {
+            let outcome = c.authenticate(&name, &passphrase).map_err(err);
+            drop(passphrase);
+            Ok(match outcome? {
+                AuthOutcome::Accepted { .. } => None,
+                AuthOutcome::AlreadyCounted { custodian, .. } => Some(format!(
+                    "{custodian} was already counted; another custodian must authenticate"
+                )),
+            })
+        }
+        Command::VerifyRequest { dir } => {
+            c.set_request_dir(dir).map_err(err)?;
+            c.verify_request().map_err(err)?;
+            for e in c.request_events() {
+                on_event(e);
+            }
+            Ok(None)
+        }
+        Command::Generate => {
+            if st.self_tests.is_none() {
+                let paths = c.login().map_err(err)?;
+                let e = c.login_event(&paths);
+                if let Event::LoggedIn { wrap_paths, .. } = &e {
+                    st.self_tests = Some(wrap_paths.clone());
+                }
+                on_event(e);
+            }
+            c.generate_and_wrap(on_event).map_err(err)?;
+            Ok(None)
+        }
+        Command::SealAndExport { out } => {
+            if c.export().is_none() {
+                c.set_out_dir(out).map_err(err)?;
+            }
+            let e = c.seal_and_export().map_err(err)?;
+            on_event(Event::Exported {
+                path: e.path.display().to_string(),
+                sums_sha256: e.sums_sha256.clone(),
+            });
+            Ok(None)
+        }
+        Command::Wipe => {
+            let w = c.wipe().map_err(err)?;
+            on_event(Event::Wiped {
+                files: w.work_dir.files,
+                bytes: w.work_dir.bytes,
+                session_objects_destroyed: w.session_objects_destroyed,
+                session_objects_remaining: w.session_objects_remaining,
+            });
+            st.wipe = Some(w);
+            Ok(None)
+        }
+    }
+}
