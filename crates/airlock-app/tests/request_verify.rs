@@ -309,7 +309,7 @@ fn trust_add_list_remove() {
         hex::encode(sha2::Sha256::digest(&der))
     };
     assert!(stdout.contains(&fp), "{stdout}");
-    let grouped: Vec<String> = fp.as_bytes().chunks(4).map(|c| text(c)).collect();
+    let grouped: Vec<String> = fp.as_bytes().chunks(4).map(text).collect();
     assert!(stdout.contains(&grouped.join(" ")), "{stdout}");
 
     // Duplicate name, duplicate key, bad name, too small, not a key: exit 20.

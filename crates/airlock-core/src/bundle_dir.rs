@@ -516,7 +516,8 @@ mod tests {
     #[test]
     fn refuses_layout_problems() {
         type Mutate = fn(&Path);
-        let cases: &[(&str, Mutate, fn(&BundleError) -> bool)] = &[
+        type Expect = fn(&BundleError) -> bool;
+        let cases: &[(&str, Mutate, Expect)] = &[
             (
                 "symlink",
                 |d| std::os::unix::fs::symlink("/etc/passwd", d.join("link")).unwrap(),

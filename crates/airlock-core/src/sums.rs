@@ -401,7 +401,8 @@ mod tests {
     #[test]
     fn refuses_each_deviation() {
         let up = D.to_uppercase();
-        let cases: Vec<(String, fn(&SumsError) -> bool)> = vec![
+        type Expect = fn(&SumsError) -> bool;
+        let cases: Vec<(String, Expect)> = vec![
             (String::new(), |e| matches!(e, SumsError::Empty)),
             (line("a").trim_end().to_string(), |e| {
                 matches!(e, SumsError::NoFinalNewline)
