@@ -353,6 +353,8 @@ impl TrustStore {
         let mut text = serde_json::to_string_pretty(&file).expect("plain data serialises");
         text.push('\n');
         let tmp = dir.join(format!(".{SIGNERS_FILE}.tmp-{}", std::process::id()));
+        // A leftover from a crashed run with the same pid is stale.
+        let _ = fs::remove_file(&tmp);
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
