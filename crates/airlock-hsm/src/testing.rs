@@ -201,6 +201,13 @@ impl TestToken {
         airlock_core::config::TokenSelector::parse(&self.label).expect("label selector")
     }
 
+    /// Sets an environment variable in this test process before anything
+    /// reads it (e.g. `AIRLOCK_INSECURE_TEST_KDF=1` for fast enrolment);
+    /// nextest runs one test per process.
+    pub fn set_test_env(var: &str, value: &str) {
+        crate::raw::set_env_before_module_load(var, Path::new(value));
+    }
+
     /// The SO PIN.
     pub fn so_pin(&self) -> &Zeroizing<String> {
         &self.so_pin

@@ -163,3 +163,36 @@ fn every_injected_fault_is_reported_and_leaves_no_session_objects() {
         s.close().unwrap();
     }
 }
+
+#[test]
+fn failed_logins_show_in_the_flags_and_a_locked_pin_is_refused_at_open() {
+    let t = TestToken::new(TokenKind::Kryoptic);
+    let hsm = Hsm::open(t.module_path(), &t.selector()).unwrap();
+    let clean = hsm.token_flags().unwrap();
+    let wrong = zeroize::Zeroizing::new("wrong-pin".to_string());
+    let mut locked = false;
+    for _ in 0..20 {
+        match hsm.login_user(&wrong) {
+            Err(HsmError::PinIncorrect { .. }) => {}
+            Err(HsmError::PinLocked { .. }) => {
+                locked = true;
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_ne!(
+        hsm.token_flags().unwrap(),
+        clean,
+        "failed logins must show in the token flags"
+    );
+    assert!(
+        locked,
+        "Kryoptic should lock the user PIN after repeated failures"
+    );
+    let e = Hsm::open(t.module_path(), &t.selector()).unwrap_err();
+    assert!(matches!(e, HsmError::PinLocked { .. }), "{e}");
+    // The SO can still open it to reset the PIN.
+    let so = Hsm::open_for_so(t.module_path(), &t.selector()).unwrap();
+    so.init_user_pin(t.so_pin(), t.user_pin()).unwrap();
+}
