@@ -2,6 +2,7 @@
 //! handler parses its arguments into validated engine types and calls the
 //! engine; nothing here decides ceremony policy.
 
+mod attest;
 mod bundle;
 mod ceremony;
 mod config_cmd;
@@ -10,6 +11,7 @@ mod quorum;
 mod secrets;
 mod hsm;
 mod journal;
+mod print;
 mod request;
 mod trust;
 
@@ -63,6 +65,10 @@ pub enum Command {
     /// Verify a sealed import bundle (online side).
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
+    /// Build the printed hash attestation (PDF) of a sealed import bundle.
+    Attest(attest::AttestArgs),
+    /// Print a file (the attestation) through CUPS, or list printers.
+    Print(print::PrintArgs),
 }
 
 /// An error that ends the command: message, optional advice, exit code.
@@ -131,5 +137,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Quorum(c)) => quorum::run(c, cli.config.as_deref()),
         Some(Command::Ceremony(c)) => ceremony::run(c, cli.config.as_deref()),
         Some(Command::Bundle(c)) => bundle::run(c),
+        Some(Command::Attest(a)) => attest::run(a),
+        Some(Command::Print(a)) => print::run(a),
     }
 }
