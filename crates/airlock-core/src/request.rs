@@ -483,3 +483,52 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn request_valid_to(valid_to: &str) -> Request {
+        let json = schema::tests::EXAMPLE.replace("2026-11-29T09:00:00Z", valid_to);
+        parse_request_json(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn validity_window_boundaries_use_the_injected_clock() {
+        let now = datetime!(2026-11-29 07:00 UTC);
+        let mut w = Vec::new();
+        // Exactly two hours left: no warning.
+        check_validity(&request_valid_to("2026-11-29T09:00:00Z"), now, &mut w).unwrap();
+        assert!(w.is_empty());
+        // One second less: a warning naming the key.
+        check_validity(&request_valid_to("2026-11-29T08:59:59Z"), now, &mut w).unwrap();
+        assert!(matches!(&w[..], [Warning::ExpiresSoon { key, .. }] if key == "prod-s3"));
+        assert!(w[0].to_string().contains("119 min"));
+        // Valid-to equal to the clock is expired.
+        let e = check_validity(&request_valid_to("2026-11-29T07:00:00Z"), now, &mut w).unwrap_err();
+        assert_eq!(e.exit_code(), ExitCode::Expired);
+        assert!(e.to_string().contains("prod-s3"), "{e}");
+    }
+
+    #[test]
+    fn duplicates_name_both_indices() {
+        let mut r = request_valid_to("2026-11-29T09:00:00Z");
+        let mut k = r.keys[0].clone();
+        k.name = schema::tests::key_name("other");
+        r.keys.push(k);
+        let e = check_duplicates(&r).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RequestError::Duplicate {
+                    what: "key_arn",
+                    first: 0,
+                    second: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+}

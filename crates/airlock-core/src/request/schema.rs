@@ -513,9 +513,15 @@ fn parse_key_arn(s: &str) -> Option<KeyArn> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A key name for tests elsewhere in the crate.
+    pub(crate) fn key_name(s: &str) -> KeyName {
+        assert!(is_key_name(s));
+        KeyName(s.to_string())
+    }
 
     pub(crate) const EXAMPLE: &str = r#"{
       "format": "airlock-request/1",
@@ -628,6 +634,25 @@ mod tests {
             .is_ok()
         );
         assert!(parse_request_json(b"{").is_err());
+    }
+
+    #[test]
+    fn at_most_10000_keys() {
+        let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        let key = v["keys"][0].clone();
+        v["keys"] = serde_json::Value::Array(vec![key; MAX_KEYS + 1]);
+        let e = parse_request_json(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert_eq!(e.location, "keys");
+        assert!(e.message.contains("10001"), "{e}");
+        v["keys"].as_array_mut().unwrap().pop();
+        // Exactly 10,000 parses (duplicates are the verifier's business).
+        assert_eq!(
+            parse_request_json(&serde_json::to_vec(&v).unwrap())
+                .unwrap()
+                .keys
+                .len(),
+            MAX_KEYS
+        );
     }
 
     #[test]
