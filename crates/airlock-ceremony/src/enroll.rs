@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use airlock_core::config::AirlockConfig;
 use airlock_core::journal::{Actor, JournalWriter};
 use airlock_core::quorum::{
-    AuthOutcome, Enrollment, KdfParams, PinRotation, QuorumError, QuorumLogin, ROSTER_FILE_NAME, Roster,
-    TokenRef, generate_user_pin, reenroll,
+    AuthOutcome, Enrollment, KdfParams, PinRotation, QuorumError, QuorumLogin, ROSTER_FILE_NAME,
+    Roster, TokenRef, generate_user_pin, reenroll,
 };
 use airlock_core::signature::SignerKey;
 use airlock_hsm::Hsm;
@@ -23,10 +23,6 @@ use zeroize::Zeroizing;
 
 use crate::error::CeremonyError;
 use crate::runner::ENROLLED_SIGNING_KEY_FILE;
-
-/// Environment variable that selects fast Argon2id parameters; honoured
-/// only by test builds (the `insecure-test-kdf` feature of airlock-core).
-pub const TEST_KDF_ENV: &str = "AIRLOCK_INSECURE_TEST_KDF";
 
 /// A custodian's name and passphrase, as collected by a face.
 pub struct CustodianSecret {
@@ -38,7 +34,9 @@ pub struct CustodianSecret {
 
 impl std::fmt::Debug for CustodianSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CustodianSecret").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("CustodianSecret")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,23 +61,9 @@ pub struct EnrollOutcome {
     pub signing_key_path: PathBuf,
 }
 
-/// The Argon2id parameters for a new roster.
-pub fn kdf_params() -> Result<KdfParams, CeremonyError> {
-    if std::env::var_os(TEST_KDF_ENV).is_some_and(|v| v == "1") {
-        let floor = KdfParams::floor();
-        if floor == KdfParams::PRODUCTION_FLOOR {
-            return Err(CeremonyError::Quorum(QuorumError::KdfParams {
-                what: TEST_KDF_ENV.into(),
-                reason: "this build does not allow test KDF parameters; unset the variable".into(),
-            }));
-        }
-        return Ok(floor);
-    }
-    Ok(KdfParams::PRODUCTION)
-}
-
 fn journal(state_dir: &Path) -> Result<JournalWriter, CeremonyError> {
-    fs::create_dir_all(state_dir).map_err(CeremonyError::io("creating the state directory", state_dir))?;
+    fs::create_dir_all(state_dir)
+        .map_err(CeremonyError::io("creating the state directory", state_dir))?;
     let path = state_dir.join("enrollment.jsonl");
     if path.exists() {
         Ok(JournalWriter::open(&path)?.0)
@@ -89,11 +73,18 @@ fn journal(state_dir: &Path) -> Result<JournalWriter, CeremonyError> {
 }
 
 fn names(custodians: &[CustodianSecret]) -> Vec<String> {
-    custodians.iter().map(|c| c.name.trim().to_string()).collect()
+    custodians
+        .iter()
+        .map(|c| c.name.trim().to_string())
+        .collect()
 }
 
 /// Writes the enrolled signing key PEM, or checks it matches the one there.
-fn record_signing_key(state_dir: &Path, pem: &str, spki_der: &[u8]) -> Result<PathBuf, CeremonyError> {
+fn record_signing_key(
+    state_dir: &Path,
+    pem: &str,
+    spki_der: &[u8],
+) -> Result<PathBuf, CeremonyError> {
     let path = state_dir.join(ENROLLED_SIGNING_KEY_FILE);
     match fs::read_to_string(&path) {
         Ok(existing) => {
@@ -131,7 +122,9 @@ pub fn enroll(
 ) -> Result<EnrollOutcome, CeremonyError> {
     let roster_path = config.state_dir.join(ROSTER_FILE_NAME);
     if roster_path.exists() {
-        return Err(CeremonyError::Quorum(QuorumError::RosterExists { path: roster_path }));
+        return Err(CeremonyError::Quorum(QuorumError::RosterExists {
+            path: roster_path,
+        }));
     }
     // Every policy check before the HSM is touched.
     let listed = names(&custodians);
@@ -139,7 +132,7 @@ pub fn enroll(
     for c in custodians {
         enrollment.add_custodian(&c.name, c.passphrase)?;
     }
-    let kdf = kdf_params()?;
+    let kdf = KdfParams::for_enrolment();
     let mut j = journal(&config.state_dir)?;
     j.append(
         "enrollment_started",
@@ -175,7 +168,11 @@ pub fn enroll(
         let outcome = EnrollOutcome {
             roster_path: roster_path.clone(),
             roster_id: roster.id_hex(),
-            custodians: roster.custodians().iter().map(|c| c.name().to_string()).collect(),
+            custodians: roster
+                .custodians()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect(),
             threshold: roster.threshold(),
             kdf,
             signing_key_fingerprint: fingerprint,
@@ -190,19 +187,23 @@ pub fn enroll(
         Ok(outcome)
     })();
     if let Err(e) = &result {
-        let _ = j.append("enrollment_failed", &Actor::System, json!({ "error": e.to_string() }));
+        let _ = j.append(
+            "enrollment_failed",
+            &Actor::System,
+            json!({ "error": e.to_string() }),
+        );
     }
     result
 }
 
 /// Authenticates `current` custodians against the roster (each failure
 /// named, none reaching the HSM) and returns the satisfied login.
-fn authenticate_all<'r>(
-    roster: &'r Roster,
+fn authenticate_all(
+    roster: &Roster,
     current: &[CustodianSecret],
     j: &mut JournalWriter,
     on_auth: &mut dyn FnMut(&AuthOutcome),
-) -> Result<QuorumLogin<'r>, CeremonyError> {
+) -> Result<QuorumLogin, CeremonyError> {
     let mut login = QuorumLogin::new(roster);
     for c in current {
         match login.authenticate(&c.name, &c.passphrase) {
@@ -211,7 +212,11 @@ fn authenticate_all<'r>(
                     AuthOutcome::Accepted { custodian, .. } => (custodian.clone(), false),
                     AuthOutcome::AlreadyCounted { custodian, .. } => (custodian.clone(), true),
                 };
-                j.append("custodian_authenticated", &Actor::Custodian(who), json!({ "again": again }))?;
+                j.append(
+                    "custodian_authenticated",
+                    &Actor::Custodian(who),
+                    json!({ "again": again }),
+                )?;
                 on_auth(&outcome);
             }
             Err(e) => {
@@ -243,7 +248,7 @@ pub fn reenroll_custodians(
     for c in next {
         enrollment.add_custodian(&c.name, c.passphrase)?;
     }
-    let kdf = kdf_params()?;
+    let kdf = KdfParams::for_enrolment();
     let mut j = journal(&config.state_dir)?;
     j.append(
         "reenrollment_started",
@@ -262,7 +267,12 @@ pub fn reenroll_custodians(
     let outcome = EnrollOutcome {
         roster_path,
         roster_id: re.roster.id_hex(),
-        custodians: re.roster.custodians().iter().map(|c| c.name().to_string()).collect(),
+        custodians: re
+            .roster
+            .custodians()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect(),
         threshold: re.roster.threshold(),
         kdf,
         signing_key_fingerprint: hex::encode(Sha256::digest(&info.spki_der)),
@@ -298,20 +308,36 @@ pub fn rehearse_quorum(
     let roster = Roster::load(&config.state_dir.join(ROSTER_FILE_NAME))?;
     let hsm = Hsm::open(&config.module, &config.token)?;
     let mut j = journal(&config.state_dir)?;
-    j.append("quorum_rehearsal_started", &Actor::System, Value::Object(Default::default()))?;
+    j.append(
+        "quorum_rehearsal_started",
+        &Actor::System,
+        Value::Object(Default::default()),
+    )?;
     let login = authenticate_all(&roster, current, &mut j, on_auth)?;
-    let custodians: Vec<String> = login.authenticated().iter().map(|(n, _)| n.to_string()).collect();
+    let custodians: Vec<String> = login
+        .authenticated()
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
     let pin = match login.rebuild_pin() {
         Ok(p) => p,
         Err(e) => {
-            let _ = j.append("quorum_rehearsal_failed", &Actor::System, json!({ "error": e.to_string() }));
+            let _ = j.append(
+                "quorum_rehearsal_failed",
+                &Actor::System,
+                json!({ "error": e.to_string() }),
+            );
             return Err(e.into());
         }
     };
     let session = hsm.login_user(&pin)?;
     drop(pin);
     session.close()?;
-    j.append("quorum_rehearsal_passed", &Actor::System, json!({ "custodians": custodians }))?;
+    j.append(
+        "quorum_rehearsal_passed",
+        &Actor::System,
+        json!({ "custodians": custodians }),
+    )?;
     Ok(RehearsalOutcome {
         custodians,
         threshold: roster.threshold(),

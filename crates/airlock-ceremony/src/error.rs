@@ -79,7 +79,9 @@ pub enum CeremonyError {
         label: String,
     },
     /// `material.source = existing` names a label the HSM does not hold.
-    #[error("key {name}: material.source is \"existing\" but the HSM holds no {spec} key labelled {label:?}")]
+    #[error(
+        "key {name}: material.source is \"existing\" but the HSM holds no {spec} key labelled {label:?}"
+    )]
     ExistingMissing {
         /// The key name.
         name: String,

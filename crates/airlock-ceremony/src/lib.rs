@@ -4,13 +4,13 @@
 //! journal, sealing and export, and the wipe; the faces only collect input
 //! and show events.
 
-pub mod preflight;
-pub mod state;
-pub mod words;
 pub mod enroll;
 pub mod error;
 pub mod event;
+pub mod preflight;
 pub mod runner;
+pub mod state;
+pub mod words;
 
 pub use error::CeremonyError;
 pub use event::Event;

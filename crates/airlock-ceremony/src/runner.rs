@@ -152,8 +152,8 @@ pub struct Ceremony {
     opts: CeremonyOptions,
     hsm: Hsm,
     preflight: PreflightReport,
-    roster: &'static Roster,
-    quorum: Option<QuorumLogin<'static>>,
+    roster: Roster,
+    quorum: Option<QuorumLogin>,
     custodians: Vec<(CustodianName, OffsetDateTime)>,
     pending: Vec<Pending>,
     request: Option<VerifiedRequest>,
@@ -170,7 +170,10 @@ pub struct Ceremony {
 impl std::fmt::Debug for Ceremony {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ceremony")
-            .field("request", &self.request.as_ref().map(|r| r.request_id.to_string()))
+            .field(
+                "request",
+                &self.request.as_ref().map(|r| r.request_id.to_string()),
+            )
             .field("ceremony_id", &self.ceremony_id())
             .field("keys_done", &self.keys.len())
             .finish_non_exhaustive()
@@ -191,7 +194,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 impl Ceremony {
     /// Step 1: the air gap, the clock, the HSM (open and probe), the roster.
     pub fn preflight(config: AirlockConfig, opts: CeremonyOptions) -> Result<Self, CeremonyError> {
-        let air_gap = air_gap_status().map_err(CeremonyError::io("listing network interfaces", "getifaddrs"))?;
+        let air_gap = air_gap_status().map_err(CeremonyError::io(
+            "listing network interfaces",
+            "getifaddrs",
+        ))?;
         if !air_gap.air_gapped() && !opts.allow_network {
             return Err(CeremonyError::NotAirGapped {
                 interfaces: air_gap.offending.join(", "),
@@ -207,8 +213,6 @@ impl Ceremony {
                 token: format!("label {:?}, serial {:?}", identity.label, identity.serial),
             });
         }
-        // TEMPORARY until QuorumLogin owns its roster.
-        let roster: &'static Roster = Box::leak(Box::new(roster));
         let preflight = PreflightReport {
             hostname: hostname(),
             clock: now(),
@@ -217,7 +221,7 @@ impl Ceremony {
             probe,
         };
         let mut c = Ceremony {
-            quorum: Some(QuorumLogin::new(roster)),
+            quorum: Some(QuorumLogin::new(&roster)),
             roster,
             config,
             opts,
@@ -278,7 +282,7 @@ impl Ceremony {
 
     /// The roster (for listing custodian names).
     pub fn roster(&self) -> &Roster {
-        self.roster
+        &self.roster
     }
 
     /// The verified request, once [`Ceremony::verify_request`] ran.
@@ -351,7 +355,8 @@ impl Ceremony {
     }
 
     fn work_dir(&self) -> Option<PathBuf> {
-        self.ceremony_id().map(|id| self.store().dir(id).join("work"))
+        self.ceremony_id()
+            .map(|id| self.store().dir(id).join("work"))
     }
 
     /// Journals an event, or keeps it until the journal is open.
@@ -404,10 +409,14 @@ impl Ceremony {
         let request = verify_request_bundle(&self.opts.request_dir, &trust, &opts)?;
         let sums_hex = request.sums_sha256.to_hex();
         let store = CeremonyStore::new(&self.config.state_dir);
-        let previous = store
-            .for_request(&sums_hex)
-            .map_err(CeremonyError::io("reading ceremony records in", store.dir("")))?;
-        if let Some(done) = previous.iter().find(|r| r.status == CeremonyStatus::Completed) {
+        let previous = store.for_request(&sums_hex).map_err(CeremonyError::io(
+            "reading ceremony records in",
+            store.dir(""),
+        ))?;
+        if let Some(done) = previous
+            .iter()
+            .find(|r| r.status == CeremonyStatus::Completed)
+        {
             return Err(CeremonyError::AlreadyCompleted {
                 request_id: done.request_id.clone(),
                 ceremony_id: done.ceremony_id.clone(),
@@ -416,7 +425,8 @@ impl Ceremony {
         }
         let (record, journal, resumed) = match previous.into_iter().last() {
             Some(mut rec) => {
-                let (journal, summary) = JournalWriter::open(&store.journal_path(&rec.ceremony_id))?;
+                let (journal, summary) =
+                    JournalWriter::open(&store.journal_path(&rec.ceremony_id))?;
                 for e in &summary.events {
                     match e.event.as_str() {
                         "key_generate_started" | "key_generated" => {
@@ -462,15 +472,20 @@ impl Ceremony {
                 (rec, journal, false)
             }
         };
-        store
-            .save(&record)
-            .map_err(CeremonyError::io("saving the ceremony record in", store.dir(&record.ceremony_id)))?;
+        store.save(&record).map_err(CeremonyError::io(
+            "saving the ceremony record in",
+            store.dir(&record.ceremony_id),
+        ))?;
         self.journal = Some(journal);
         let ceremony_id = record.ceremony_id.clone();
         self.record = Some(record);
         let j = self.journal.as_mut().expect("just set");
         j.append(
-            if resumed { "ceremony_resumed" } else { "ceremony_started" },
+            if resumed {
+                "ceremony_resumed"
+            } else {
+                "ceremony_started"
+            },
             &Actor::System,
             json!({ "ceremony_id": ceremony_id, "request_id": request.request_id.to_string() }),
         )?;
@@ -544,8 +559,16 @@ impl Ceremony {
         match quorum.authenticate(name, passphrase) {
             Ok(outcome) => {
                 let (custodian, have, need, again) = match &outcome {
-                    AuthOutcome::Accepted { custodian, have, need } => (custodian, have, need, false),
-                    AuthOutcome::AlreadyCounted { custodian, have, need } => (custodian, have, need, true),
+                    AuthOutcome::Accepted {
+                        custodian,
+                        have,
+                        need,
+                    } => (custodian, have, need, false),
+                    AuthOutcome::AlreadyCounted {
+                        custodian,
+                        have,
+                        need,
+                    } => (custodian, have, need, true),
                 };
                 let custodian = custodian.clone();
                 let data = json!({ "have": have, "need": need, "again": again });
@@ -608,7 +631,11 @@ impl Ceremony {
         };
         let names: Vec<String> = self.custodians.iter().map(|(n, _)| n.to_string()).collect();
         self.session = Some(session);
-        self.log("quorum_login", Actor::System, json!({ "custodians": names }))?;
+        self.log(
+            "quorum_login",
+            Actor::System,
+            json!({ "custodians": names }),
+        )?;
 
         let request = self.request.as_ref().expect("checked");
         let mut algs: Vec<WrappingAlgorithm> = Vec::new();
@@ -636,13 +663,19 @@ impl Ceremony {
             .iter()
             .map(|(a, p)| json!({ "algorithm": a, "path": p.as_str() }))
             .collect();
-        self.log("self_test", Actor::System, json!({ "tests": tests, "paths": path_data }))?;
+        self.log(
+            "self_test",
+            Actor::System,
+            json!({ "tests": tests, "paths": path_data }),
+        )?;
 
         let session = self.session.as_mut().expect("set");
         let info = session.ensure_signing_key()?;
         let enrolled_path = self.config.state_dir.join(ENROLLED_SIGNING_KEY_FILE);
-        let enrolled_pem = fs::read_to_string(&enrolled_path)
-            .map_err(CeremonyError::io("reading the enrolled ceremony key", &enrolled_path))?;
+        let enrolled_pem = fs::read_to_string(&enrolled_path).map_err(CeremonyError::io(
+            "reading the enrolled ceremony key",
+            &enrolled_path,
+        ))?;
         let enrolled = SignerKey::from_pem(&enrolled_pem).map_err(|e| CeremonyError::Io {
             what: "parsing the enrolled ceremony key",
             path: enrolled_path.clone(),
@@ -668,7 +701,10 @@ impl Ceremony {
     pub fn login_event(&self, paths: &[(WrappingAlgorithm, WrapPath)]) -> Event {
         Event::LoggedIn {
             custodians: self.custodians.iter().map(|(n, _)| n.to_string()).collect(),
-            wrap_paths: paths.iter().map(|(a, p)| format!("{a}: {}", p.as_str())).collect(),
+            wrap_paths: paths
+                .iter()
+                .map(|(a, p)| format!("{a}: {}", p.as_str()))
+                .collect(),
         }
     }
 
@@ -676,7 +712,10 @@ impl Ceremony {
     /// or resumed object), compute its KCV / public key hash, and wrap it
     /// under the AWS wrapping key. Wrapped material goes to the working
     /// directory; `on_event` hears about each key.
-    pub fn generate_and_wrap(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<(), CeremonyError> {
+    pub fn generate_and_wrap(
+        &mut self,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<(), CeremonyError> {
         if self.signing_key.is_none() {
             return Err(CeremonyError::OutOfOrder {
                 step: "generate keys",
@@ -695,7 +734,9 @@ impl Ceremony {
     fn generate_inner(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<(), CeremonyError> {
         let work = self.work_dir().expect("ceremony id known");
         if let Err(e) = fs::create_dir_all(&work) {
-            return Err(CeremonyError::io("creating the working directory", &work)(e));
+            return Err(CeremonyError::io("creating the working directory", &work)(
+                e,
+            ));
         }
         let request = self.request.clone().expect("checked");
         let request_id = request.request_id.to_string();
@@ -815,7 +856,10 @@ impl Ceremony {
             });
             return Ok(self.export.as_ref().expect("set"));
         }
-        let done = self.request.as_ref().is_some_and(|r| r.keys.len() == self.keys.len());
+        let done = self
+            .request
+            .as_ref()
+            .is_some_and(|r| r.keys.len() == self.keys.len());
         if self.signing_key.is_none() || !done {
             return Err(CeremonyError::OutOfOrder {
                 step: "seal and export",
@@ -832,7 +876,10 @@ impl Ceremony {
         let mut wrapping_key_bytes = BTreeMap::new();
         if let Some(r) = &self.request {
             for k in &r.keys {
-                wrapping_key_bytes.insert(k.request.name.to_string(), k.request.wrapping_key_spec.bytes());
+                wrapping_key_bytes.insert(
+                    k.request.name.to_string(),
+                    k.request.wrapping_key_spec.bytes(),
+                );
             }
         }
         ImportExpectations { wrapping_key_bytes }
@@ -845,8 +892,8 @@ impl Ceremony {
             path: PathBuf::from("HSM"),
             source: std::io::Error::other(e.to_string()),
         })?;
-        let verified =
-            verify_import_bundle(dir, &key, &self.expectations()).map_err(CeremonyError::ReadBack)?;
+        let verified = verify_import_bundle(dir, &key, &self.expectations())
+            .map_err(CeremonyError::ReadBack)?;
         let request = self.request.as_ref().expect("verified");
         for vk in &request.keys {
             let p = dir
@@ -896,7 +943,8 @@ impl Ceremony {
             let k = &vk.request;
             let name = k.name.to_string();
             let material_path = work.join(format!("{name}.bin"));
-            let material = fs::read(&material_path).map_err(CeremonyError::io("reading", &material_path))?;
+            let material =
+                fs::read(&material_path).map_err(CeremonyError::io("reading", &material_path))?;
             put(format!("keys/{name}/{ENCRYPTED_MATERIAL_FILE}"), &material)?;
             put(format!("keys/{name}/{IMPORT_TOKEN_FILE}"), &vk.import_token)?;
             if !wrap_paths.contains(&outcome.wrap_path.as_str()) {
@@ -920,8 +968,14 @@ impl Ceremony {
 
         // The journal copy ends here; its head goes into import.json.
         let journal_path = self.journal.as_ref().expect("open").path().to_path_buf();
-        let journal_bytes = fs::read(&journal_path).map_err(CeremonyError::io("reading", &journal_path))?;
-        let journal_head = self.journal.as_ref().expect("open").head_sha256().to_string();
+        let journal_bytes =
+            fs::read(&journal_path).map_err(CeremonyError::io("reading", &journal_path))?;
+        let journal_head = self
+            .journal
+            .as_ref()
+            .expect("open")
+            .head_sha256()
+            .to_string();
         put(JOURNAL_FILE.to_string(), &journal_bytes)?;
 
         let record = self.record.as_ref().expect("set");
@@ -985,9 +1039,10 @@ impl Ceremony {
     fn save_record(&self) -> Result<(), CeremonyError> {
         if let Some(rec) = &self.record {
             let store = self.store();
-            store
-                .save(rec)
-                .map_err(CeremonyError::io("saving the ceremony record in", store.dir(&rec.ceremony_id)))?;
+            store.save(rec).map_err(CeremonyError::io(
+                "saving the ceremony record in",
+                store.dir(&rec.ceremony_id),
+            ))?;
         }
         Ok(())
     }
@@ -1011,14 +1066,16 @@ impl Ceremony {
     fn wipe_inner(&mut self, completed: bool) -> Result<WipeOutcome, CeremonyError> {
         let mut outcome = WipeOutcome::default();
         if let Some(work) = self.work_dir() {
-            outcome.work_dir = wipe_tree_report(&work).map_err(CeremonyError::io("wiping", &work))?;
+            outcome.work_dir =
+                wipe_tree_report(&work).map_err(CeremonyError::io("wiping", &work))?;
         }
         if let Some(staging) = airlock_core::staged_dir::staging_path_for(&self.opts.out_dir) {
             wipe_tree_report(&staging).map_err(CeremonyError::io("wiping", &staging))?;
         }
         if completed && self.opts.wipe_request {
             let req = self.opts.request_dir.clone();
-            outcome.request = Some(wipe_tree_report(&req).map_err(CeremonyError::io("wiping", &req))?);
+            outcome.request =
+                Some(wipe_tree_report(&req).map_err(CeremonyError::io("wiping", &req))?);
         }
         if let Some(session) = self.session.take() {
             let report = session.close()?;
@@ -1036,7 +1093,11 @@ impl Ceremony {
             CeremonyStatus::Aborted
         };
         self.log(
-            if completed { "ceremony_completed" } else { "ceremony_aborted" },
+            if completed {
+                "ceremony_completed"
+            } else {
+                "ceremony_aborted"
+            },
             Actor::System,
             json!({}),
         )?;
@@ -1053,7 +1114,11 @@ impl Ceremony {
     /// already generated stay in the HSM and are reused by a rerun of the
     /// same request.
     pub fn abort(&mut self, reason: &str) -> Result<WipeOutcome, CeremonyError> {
-        self.log("abort_requested", Actor::System, json!({ "reason": reason }))?;
+        self.log(
+            "abort_requested",
+            Actor::System,
+            json!({ "reason": reason }),
+        )?;
         self.wipe_inner(false)
     }
 }
@@ -1062,8 +1127,18 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CeremonyError> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = fs::File::create(&tmp).map_err(CeremonyError::io("writing", &tmp))?;
-    f.write_all(bytes).map_err(CeremonyError::io("writing", &tmp))?;
+    f.write_all(bytes)
+        .map_err(CeremonyError::io("writing", &tmp))?;
     f.sync_all().map_err(CeremonyError::io("syncing", &tmp))?;
     fs::rename(&tmp, path).map_err(CeremonyError::io("renaming", path))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ceremony_can_move_to_a_worker_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<super::Ceremony>();
+    }
 }

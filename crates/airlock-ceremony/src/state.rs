@@ -148,9 +148,18 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let store = CeremonyStore::new(t.path());
         assert!(store.list().unwrap().is_empty());
-        store.save(&rec("b", "2026-11-28T10:00:00Z", CeremonyStatus::Running)).unwrap();
-        store.save(&rec("a", "2026-11-28T09:00:00Z", CeremonyStatus::Completed)).unwrap();
-        let all: Vec<_> = store.list().unwrap().into_iter().map(|r| r.unwrap().ceremony_id).collect();
+        store
+            .save(&rec("b", "2026-11-28T10:00:00Z", CeremonyStatus::Running))
+            .unwrap();
+        store
+            .save(&rec("a", "2026-11-28T09:00:00Z", CeremonyStatus::Completed))
+            .unwrap();
+        let all: Vec<_> = store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.unwrap().ceremony_id)
+            .collect();
         assert_eq!(all, ["a", "b"]);
         let mut r = rec("b", "2026-11-28T10:00:00Z", CeremonyStatus::Completed);
         r.ended_at = Some("2026-11-28T10:05:00Z".into());

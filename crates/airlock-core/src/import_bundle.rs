@@ -81,9 +81,7 @@ impl ExitClass for ImportBundleError {
             ImportBundleError::Journal(_) => ExitCode::Journal,
             ImportBundleError::KeyFiles { .. }
             | ImportBundleError::MissingFile(_)
-            | ImportBundleError::UnexpectedFile(_) => {
-                ExitCode::ImportBundle
-            }
+            | ImportBundleError::UnexpectedFile(_) => ExitCode::ImportBundle,
         }
     }
 }
@@ -181,7 +179,9 @@ pub fn verify_import_bundle(
     ceremony_key.verify(files.sums_bytes(), files.signature())?;
     let sums_sha256 = Sha256Digest::of(files.sums_bytes());
 
-    let manifest_bytes = files.get(IMPORT_FILE).ok_or(ImportBundleError::MissingFile(IMPORT_FILE))?;
+    let manifest_bytes = files
+        .get(IMPORT_FILE)
+        .ok_or(ImportBundleError::MissingFile(IMPORT_FILE))?;
     let manifest = ImportManifest::parse(manifest_bytes)?;
 
     let pem = files
@@ -214,10 +214,12 @@ pub fn verify_import_bundle(
     for key in &manifest.keys {
         let material_path = format!("keys/{}/{ENCRYPTED_MATERIAL_FILE}", key.name);
         let token_path = format!("keys/{}/{IMPORT_TOKEN_FILE}", key.name);
-        let material = files.get(&material_path).ok_or_else(|| ImportBundleError::KeyFiles {
-            name: key.name.clone(),
-            problem: format!("{ENCRYPTED_MATERIAL_FILE} is missing"),
-        })?;
+        let material = files
+            .get(&material_path)
+            .ok_or_else(|| ImportBundleError::KeyFiles {
+                name: key.name.clone(),
+                problem: format!("{ENCRYPTED_MATERIAL_FILE} is missing"),
+            })?;
         match files.get(&token_path) {
             Some(t) if !t.is_empty() => {}
             _ => {
@@ -262,7 +264,9 @@ pub fn verify_import_bundle(
         }
     }
 
-    let journal_bytes = files.get(JOURNAL_FILE).ok_or(ImportBundleError::MissingFile(JOURNAL_FILE))?;
+    let journal_bytes = files
+        .get(JOURNAL_FILE)
+        .ok_or(ImportBundleError::MissingFile(JOURNAL_FILE))?;
     let journal = verify_journal_head(journal_bytes, &manifest.journal_head_sha256)?;
 
     Ok(VerifiedImportBundle {

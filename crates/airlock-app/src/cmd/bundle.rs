@@ -29,9 +29,19 @@ pub enum BundleCommand {
 
 /// Runs `airlock bundle ...`.
 pub fn run(cmd: BundleCommand) -> Result<(), CliError> {
-    let BundleCommand::Verify { dir, ceremony_key, json } = cmd;
+    let BundleCommand::Verify {
+        dir,
+        ceremony_key,
+        json,
+    } = cmd;
     let pem = std::fs::read_to_string(&ceremony_key).map_err(|e| {
-        CliError::new(ExitCode::Io, format!("cannot read the ceremony key {}: {e}", ceremony_key.display()))
+        CliError::new(
+            ExitCode::Io,
+            format!(
+                "cannot read the ceremony key {}: {e}",
+                ceremony_key.display()
+            ),
+        )
     })?;
     let key = SignerKey::from_pem(&pem).map_err(|e| {
         CliError::new(ExitCode::Signature, format!("{}: {e}", ceremony_key.display()))
@@ -61,8 +71,14 @@ pub fn run(cmd: BundleCommand) -> Result<(), CliError> {
     if !v.manifest.workstation.air_gapped {
         println!("  NOT AIR-GAPPED: the ceremony ran with --allow-network");
     }
-    println!("  journal:       {} entries, head {}", v.journal.entries, v.journal.head_sha256);
-    println!("  sealed by:     {}", group_hex(&key.fingerprint().to_hex()));
+    println!(
+        "  journal:       {} entries, head {}",
+        v.journal.entries, v.journal.head_sha256
+    );
+    println!(
+        "  sealed by:     {}",
+        group_hex(&key.fingerprint().to_hex())
+    );
     println!("  SHA256SUMS:    {}", group_hex(&sums));
     for k in &v.manifest.keys {
         println!(

@@ -99,11 +99,16 @@ impl Reporter {
                 interfaces_up,
                 token,
             } => {
-                eprintln!("Workstation {hostname}, clock {clock} (check it against a trusted clock)");
+                eprintln!(
+                    "Workstation {hostname}, clock {clock} (check it against a trusted clock)"
+                );
                 if *air_gapped {
                     eprintln!("Air gap: only loopback is up.");
                 } else {
-                    eprintln!("NOT AIR-GAPPED: {} up (--allow-network given)", interfaces_up.join(", "));
+                    eprintln!(
+                        "NOT AIR-GAPPED: {} up (--allow-network given)",
+                        interfaces_up.join(", ")
+                    );
                 }
                 eprintln!("HSM: {token}");
             }
@@ -123,10 +128,17 @@ impl Reporter {
             Event::Resumed { ceremony_id } => {
                 eprintln!("Resuming unfinished ceremony {ceremony_id} for this request.")
             }
-            Event::CustodianAuthenticated { custodian, have, need } => {
+            Event::CustodianAuthenticated {
+                custodian,
+                have,
+                need,
+            } => {
                 eprintln!("Custodian {custodian} authenticated ({have} of {need}).")
             }
-            Event::LoggedIn { custodians, wrap_paths } => {
+            Event::LoggedIn {
+                custodians,
+                wrap_paths,
+            } => {
                 eprintln!("Quorum logged in to the HSM: {}", custodians.join(", "));
                 for p in wrap_paths {
                     eprintln!("Self-tests passed; {p}");
@@ -145,7 +157,10 @@ impl Reporter {
                 kcv,
                 wrap_path,
             } => {
-                let kcv = kcv.as_deref().map(|k| format!(", KCV {k}")).unwrap_or_default();
+                let kcv = kcv
+                    .as_deref()
+                    .map(|k| format!(", KCV {k}"))
+                    .unwrap_or_default();
                 if self.tty {
                     eprint!("\r\x1b[K");
                 }
@@ -192,7 +207,11 @@ fn run_ceremony(
     Ok(())
 }
 
-fn drive(c: &mut Ceremony, custodians: &[CustodianArg], reporter: &Reporter) -> Result<(), CliError> {
+fn drive(
+    c: &mut Ceremony,
+    custodians: &[CustodianArg],
+    reporter: &Reporter,
+) -> Result<(), CliError> {
     c.verify_request()?;
     for e in c.request_events() {
         reporter.event(&e);
@@ -202,12 +221,22 @@ fn drive(c: &mut Ceremony, custodians: &[CustodianArg], reporter: &Reporter) -> 
         let outcome = c.authenticate(&arg.name, &passphrase)?;
         drop(passphrase);
         let (custodian, have, need) = match &outcome {
-            airlock_core::quorum::AuthOutcome::Accepted { custodian, have, need }
-            | airlock_core::quorum::AuthOutcome::AlreadyCounted { custodian, have, need } => {
-                (custodian.to_string(), *have, *need)
+            airlock_core::quorum::AuthOutcome::Accepted {
+                custodian,
+                have,
+                need,
             }
+            | airlock_core::quorum::AuthOutcome::AlreadyCounted {
+                custodian,
+                have,
+                need,
+            } => (custodian.to_string(), *have, *need),
         };
-        reporter.event(&Event::CustodianAuthenticated { custodian, have, need });
+        reporter.event(&Event::CustodianAuthenticated {
+            custodian,
+            have,
+            need,
+        });
     }
     let paths = c.login()?;
     reporter.event(&c.login_event(&paths));
@@ -227,7 +256,10 @@ fn drive(c: &mut Ceremony, custodians: &[CustodianArg], reporter: &Reporter) -> 
     });
     if let Some(r) = &wipe.request {
         if !reporter.json {
-            eprintln!("Wiped the request bundle: {} files ({} bytes).", r.files, r.bytes);
+            eprintln!(
+                "Wiped the request bundle: {} files ({} bytes).",
+                r.files, r.bytes
+            );
         }
     }
     if reporter.json {
@@ -238,7 +270,10 @@ fn drive(c: &mut Ceremony, custodians: &[CustodianArg], reporter: &Reporter) -> 
     println!("Import bundle: {}", path.display());
     println!("Read aloud and compare with the printed attestation:");
     println!("  SHA256SUMS digest (hex):  {}", group_hex(&sums));
-    println!("  SHA256SUMS digest (PGP words): {}", pgp_words_for_hex(&sums).unwrap_or_default());
+    println!(
+        "  SHA256SUMS digest (PGP words): {}",
+        pgp_words_for_hex(&sums).unwrap_or_default()
+    );
     println!("Keys:");
     for k in c.keys() {
         println!(
@@ -262,7 +297,10 @@ fn status(config: Option<&Path>, json: bool) -> Result<(), CliError> {
     let records = store.list().map_err(|e| {
         CliError::new(
             airlock_core::exit::ExitCode::Io,
-            format!("cannot list ceremonies in {}: {e}", config.state_dir.display()),
+            format!(
+                "cannot list ceremonies in {}: {e}",
+                config.state_dir.display()
+            ),
         )
     })?;
     let mut unfinished = Vec::new();
@@ -275,7 +313,9 @@ fn status(config: Option<&Path>, json: bool) -> Result<(), CliError> {
         }
     }
     if json {
-        crate::output::print_json(&serde_json::json!({ "unfinished": unfinished, "unreadable": broken }));
+        crate::output::print_json(
+            &serde_json::json!({ "unfinished": unfinished, "unreadable": broken }),
+        );
         return Ok(());
     }
     if unfinished.is_empty() && broken.is_empty() {
@@ -289,22 +329,43 @@ fn status(config: Option<&Path>, json: bool) -> Result<(), CliError> {
         );
         println!("  request:  {}", r.request_dir.display());
         println!("  output:   {}", r.out_dir.display());
-        println!("  journal:  {}", store.journal_path(&r.ceremony_id).display());
-        if let Some(staging) = airlock_core::staged_dir::staging_path_for(&r.out_dir).filter(|p| p.exists()) {
-            println!("  leftover staging folder (never published): {}", staging.display());
+        println!(
+            "  journal:  {}",
+            store.journal_path(&r.ceremony_id).display()
+        );
+        if let Some(staging) =
+            airlock_core::staged_dir::staging_path_for(&r.out_dir).filter(|p| p.exists())
+        {
+            println!(
+                "  leftover staging folder (never published): {}",
+                staging.display()
+            );
         }
-        if let Ok(summary) = airlock_core::journal::verify_journal_file(&store.journal_path(&r.ceremony_id)) {
+        if let Ok(summary) =
+            airlock_core::journal::verify_journal_file(&store.journal_path(&r.ceremony_id))
+        {
             let labels: Vec<String> = summary
                 .events
                 .iter()
                 .filter(|e| e.event == "key_generate_started")
-                .filter_map(|e| e.data.get("label").and_then(|v| v.as_str()).map(str::to_string))
+                .filter_map(|e| {
+                    e.data
+                        .get("label")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                })
                 .collect();
             if !labels.is_empty() {
-                println!("  HSM keys created for it ({}): {}", labels.len(), labels.join(", "));
+                println!(
+                    "  HSM keys created for it ({}): {}",
+                    labels.len(),
+                    labels.join(", ")
+                );
             }
         }
-        println!("  to finish: rerun `airlock ceremony run` with the same request; it resumes and reuses those keys.");
+        println!(
+            "  to finish: rerun `airlock ceremony run` with the same request; it resumes and reuses those keys."
+        );
     }
     for e in &broken {
         println!("Unreadable ceremony record: {e}");

@@ -8,7 +8,9 @@ use airlock_core::exit::ExitCode;
 use airlock_core::signature::group_hex;
 use clap::Args;
 
-use super::secrets::{CustodianArg, custodian_passphrase, parse_custodian, prompt_secret, read_secret_file};
+use super::secrets::{
+    CustodianArg, custodian_passphrase, parse_custodian, prompt_secret, read_secret_file,
+};
 use super::{CliError, load_config};
 
 /// `airlock enroll ...`
@@ -61,7 +63,10 @@ pub fn run(args: EnrollArgs, config: Option<&Path>) -> Result<(), CliError> {
         reenroll_custodians(&config, &current, args.threshold, next)?
     } else {
         if !args.current.is_empty() {
-            return Err(CliError::new(ExitCode::Usage, "--current is only for --replace"));
+            return Err(CliError::new(
+                ExitCode::Usage,
+                "--current is only for --replace",
+            ));
         }
         let so_pin = match &args.so_pin_file {
             Some(f) => read_secret_file(f, "SO PIN")?,
@@ -80,11 +85,19 @@ pub fn run(args: EnrollArgs, config: Option<&Path>) -> Result<(), CliError> {
         outcome.threshold,
         outcome.custodians.len()
     );
-    println!("Roster:      {} (id {})", outcome.roster_path.display(), outcome.roster_id);
+    println!(
+        "Roster:      {} (id {})",
+        outcome.roster_path.display(),
+        outcome.roster_id
+    );
     println!(
         "Signing key: {} ({})",
         outcome.signing_key_path.display(),
-        if outcome.signing_key_created { "created in the HSM" } else { "already in the HSM" }
+        if outcome.signing_key_created {
+            "created in the HSM"
+        } else {
+            "already in the HSM"
+        }
     );
     println!("Ceremony signing key fingerprint (SHA-256 of SPKI), read aloud and record it:");
     println!("  {}", outcome.signing_key_fingerprint);

@@ -41,10 +41,18 @@ pub fn run(cmd: QuorumCommand, config: Option<&Path>) -> Result<(), CliError> {
     let outcome = rehearse_quorum(&config, &creds, &mut |o| {
         if !json {
             match o {
-                AuthOutcome::Accepted { custodian, have, need } => {
+                AuthOutcome::Accepted {
+                    custodian,
+                    have,
+                    need,
+                } => {
                     eprintln!("authenticated: {custodian} ({have} of {need})")
                 }
-                AuthOutcome::AlreadyCounted { custodian, have, need } => {
+                AuthOutcome::AlreadyCounted {
+                    custodian,
+                    have,
+                    need,
+                } => {
                     eprintln!("{custodian} already counted; still {have} of {need}")
                 }
             }

@@ -47,12 +47,17 @@ pub fn parse_custodian(s: &str) -> Result<CustodianArg, String> {
 /// Reads a secret from a file, dropping one trailing newline.
 pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>, CliError> {
     let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
-        CliError::new(ExitCode::Io, format!("cannot read the {what} file {}: {e}", path.display()))
+        CliError::new(
+            ExitCode::Io,
+            format!("cannot read the {what} file {}: {e}", path.display()),
+        )
     })?);
-    let mut text = Zeroizing::new(
-        String::from_utf8(bytes.to_vec())
-            .map_err(|_| CliError::new(ExitCode::Usage, format!("the {what} file {} is not UTF-8 text", path.display())))?,
-    );
+    let mut text = Zeroizing::new(String::from_utf8(bytes.to_vec()).map_err(|_| {
+        CliError::new(
+            ExitCode::Usage,
+            format!("the {what} file {} is not UTF-8 text", path.display()),
+        )
+    })?);
     if text.ends_with('\n') {
         text.pop();
         if text.ends_with('\r') {
@@ -65,26 +70,40 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>, Cl
 /// Prompts without echo; with `confirm`, asks twice and compares.
 pub fn prompt_secret(prompt: &str, confirm: bool) -> Result<Zeroizing<String>, CliError> {
     let read = |p: &str| {
-        rpassword::prompt_password(p).map(Zeroizing::new).map_err(|e| {
-            CliError::new(ExitCode::Usage, format!("cannot prompt for a secret ({e}); no terminal?"))
+        rpassword::prompt_password(p)
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                CliError::new(
+                    ExitCode::Usage,
+                    format!("cannot prompt for a secret ({e}); no terminal?"),
+                )
                 .with_hint("give it as NAME=@FILE / --so-pin-file FILE in headless use")
-        })
+            })
     };
     let first = read(prompt)?;
     if confirm {
         let second = read("Again, to confirm: ")?;
         if *first != *second {
-            return Err(CliError::new(ExitCode::Usage, "the two entries differ; nothing was changed"));
+            return Err(CliError::new(
+                ExitCode::Usage,
+                "the two entries differ; nothing was changed",
+            ));
         }
     }
     Ok(first)
 }
 
 /// The passphrase for one custodian argument (file or prompt).
-pub fn custodian_passphrase(arg: &CustodianArg, confirm: bool) -> Result<Zeroizing<String>, CliError> {
+pub fn custodian_passphrase(
+    arg: &CustodianArg,
+    confirm: bool,
+) -> Result<Zeroizing<String>, CliError> {
     match &arg.file {
         Some(f) => read_secret_file(f, &format!("passphrase (custodian {})", arg.name)),
-        None => prompt_secret(&format!("Passphrase for custodian {} (not shown): ", arg.name), confirm),
+        None => prompt_secret(
+            &format!("Passphrase for custodian {} (not shown): ", arg.name),
+            confirm,
+        ),
     }
 }
 
@@ -109,6 +128,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("s");
         std::fs::write(&p, "correct horse battery\n\n").unwrap();
-        assert_eq!(&*read_secret_file(&p, "x").unwrap(), "correct horse battery\n");
+        assert_eq!(
+            &*read_secret_file(&p, "x").unwrap(),
+            "correct horse battery\n"
+        );
     }
 }

@@ -198,7 +198,7 @@ impl std::fmt::Debug for Reenrollment {
 /// builds a new roster for the same token from `next`, sharing either the
 /// same PIN or a fresh one.
 pub fn reenroll(
-    login: QuorumLogin<'_>,
+    login: QuorumLogin,
     next: Enrollment,
     kdf: KdfParams,
     rotation: PinRotation,

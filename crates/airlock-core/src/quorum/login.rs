@@ -57,8 +57,9 @@ impl AuthOutcome {
 }
 
 /// A quorum login in progress against one roster.
-pub struct QuorumLogin<'r> {
-    roster: &'r Roster,
+pub struct QuorumLogin {
+    /// A copy of the roster, so a login can live as long as its ceremony.
+    roster: Roster,
     /// Unsealed shares, by position in the roster.
     shares: Vec<(usize, Share)>,
     /// Who authenticated, and when, in order (public).
@@ -67,7 +68,7 @@ pub struct QuorumLogin<'r> {
     wrong_in_a_row: HashMap<usize, u32>,
 }
 
-impl std::fmt::Debug for QuorumLogin<'_> {
+impl std::fmt::Debug for QuorumLogin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QuorumLogin")
             .field("roster", &self.roster.id_hex())
@@ -77,11 +78,11 @@ impl std::fmt::Debug for QuorumLogin<'_> {
     }
 }
 
-impl<'r> QuorumLogin<'r> {
+impl QuorumLogin {
     /// Starts a login against `roster`; nobody has authenticated yet.
-    pub fn new(roster: &'r Roster) -> Self {
+    pub fn new(roster: &Roster) -> Self {
         QuorumLogin {
-            roster,
+            roster: roster.clone(),
             shares: Vec::new(),
             authenticated: Vec::new(),
             wrong_in_a_row: HashMap::new(),
@@ -89,8 +90,8 @@ impl<'r> QuorumLogin<'r> {
     }
 
     /// The roster this login is against.
-    pub fn roster(&self) -> &'r Roster {
-        self.roster
+    pub fn roster(&self) -> &Roster {
+        &self.roster
     }
 
     /// Authenticates one custodian: unseals their share with `passphrase`

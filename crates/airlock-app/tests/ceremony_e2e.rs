@@ -1,0 +1,595 @@
+//! The ceremony end to end through the `airlock` binary on a real Kryoptic
+//! token (and SoftHSM2 for its refusals): every output unwrapped by openssl
+//! with the test's own wrapping keys, checked with `sha256sum -c` and
+//! `openssl dgst -verify`; resume after kill -9; disk full; token failure.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+fn journal_events(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn bundle_verifies(wb: &Workbench, out: &Path) {
+    let v = wb.run(&[
+        "bundle",
+        "verify",
+        out.to_str().unwrap(),
+        "--ceremony-key",
+        wb.ceremony_key().to_str().unwrap(),
+    ]);
+    assert_ok(&v, "bundle verify");
+}
+
+fn only_ceremony_journal(wb: &Workbench) -> std::path::PathBuf {
+    let dirs: Vec<_> = std::fs::read_dir(wb.state.join("ceremonies"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].join("journal.jsonl")
+}
+
+#[test]
+fn nine_symmetric_plus_rsa_and_ecc_keys_unwrap_with_openssl() {
+    let wb = Workbench::new(TokenKind::Kryoptic);
+    wb.enroll(&["alice", "bob"], 2);
+    wb.trust_signer();
+    let request = wb.path("usb/request");
+    let mut keys: Vec<String> = Vec::new();
+    for env in ["dev", "int", "prod"] {
+        for svc in ["s3", "rds", "dynamodb"] {
+            keys.push("--key".into());
+            keys.push(format!(
+                "{env}-{svc}:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_4096"
+            ));
+        }
+    }
+    keys.extend([
+        "--key".into(),
+        "signing-rsa:RSA_2048:RSA_AES_KEY_WRAP_SHA_256:RSA_4096".into(),
+        "--key".into(),
+        "signing-ecc:ECC_NIST_P256:RSA_AES_KEY_WRAP_SHA_256:RSA_4096".into(),
+    ]);
+    let key_args: Vec<&str> = keys.iter().map(String::as_str).collect();
+    wb.make_request(&request, &key_args);
+
+    let out = wb.path("usb/import");
+    let args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
+    let run = wb.airlock().args(&args).output().unwrap();
+    assert_ok(&run, "ceremony run");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("PGP words"), "{stdout}");
+
+    // The bundle as the online side checks it.
+    bundle_verifies(&wb, &out);
+    sh(Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(&out));
+    sh(Command::new("openssl")
+        .args([
+            "dgst",
+            "-sha256",
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:32",
+            "-verify",
+        ])
+        .arg(wb.ceremony_key())
+        .arg("-signature")
+        .arg(out.join("SHA256SUMS.sig"))
+        .arg(out.join("SHA256SUMS")));
+
+    let manifest = read_json(&out.join("import.json"));
+    assert_eq!(manifest["custodians"], serde_json::json!(["alice", "bob"]));
+    assert_eq!(manifest["keys"].as_array().unwrap().len(), 11);
+    let wrap_key = wb.wrapping_key("RSA_4096");
+    let tmp = tempfile::tempdir().unwrap();
+    let zero_block = tmp.path().join("zero");
+    std::fs::write(&zero_block, [0u8; 16]).unwrap();
+    for key in manifest["keys"].as_array().unwrap() {
+        let name = key["name"].as_str().unwrap();
+        let material = out.join("keys").join(name).join("EncryptedKeyMaterial.bin");
+        // Import tokens are byte copies of the request's.
+        assert_eq!(
+            std::fs::read(out.join("keys").join(name).join("ImportToken.bin")).unwrap(),
+            std::fs::read(request.join("keys").join(name).join("ImportToken.bin")).unwrap()
+        );
+        let oaep = |input: &Path| {
+            sh(Command::new("openssl")
+                .args(["pkeyutl", "-decrypt", "-inkey"])
+                .arg(&wrap_key)
+                .args([
+                    "-pkeyopt",
+                    "rsa_padding_mode:oaep",
+                    "-pkeyopt",
+                    "rsa_oaep_md:sha256",
+                    "-pkeyopt",
+                    "rsa_mgf1_md:sha256",
+                    "-in",
+                ])
+                .arg(input))
+        };
+        match key["key_spec"].as_str().unwrap() {
+            "SYMMETRIC_DEFAULT" => {
+                let aes = oaep(&material);
+                assert_eq!(aes.len(), 32, "{name}");
+                let mac = sh(Command::new("openssl")
+                    .args(["mac", "-cipher", "AES-256-CBC", "-macopt"])
+                    .arg(format!("hexkey:{}", hex::encode(&aes)))
+                    .arg("-in")
+                    .arg(&zero_block)
+                    .arg("CMAC"));
+                let mac = String::from_utf8(mac).unwrap().trim().to_uppercase();
+                assert_eq!(&mac[..6], key["kcv"].as_str().unwrap(), "{name}: KCV");
+                assert!(key["public_key_sha256"].is_null());
+            }
+            spec => {
+                let all = std::fs::read(&material).unwrap();
+                let (head, tail) = all.split_at(512);
+                let head_path = tmp.path().join(format!("{name}.oaep"));
+                let tail_path = tmp.path().join(format!("{name}.kwp"));
+                std::fs::write(&head_path, head).unwrap();
+                std::fs::write(&tail_path, tail).unwrap();
+                let kek = oaep(&head_path);
+                assert_eq!(kek.len(), 32, "{name}: transient AES key");
+                let pkcs8 = tmp.path().join(format!("{name}.p8"));
+                sh(Command::new("openssl")
+                    .args(["enc", "-d", "-id-aes256-wrap-pad", "-iv", "A65959A6", "-K"])
+                    .arg(hex::encode(&kek))
+                    .arg("-in")
+                    .arg(&tail_path)
+                    .arg("-out")
+                    .arg(&pkcs8));
+                let spki = sh(Command::new("openssl")
+                    .args([
+                        "pkey", "-inform", "DER", "-pubout", "-outform", "DER", "-in",
+                    ])
+                    .arg(&pkcs8));
+                use sha2::Digest;
+                assert_eq!(
+                    hex::encode(sha2::Sha256::digest(&spki)),
+                    key["public_key_sha256"].as_str().unwrap(),
+                    "{name} ({spec}): the PKCS#8 private key belongs to the token's public key"
+                );
+                assert!(key["kcv"].is_null());
+            }
+        }
+    }
+    // Nothing left behind in the working area; the ceremony is recorded as complete.
+    let journal = only_ceremony_journal(&wb);
+    let events = journal_events(&journal);
+    assert_eq!(events.last().unwrap(), "ceremony_completed");
+    assert!(!journal.parent().unwrap().join("work").exists());
+    let status = wb.run(&["ceremony", "status"]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("No unfinished ceremonies"));
+
+    // The request cannot be used twice.
+    let again = wb
+        .airlock()
+        .args(wb.ceremony_args(&request, &wb.path("usb/import2"), &["alice", "bob"]))
+        .output()
+        .unwrap();
+    let err = assert_exit(&again, 50, "second ceremony on the same request");
+    assert!(err.contains("already completed"), "{err}");
+}
+
+/// Deterministic "random" delays (an LCG with a fixed seed), so a failure
+/// can be replayed.
+fn delays(n: usize, min_ms: u64, max_ms: u64) -> Vec<u64> {
+    let mut x: u64 = 0x5eed_1234_abcd_0042;
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            min_ms + (x >> 33) % (max_ms - min_ms)
+        })
+        .collect()
+}
+
+#[test]
+fn kill_at_random_moments_leaves_a_verified_bundle_or_none_and_rerun_never_duplicates() {
+    let wb = Workbench::new(TokenKind::Kryoptic);
+    wb.enroll(&["alice", "bob"], 2);
+    wb.trust_signer();
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &[
+            "--count",
+            "50",
+            "--prefix",
+            "k",
+            "--wrapping-key-spec",
+            "RSA_2048",
+        ],
+    );
+    let out = wb.path("usb/import");
+    let args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
+
+    // Kill at 20 points spread over the ceremony: after the K-th progress
+    // event (JSON lines on stdout), plus a few random milliseconds, so kills
+    // land inside steps too. About 107 events make up a 50-key run.
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    let mut x: u64 = 0x5eed_1234_abcd_0042;
+    for i in 0..20 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let k = (x >> 33) % 110;
+        let extra_ms = (x >> 13) % 4;
+        let mut child = wb
+            .airlock()
+            .args(&args)
+            .arg("--json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+        let mut seen = 0;
+        let mut reached = true;
+        while seen < k {
+            match lines.next() {
+                Some(Ok(_)) => seen += 1,
+                _ => {
+                    reached = false;
+                    break;
+                }
+            }
+        }
+        if reached {
+            std::thread::sleep(Duration::from_millis(extra_ms));
+            // kill -9: no destructor, no cleanup.
+            let _ = child.kill();
+        }
+        let out_put = child.wait_with_output().unwrap();
+        let code = out_put.status.code();
+        outcomes.push((i, k, reached, code));
+        if !reached {
+            assert_eq!(
+                code,
+                Some(0),
+                "run {i} ended by itself but failed:\n{}",
+                String::from_utf8_lossy(&out_put.stderr)
+            );
+        }
+        // Whatever happened: the output is absent, or complete and valid.
+        if out.exists() {
+            bundle_verifies(&wb, &out);
+        }
+        if !reached {
+            break;
+        }
+    }
+    eprintln!(
+        "kills (run, after event k, killed, code): {outcomes:?} in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        outcomes.iter().filter(|o| o.2).count() >= 10,
+        "too few kills landed: {outcomes:?}"
+    );
+
+    // A final rerun completes (or, if a run already completed, says so).
+    if outcomes.iter().all(|o| o.2) {
+        let last = wb.airlock().args(&args).output().unwrap();
+        assert_ok(&last, "rerun after the kills");
+    }
+    bundle_verifies(&wb, &out);
+    let manifest = read_json(&out.join("import.json"));
+    assert_eq!(manifest["keys"].as_array().unwrap().len(), 50);
+    let journal = only_ceremony_journal(&wb);
+    let events = journal_events(&journal);
+    assert!(
+        events.contains(&"ceremony_resumed".to_string()),
+        "{events:?}"
+    );
+    assert_eq!(events.last().unwrap(), "ceremony_completed");
+    // No staging leftovers beside the output.
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Exactly one HSM object per label: log in with the quorum and look.
+    let roster = airlock_core::quorum::Roster::load(&wb.state.join("roster.json")).unwrap();
+    let mut login = airlock_core::quorum::QuorumLogin::new(&roster);
+    for n in ["alice", "bob"] {
+        let pass = zeroize::Zeroizing::new(format!("{n} has a long test passphrase"));
+        login.authenticate(n, &pass).unwrap();
+    }
+    let pin = login.rebuild_pin().unwrap();
+    let hsm = airlock_hsm::Hsm::open(wb.token.module_path(), &wb.token.selector()).unwrap();
+    let mut session = hsm.login_user(&pin).unwrap();
+    for i in 1..=50 {
+        let label = format!("k-{i:05}/test-request");
+        let found = session
+            .find_key(&label, airlock_core::spec::KeySpec::SymmetricDefault)
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        assert!(found.is_some(), "{label} missing");
+    }
+    session.close().unwrap();
+}
+
+#[test]
+fn disk_full_during_export_leaves_no_output_and_no_leftovers() {
+    // A 64 KiB tmpfs in a private mount namespace (needs root, as CI is).
+    let probe = Command::new("unshare").args(["-m", "true"]).status();
+    if !probe.map(|s| s.success()).unwrap_or(false) {
+        panic!("this test needs `unshare -m` (root) to mount a small tmpfs");
+    }
+    let wb = Workbench::new(TokenKind::Kryoptic);
+    wb.enroll(&["alice", "bob"], 2);
+    wb.trust_signer();
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &[
+            "--count",
+            "40",
+            "--wrapping-key-spec",
+            "RSA_4096",
+            "--token-size",
+            "1024",
+        ],
+    );
+    let media = wb.path("small-usb");
+    std::fs::create_dir_all(&media).unwrap();
+    let out = media.join("import");
+    let args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
+    let mut cmd = wb.airlock();
+    let program = cmd.get_program().to_owned();
+    let script = format!(
+        "mount -t tmpfs -o size=64k tmpfs {m} && \"$0\" \"$@\"; rc=$?; ls -A {m} > {m}.after; exit $rc",
+        m = media.display()
+    );
+    let run = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .arg(&program)
+        .args(&args)
+        .envs(
+            cmd.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .output()
+        .unwrap();
+    let err = assert_exit(&run, 4, "ceremony onto a full medium");
+    assert!(err.contains("No space left on device"), "{err}");
+    let after = std::fs::read_to_string(wb.path("small-usb.after")).unwrap();
+    assert!(after.trim().is_empty(), "left on the full medium: {after}");
+    let journal = only_ceremony_journal(&wb);
+    let events = journal_events(&journal);
+    assert!(events.contains(&"step_failed".to_string()), "{events:?}");
+    assert_eq!(events.last().unwrap(), "ceremony_aborted");
+}
+
+#[test]
+fn token_failure_mid_ceremony_is_journaled_and_a_rerun_completes() {
+    let wb = Workbench::new(TokenKind::Kryoptic);
+    wb.enroll(&["alice", "bob"], 2);
+    wb.trust_signer();
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &["--count", "6", "--wrapping-key-spec", "RSA_2048"],
+    );
+    let out = wb.path("usb/import");
+    let args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
+    // A module error (the engine's fault gate fails PKCS#11 call N as the
+    // module would). Walk N upwards until the failure lands in the middle
+    // of the keys; earlier failures (preflight, login, self-tests) leave the
+    // request unconsumed.
+    let mut landed = None;
+    for n in (40..2000).step_by(25) {
+        let run = wb
+            .airlock()
+            .args(&args)
+            .env("AIRLOCK_FAULT_FAIL_CALL", n.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            !run.status.success(),
+            "call {n}: the ceremony finished before the fault"
+        );
+        assert!(!out.exists());
+        let err = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert!(err.contains("injected fault"), "call {n}: {err}");
+        let Ok(dirs) = std::fs::read_dir(wb.state.join("ceremonies")) else {
+            continue;
+        };
+        let journal = dirs
+            .map(|e| e.unwrap().path().join("journal.jsonl"))
+            .next()
+            .unwrap();
+        let text = std::fs::read_to_string(&journal).unwrap();
+        let last_failure = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["event"] == "step_failed")
+            .last();
+        if let Some(f) = last_failure {
+            if f["data"]["step"] == "generate_and_wrap" && text.contains("\"key_wrapped\"") {
+                assert_eq!(run.status.code(), Some(32), "{err}");
+                assert_eq!(journal_events(&journal).last().unwrap(), "ceremony_aborted");
+                landed = Some(n);
+                break;
+            }
+        }
+    }
+    assert!(landed.is_some(), "no fault landed between keys");
+
+    let rerun = wb.airlock().args(&args).output().unwrap();
+    assert_ok(&rerun, "rerun after the token failure");
+    bundle_verifies(&wb, &out);
+}
+
+#[test]
+fn a_network_interface_up_is_refused_without_the_override() {
+    let wb = Workbench::new(TokenKind::Kryoptic);
+    wb.enroll(&["alice", "bob"], 2);
+    wb.trust_signer();
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &["--count", "1", "--wrapping-key-spec", "RSA_2048"],
+    );
+    let out = wb.path("usb/import");
+    let mut args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
+    args.retain(|a| a != "--allow-network");
+
+    let status = airlock_ceremony::preflight::air_gap_status().unwrap();
+    if !status.air_gapped() {
+        let run = wb.airlock().args(&args).output().unwrap();
+        let err = assert_exit(&run, 51, "ceremony on a networked machine");
+        assert!(
+            err.contains("not air-gapped") && err.contains("--allow-network"),
+            "{err}"
+        );
+    }
+    // In a private network namespace only loopback exists: it runs.
+    let cmd = wb.airlock();
+    let run = Command::new("unshare")
+        .arg("-n")
+        .arg(cmd.get_program())
+        .args(&args)
+        .envs(
+            cmd.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .output()
+        .unwrap();
+    assert_ok(&run, "ceremony in a private network namespace");
+    let manifest = read_json(&out.join("import.json"));
+    assert_eq!(manifest["workstation"]["air_gapped"], true);
+}
+
+#[test]
+fn softhsm_refuses_a_sha256_request_before_generating_anything() {
+    let wb = Workbench::new(TokenKind::SoftHsm);
+    wb.enroll(&["alice", "bob"], 2);
+    wb.trust_signer();
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &["--count", "2", "--wrapping-key-spec", "RSA_2048"],
+    );
+    let out = wb.path("usb/import");
+    let run = wb
+        .airlock()
+        .args(wb.ceremony_args(&request, &out, &["alice", "bob"]))
+        .output()
+        .unwrap();
+    let err = assert_exit(&run, 31, "SHA-256 OAEP on SoftHSM");
+    assert!(err.contains("RSAES_OAEP_SHA_256"), "{err}");
+    let events = journal_events(&only_ceremony_journal(&wb));
+    assert!(!events.iter().any(|e| e.starts_with("key_")), "{events:?}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn softhsm_runs_a_sha1_ceremony_when_allowed() {
+    let wb = Workbench::new(TokenKind::SoftHsm);
+    wb.enroll(&["alice", "bob"], 2);
+    wb.trust_signer();
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &[
+            "--count",
+            "2",
+            "--algorithm",
+            "RSAES_OAEP_SHA_1",
+            "--wrapping-key-spec",
+            "RSA_2048",
+        ],
+    );
+    let out = wb.path("usb/import");
+    let mut args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
+    let refused = wb.airlock().args(&args).output().unwrap();
+    assert_exit(&refused, 14, "SHA-1 without --allow-sha1");
+    args.push("--allow-sha1".into());
+    let run = wb.airlock().args(&args).output().unwrap();
+    assert_ok(&run, "SHA-1 ceremony on SoftHSM");
+    bundle_verifies(&wb, &out);
+    let material = out.join("keys/key-00001/EncryptedKeyMaterial.bin");
+    let aes = sh(Command::new("openssl")
+        .args(["pkeyutl", "-decrypt", "-inkey"])
+        .arg(wb.wrapping_key("RSA_2048"))
+        .args([
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha1",
+            "-in",
+        ])
+        .arg(material));
+    assert_eq!(aes.len(), 32);
+}
+
+#[test]
+fn bundle_verify_refuses_a_flipped_byte_and_a_foreign_key() {
+    let wb = Workbench::new(TokenKind::Kryoptic);
+    wb.enroll(&["alice", "bob"], 2);
+    wb.trust_signer();
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &["--count", "2", "--wrapping-key-spec", "RSA_2048"],
+    );
+    let out = wb.path("usb/import");
+    assert_ok(
+        &wb.airlock()
+            .args(wb.ceremony_args(&request, &out, &["alice", "bob"]))
+            .output()
+            .unwrap(),
+        "ceremony",
+    );
+
+    let verify = |dir: &Path, key: &Path| {
+        wb.run(&[
+            "bundle",
+            "verify",
+            dir.to_str().unwrap(),
+            "--ceremony-key",
+            key.to_str().unwrap(),
+        ])
+    };
+    // Another RSA-3072 key is not the ceremony key.
+    let foreign = fixture_key("test-only-other-signer-rsa3072.pub.pem");
+    assert_exit(&verify(&out, &foreign), 12, "foreign ceremony key");
+    // One flipped byte of wrapped material.
+    let copy = wb.path("tampered");
+    sh(Command::new("cp").arg("-r").arg(&out).arg(&copy));
+    let f = copy.join("keys/key-00001/EncryptedKeyMaterial.bin");
+    let mut b = std::fs::read(&f).unwrap();
+    b[10] ^= 1;
+    std::fs::write(&f, b).unwrap();
+    let err = assert_exit(&verify(&copy, &wb.ceremony_key()), 11, "flipped byte");
+    assert!(err.contains("key-00001"), "{err}");
+}
