@@ -58,7 +58,6 @@ pub enum AbortDialog {
 
 /// The desktop app.
 pub struct GuiApp {
-    pub(crate) ctx: egui::Context,
     pub(crate) config: AirlockConfig,
     pub(crate) worker: Worker,
     pub(crate) picker: Box<dyn FolderPicker>,
@@ -83,16 +82,15 @@ pub struct GuiApp {
     pub(crate) close_after_abort: bool,
     pub(crate) close_allowed: bool,
     pub(crate) journal: JournalView,
+    themed: bool,
 }
 
 impl GuiApp {
-    /// A new app on `config`, repainting `ctx`, choosing folders with
-    /// `picker`. The theme is applied to `ctx`.
+    /// A new app on `config`; the worker repaints `ctx` when it replies;
+    /// folders come from `picker`. The theme is applied on the first frame.
     pub fn new(ctx: egui::Context, config: AirlockConfig, picker: Box<dyn FolderPicker>) -> Self {
-        theme::apply(&ctx);
         GuiApp {
-            worker: Worker::spawn(ctx.clone()),
-            ctx,
+            worker: Worker::spawn(ctx),
             config,
             picker,
             current: Step::Preflight,
@@ -116,6 +114,7 @@ impl GuiApp {
             close_after_abort: false,
             close_allowed: false,
             journal: JournalView::default(),
+            themed: false,
         }
     }
 
@@ -236,7 +235,7 @@ impl GuiApp {
         });
     }
 
-    fn poll_worker(&mut self) {
+    fn poll_worker(&mut self, ctx: &egui::Context) {
         while let Some(reply) = self.worker.try_recv() {
             match reply {
                 Reply::Progress(e) => self.on_progress(e),
@@ -258,7 +257,7 @@ impl GuiApp {
                     }
                     if kind == CommandKind::Abort && self.close_after_abort {
                         self.close_allowed = true;
-                        self.ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                     }
                 }
             }
@@ -304,7 +303,12 @@ impl GuiApp {
 
     /// Draws one frame.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
-        self.poll_worker();
+        if !self.themed {
+            theme::apply(ui.ctx());
+            self.themed = true;
+        }
+        let ctx = ui.ctx().clone();
+        self.poll_worker(&ctx);
         if ui.ctx().input(|i| i.viewport().close_requested()) && !self.request_close() {
             ui.ctx()
                 .send_viewport_cmd(egui::ViewportCommand::CancelClose);
@@ -316,6 +320,7 @@ impl GuiApp {
         }
         self.top_bar(ui);
         self.step_list(ui);
+        self.action_bar(ui);
         egui::CentralPanel::default_margins().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .auto_shrink([false, false])
@@ -424,41 +429,60 @@ impl GuiApp {
             Step::Wipe => steps::wipe::show(self, ui, active),
             Step::Done => steps::done::show(self, ui),
         }
-        if step != self.current {
+    }
+
+    /// The bottom bar of the current step: what the engine is doing, its
+    /// error with Retry / Abort, and the Continue button. Always visible,
+    /// however long the step's content.
+    fn action_bar(&mut self, ui: &mut egui::Ui) {
+        if self.snap.aborted || self.viewing != self.current {
             return;
         }
-        if let Some(kind) = self.busy {
-            ui.add_space(12.0);
-            ui.horizontal(|ui| {
-                ui.spinner();
-                widgets::badge(ui, Verdict::Busy, &format!("{}…", kind.doing()));
-            });
+        let step = self.current;
+        let has_content = self.busy.is_some()
+            || self.note.is_some()
+            || self.error.is_some()
+            || step != Step::Done && self.step_complete(step);
+        if !has_content {
+            return;
         }
-        if let Some(note) = &self.note {
-            widgets::badge(ui, Verdict::Warn, note);
-        }
-        if let Some((_, err)) = self.error.clone() {
-            ui.add_space(12.0);
-            let retry = steps::retry_label(step);
-            match widgets::error_box(ui, &err, retry) {
-                Some(widgets::ErrorChoice::Retry) => steps::retry(self, step),
-                Some(widgets::ErrorChoice::Abort) => self.ask_abort(),
-                None => {}
+        egui::Panel::bottom("airlock-actions").show(ui, |ui| {
+            ui.add_space(8.0);
+            if let Some(kind) = self.busy {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    widgets::badge(ui, Verdict::Busy, &format!("{}…", kind.doing()));
+                });
             }
-        }
-        if step != Step::Done && self.busy.is_none() && self.step_complete(step) {
-            ui.add_space(16.0);
-            let next = step.next();
-            let button = egui::Button::new(
-                RichText::new(format!("Continue to {}", next.title()))
-                    .strong()
-                    .size(26.0),
-            )
-            .fill(theme::PASS.linear_multiply(0.15));
-            if ui.add(button).clicked() {
-                self.advance();
+            if let Some(note) = &self.note {
+                widgets::badge(ui, Verdict::Warn, note);
             }
-        }
+            if let Some((_, err)) = self.error.clone() {
+                egui::ScrollArea::vertical()
+                    .id_salt("error-scroll")
+                    .max_height(360.0)
+                    .show(ui, |ui| {
+                        match widgets::error_box(ui, &err, steps::retry_label(step)) {
+                            Some(widgets::ErrorChoice::Retry) => steps::retry(self, step),
+                            Some(widgets::ErrorChoice::Abort) => self.ask_abort(),
+                            None => {}
+                        }
+                    });
+            }
+            if step != Step::Done && self.busy.is_none() && self.step_complete(step) {
+                let next = step.next();
+                let button = egui::Button::new(
+                    RichText::new(format!("Continue to {}", next.title()))
+                        .strong()
+                        .size(26.0),
+                )
+                .fill(theme::PASS.linear_multiply(0.15));
+                if ui.add(button).clicked() {
+                    self.advance();
+                }
+            }
+            ui.add_space(8.0);
+        });
     }
 
     fn abort_modal(&mut self, ctx: &egui::Context) {

@@ -1,0 +1,209 @@
+//! The desktop app driven through its UI with egui_kittest on a Kryoptic
+//! token: a whole ceremony (custodians typing passphrases, folders handed
+//! over by the test picker) whose bundle `airlock bundle verify` accepts;
+//! steps that cannot be entered early; a wrong passphrase showing the
+//! engine's error; abort and close-mid-ceremony wiping.
+
+#![cfg(feature = "gui")]
+
+mod gui_support;
+
+use airlock_app::gui::Step;
+use egui_kittest::kittest::Queryable;
+use gui_support::*;
+
+#[test]
+fn whole_ceremony_through_the_window_makes_a_bundle_that_verifies() {
+    let ws = workstation(3);
+    let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
+    through_generate(&mut h);
+    assert_eq!(h.state().progress().done.len(), 3);
+    click(&mut h, "Continue to Seal & export");
+    click(&mut h, "Choose the output folder…");
+    assert!(
+        h.state().error().is_none(),
+        "export failed: {:?}",
+        h.state().error()
+    );
+    let export = h.state().snapshot().export.clone().expect("exported");
+    assert_eq!(export.path, ws.bundle_dir());
+    // The digest is shown grouped in fours.
+    let grouped = airlock_ceremony::words::grouped_hex(&export.sums_sha256);
+    assert!(
+        h.query_by_label(&grouped).is_some(),
+        "digest {grouped} not shown"
+    );
+    click(&mut h, "Continue to Attestation");
+    click(&mut h, "Continue to Wipe");
+    click(&mut h, "Wipe and log out");
+    let wipe = h.state().snapshot().wipe.clone().expect("wiped");
+    assert_eq!(wipe.session_objects_remaining, 0);
+    assert!(h.query_by_label_contains("Wiped and logged out").is_some());
+    click(&mut h, "Continue to Done");
+    assert_eq!(h.state().current_step(), Step::Done);
+    assert!(h.query_by_label_contains("Ceremony complete").is_some());
+    let words = airlock_ceremony::words::pgp_words_for_hex(&export.sums_sha256).unwrap();
+    assert!(h.query_by_label(&words).is_some(), "PGP words not shown");
+    assert!(
+        h.state().close_allowed(),
+        "a finished ceremony closes without asking"
+    );
+
+    let journal = h.state().snapshot().journal_path.clone().unwrap();
+    assert_eq!(last_journal_event(&journal), "ceremony_completed");
+    let key = ws.state_dir().join("ceremony-signing-key.pem");
+    let out = airlock(
+        &ws,
+        &[
+            "bundle",
+            "verify",
+            ws.bundle_dir().to_str().unwrap(),
+            "--ceremony-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "bundle verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn locked_steps_cannot_be_entered_by_clicking() {
+    let ws = workstation(1);
+    let mut h = harness(&ws, vec![ws.request_dir.clone()]);
+    // Before preflight: no way forward, locked steps do nothing.
+    assert!(h.query_by_label_contains("Continue to").is_none());
+    click_containing(&mut h, "Generate & wrap (locked)");
+    assert_eq!(h.state().viewing_step(), Step::Preflight);
+    assert_eq!(h.state().current_step(), Step::Preflight);
+
+    preflight(&mut h);
+    assert_eq!(h.state().current_step(), Step::Custodians);
+    // One custodian of two: the Request step stays locked.
+    authenticate(&mut h, "alice", CUSTODIANS[0].1);
+    assert!(h.query_by_label_contains("Continue to").is_none());
+    click_containing(&mut h, "Request (locked)");
+    click_containing(&mut h, "Done (locked)");
+    assert_eq!(h.state().current_step(), Step::Custodians);
+    assert_eq!(h.state().viewing_step(), Step::Custodians);
+    // A finished step can be looked at, but its action is gone.
+    click_containing(&mut h, "1. Preflight (done)");
+    assert_eq!(h.state().viewing_step(), Step::Preflight);
+    assert!(h.query_by_label("Run preflight").is_none());
+    click(&mut h, "Back to step 2");
+    assert_eq!(h.state().viewing_step(), Step::Custodians);
+}
+
+#[test]
+fn a_wrong_passphrase_shows_the_engine_error_and_clears_the_field() {
+    let ws = workstation(1);
+    let mut h = harness(&ws, vec![]);
+    preflight(&mut h);
+    authenticate(&mut h, "alice", "not alice's passphrase");
+    let err = h
+        .state()
+        .error()
+        .cloned()
+        .expect("the engine refused the passphrase");
+    assert!(
+        h.query_by_label(&err.message).is_some(),
+        "error not shown in full: {}",
+        err.message
+    );
+    assert!(h.query_by_label_contains("This step failed").is_some());
+    assert!(h.query_by_label_contains("What to do").is_some());
+    assert!(h.state().snapshot().authenticated.is_empty());
+    let field = h.get_by_role(eframe::egui::accesskit::Role::PasswordInput);
+    assert!(
+        field.value().unwrap_or_default().is_empty(),
+        "the passphrase field was not cleared"
+    );
+    // The right passphrase then works.
+    authenticate(&mut h, "alice", CUSTODIANS[0].1);
+    assert!(h.state().error().is_none());
+    assert_eq!(h.state().snapshot().authenticated.len(), 1);
+}
+
+#[test]
+fn abort_after_generation_wipes_and_logs_out() {
+    let ws = workstation(2);
+    let mut h = harness(&ws, vec![ws.request_dir.clone()]);
+    through_generate(&mut h);
+    let id = h.state().snapshot().ceremony_id.clone().unwrap();
+    let work = ws.state_dir().join("ceremonies").join(&id).join("work");
+    let journal = h.state().snapshot().journal_path.clone().unwrap();
+    assert!(journal.starts_with(ws.state_dir()));
+    click(&mut h, "Abort ceremony…");
+    click(&mut h, "Abort: wipe and log out");
+    assert!(h.state().aborted());
+    let wipe = h.state().snapshot().wipe.clone().expect("abort wiped");
+    assert_eq!(wipe.session_objects_remaining, 0);
+    assert!(
+        wipe.work_dir.files >= 2,
+        "the two wrapped keys were wiped: {wipe:?}"
+    );
+    assert!(
+        !work.exists(),
+        "working folder {} still there",
+        work.display()
+    );
+    assert_eq!(last_journal_event(&journal), "ceremony_aborted");
+    assert!(h.query_by_label_contains("Ceremony aborted").is_some());
+    assert!(h.state().close_allowed());
+}
+
+#[test]
+fn closing_mid_ceremony_asks_then_aborts() {
+    let ws = workstation(1);
+    let mut h = harness(&ws, vec![ws.request_dir.clone()]);
+    preflight(&mut h);
+    for (n, p) in CUSTODIANS {
+        authenticate(&mut h, n, p);
+    }
+    click(&mut h, "Continue to Request");
+    click(&mut h, "Choose the request folder…");
+    let journal = h.state().snapshot().journal_path.clone().unwrap();
+    assert!(
+        !h.state_mut().request_close(),
+        "closing mid-ceremony must ask first"
+    );
+    settle(&mut h);
+    click(&mut h, "Keep the ceremony going");
+    assert!(!h.state().aborted());
+    assert!(!h.state_mut().request_close());
+    settle(&mut h);
+    click(&mut h, "Abort and close");
+    assert!(h.state().aborted());
+    assert!(h.state().close_allowed());
+    assert_eq!(last_journal_event(&journal), "ceremony_aborted");
+}
+
+#[test]
+fn the_journal_window_opens_from_any_step() {
+    let ws = workstation(1);
+    let mut h = harness(&ws, vec![ws.request_dir.clone()]);
+    click(&mut h, "Journal");
+    assert!(
+        h.query_by_label_contains("The journal file opens when the request is verified")
+            .is_some()
+    );
+    preflight(&mut h);
+    for (n, p) in CUSTODIANS {
+        authenticate(&mut h, n, p);
+    }
+    click(&mut h, "Continue to Request");
+    click(&mut h, "Choose the request folder…");
+    // The window is still open; it now reads the file.
+    assert!(
+        h.query_by_label_contains("request_verified").is_some(),
+        "journal events not listed"
+    );
+    assert_eq!(
+        h.query_all_by_label_contains("custodian_authenticated")
+            .count(),
+        2
+    );
+}

@@ -1,0 +1,243 @@
+//! Shared set-up for the desktop-app tests: a Kryoptic test token, a
+//! roster enrolled through the engine (fast test KDF), a trusted signer and
+//! a signed request made with tests/lib/make-request-bundle.sh, and
+//! helpers to drive the app through egui_kittest.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use airlock_app::gui::{FixedFolders, GuiApp};
+use airlock_ceremony::enroll::{CustodianSecret, enroll};
+use airlock_core::config::AirlockConfig;
+use airlock_hsm::testing::{TestToken, TokenKind};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use zeroize::Zeroizing;
+
+/// The custodians and their test passphrases.
+pub const CUSTODIANS: [(&str, &str); 2] = [
+    ("alice", "alice test passphrase"),
+    ("bob", "bob test passphrase"),
+];
+
+/// A ready workstation.
+pub struct Workstation {
+    pub token: TestToken,
+    pub dir: tempfile::TempDir,
+    pub config: AirlockConfig,
+    pub config_path: PathBuf,
+    pub request_dir: PathBuf,
+    pub out_parent: PathBuf,
+}
+
+impl Workstation {
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.config.state_dir
+    }
+
+    /// The bundle folder the app creates for this request.
+    pub fn bundle_dir(&self) -> PathBuf {
+        self.out_parent.join("airlock-import-gui-test-request")
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs the `airlock` binary with the workstation's environment.
+pub fn airlock(ws: &Workstation, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
+    cmd.args(args).env("AIRLOCK_CONFIG", &ws.config_path);
+    for (k, v) in ws.token.env_vars() {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("running airlock")
+}
+
+/// Token, roster (alice and bob, threshold 2), trusted signer, and a
+/// signed request of `keys` keys on a fake USB folder.
+pub fn workstation(keys: usize) -> Workstation {
+    TestToken::set_test_env("AIRLOCK_INSECURE_TEST_KDF", "1");
+    let token = TestToken::new(TokenKind::Kryoptic);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let config_path = token.write_airlock_toml(&state);
+    let config = AirlockConfig::load(&config_path).expect("test airlock.toml");
+
+    let secrets = CUSTODIANS
+        .iter()
+        .map(|(n, p)| CustodianSecret {
+            name: n.to_string(),
+            passphrase: Zeroizing::new(p.to_string()),
+        })
+        .collect();
+    enroll(&config, 2, secrets, token.so_pin()).expect("enrolment");
+
+    let root = repo_root();
+    let fixtures = root.join("tests/fixtures/test-only-keys");
+    let usb = dir.path().join("usb");
+    std::fs::create_dir(&usb).unwrap();
+    let request_dir = usb.join("request");
+    let status = Command::new("bash")
+        .arg(root.join("tests/lib/make-request-bundle.sh"))
+        .arg("--out")
+        .arg(&request_dir)
+        .arg("--signer-key")
+        .arg(fixtures.join("test-only-signer-rsa3072.key.pem"))
+        .arg("--wrapping-key")
+        .arg(fixtures.join("test-only-wrapping-rsa4096.pub.pem"))
+        .args([
+            "--request-id",
+            "gui-test-request",
+            "--prefix",
+            "gui-key",
+            "--count",
+            &keys.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("make-request-bundle.sh");
+    assert!(status.success(), "make-request-bundle.sh failed");
+    let out_parent = dir.path().join("out-usb");
+    std::fs::create_dir(&out_parent).unwrap();
+    let ws = Workstation {
+        token,
+        dir,
+        config,
+        config_path,
+        request_dir,
+        out_parent,
+    };
+    let pub_pem = fixtures.join("test-only-signer-rsa3072.pub.pem");
+    let out = airlock(
+        &ws,
+        &[
+            "trust",
+            "add-signer",
+            pub_pem.to_str().unwrap(),
+            "--name",
+            "gui-test-signer",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "trust add-signer: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ws
+}
+
+/// The app in a kittest harness; folders come from `folders` in order.
+pub fn harness(ws: &Workstation, folders: Vec<PathBuf>) -> Harness<'static, GuiApp> {
+    let app = GuiApp::new(
+        eframe::egui::Context::default(),
+        ws.config.clone(),
+        Box::new(FixedFolders::new(folders)),
+    );
+    let mut h = Harness::builder()
+        .with_size([1400.0, 1400.0])
+        .build_ui_state(|ui, app: &mut GuiApp| app.ui(ui), app);
+    h.step();
+    h
+}
+
+/// Steps frames until the worker is idle (and a few more so the window
+/// shows the result).
+pub fn settle(h: &mut Harness<'static, GuiApp>) {
+    let start = Instant::now();
+    h.step();
+    while h.state().is_busy() {
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "the engine step did not finish in 10 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+    for _ in 0..3 {
+        h.step();
+    }
+}
+
+/// Clicks the only widget whose label is exactly `label`, then settles.
+pub fn click(h: &mut Harness<'static, GuiApp>, label: &str) {
+    h.get_by_label(label).click();
+    settle(h);
+}
+
+/// Clicks the only widget whose label contains `part`, then settles.
+pub fn click_containing(h: &mut Harness<'static, GuiApp>, part: &str) {
+    h.get_by_label_contains(part).click();
+    settle(h);
+}
+
+/// Ticks the network override (test machines have interfaces up) and
+/// runs preflight, then moves on to the custodians.
+pub fn preflight(h: &mut Harness<'static, GuiApp>) {
+    click_containing(h, "Allow network");
+    click(h, "Run preflight");
+    assert!(
+        h.state().error().is_none(),
+        "preflight failed: {:?}",
+        h.state().error()
+    );
+    click(h, "Continue to Custodians");
+}
+
+/// One custodian picks their name and types their passphrase.
+pub fn authenticate(h: &mut Harness<'static, GuiApp>, name: &str, passphrase: &str) {
+    click(h, name);
+    let field = h.get_by_role(eframe::egui::accesskit::Role::PasswordInput);
+    field.focus();
+    field.type_text(passphrase);
+    h.step();
+    click(h, "Authenticate");
+}
+
+/// From a fresh app to the end of Generate & wrap.
+pub fn through_generate(h: &mut Harness<'static, GuiApp>) {
+    preflight(h);
+    for (n, p) in CUSTODIANS {
+        authenticate(h, n, p);
+    }
+    assert!(
+        h.state().error().is_none(),
+        "authentication failed: {:?}",
+        h.state().error()
+    );
+    click(h, "Continue to Request");
+    click(h, "Choose the request folder…");
+    assert!(
+        h.state().error().is_none(),
+        "request failed: {:?}",
+        h.state().error()
+    );
+    click(h, "Continue to Review");
+    for (n, _) in CUSTODIANS {
+        click_containing(h, &format!("I, {n}, have read this plan"));
+    }
+    click(h, "Continue to Generate & wrap");
+    click(h, "Log in and generate");
+    assert!(
+        h.state().error().is_none(),
+        "generate failed: {:?}",
+        h.state().error()
+    );
+}
+
+/// The last event name in a journal file.
+pub fn last_journal_event(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let last = text.lines().last().expect("journal is empty");
+    let v: serde_json::Value = serde_json::from_str(last).unwrap();
+    v["event"].as_str().unwrap().to_string()
+}
