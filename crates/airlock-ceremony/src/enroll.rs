@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use airlock_core::config::AirlockConfig;
 use airlock_core::journal::{Actor, JournalWriter};
 use airlock_core::quorum::{
-    AuthOutcome, Enrollment, KdfParams, PinRotation, QuorumError, QuorumLogin, ROSTER_FILE_NAME,
-    Roster, TokenRef, generate_user_pin, reenroll,
+    AuthOutcome, Enrollment, KdfParams, MAX_CUSTODIANS, MIN_THRESHOLD, PinRotation, QuorumError,
+    QuorumLogin, ROSTER_FILE_NAME, Roster, TokenRef, generate_user_pin, reenroll,
 };
 use airlock_core::signature::SignerKey;
 use airlock_hsm::Hsm;
@@ -72,6 +72,17 @@ fn journal(state_dir: &Path) -> Result<JournalWriter, CeremonyError> {
     }
 }
 
+/// M >= 2 and M <= N <= 10, checked before anything is changed.
+fn check_counts(threshold: usize, n: usize) -> Result<(), CeremonyError> {
+    if threshold < MIN_THRESHOLD || threshold > n || n > MAX_CUSTODIANS {
+        return Err(CeremonyError::Quorum(QuorumError::ThresholdOutOfRange {
+            threshold,
+            custodians: n,
+        }));
+    }
+    Ok(())
+}
+
 fn names(custodians: &[CustodianSecret]) -> Vec<String> {
     custodians
         .iter()
@@ -127,6 +138,7 @@ pub fn enroll(
         }));
     }
     // Every policy check before the HSM is touched.
+    check_counts(threshold, custodians.len())?;
     let listed = names(&custodians);
     let mut enrollment = Enrollment::new(threshold)?;
     for c in custodians {
@@ -243,6 +255,7 @@ pub fn reenroll_custodians(
 ) -> Result<EnrollOutcome, CeremonyError> {
     let roster_path = config.state_dir.join(ROSTER_FILE_NAME);
     let roster = Roster::load(&roster_path)?;
+    check_counts(threshold, next.len())?;
     let listed = names(&next);
     let mut enrollment = Enrollment::new(threshold)?;
     for c in next {
