@@ -50,6 +50,9 @@ pub fn apply(ctx: &egui::Context) {
         style.spacing.item_spacing = egui::vec2(12.0, 10.0);
         style.spacing.button_padding = egui::vec2(16.0, 8.0);
         style.spacing.interact_size.y = 40.0;
+        // Checkboxes big enough to see from across the room.
+        style.spacing.icon_width = 28.0;
+        style.spacing.icon_width_inner = 18.0;
         let v = &mut style.visuals;
         v.override_text_color = Some(TEXT);
         v.panel_fill = Color32::WHITE;
