@@ -3,13 +3,21 @@
 # (Kryoptic, built from crates.io) with demo request data. No HSM and no
 # AWS account needed. Everything lands in .work/demo/ (recreated each run).
 #
-#   ceremony-scripts/demo.sh            headless ceremony, then verify the bundle
-#   ceremony-scripts/demo.sh --gui      open the desktop app on the demo instead
+#   ceremony-scripts/demo.sh             with a display (DISPLAY or WAYLAND_DISPLAY):
+#                                        open the desktop app on the demo data;
+#                                        without one: the headless ceremony
+#   ceremony-scripts/demo.sh --headless  headless ceremony, then verify the bundle
+#   ceremony-scripts/demo.sh --gui       the desktop app even if no display is set
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 gui=0
-[[ "${1:-}" == "--gui" ]] && gui=1
+case "${1:-}" in
+  --gui) gui=1 ;;
+  --headless) gui=0 ;;
+  "") [[ -n "${DISPLAY:-}" || -n "${WAYLAND_DISPLAY:-}" ]] && gui=1 ;;
+  *) echo "usage: $0 [--headless|--gui]" >&2; exit 2 ;;
+esac
 
 say() { printf '\n== %s ==\n' "$*"; }
 
@@ -69,6 +77,13 @@ printf 'bob demo passphrase two\n' >"$demo/secrets/bob"
 
 if [[ $gui == 1 ]]; then
   say "desktop app"
+  cat <<TEXT
+Preflight: tick "Allow network" unless this machine is really air-gapped.
+Custodians: alice types "$(cat "$demo/secrets/alice")", bob types "$(cat "$demo/secrets/bob")".
+Request folder: $demo/usb/request
+Output folder:  $demo/usb  (the bundle goes into a new folder inside it)
+Ceremony signing key for 'airlock bundle verify': $demo/state/ceremony-signing-key.pem
+TEXT
   exec "$airlock"
 fi
 

@@ -13,8 +13,13 @@ want_test=0
 # built from crates.io and needs libclang + OpenSSL headers), opensc's
 # pkcs11-tool to initialise tokens, openssl/jq for bundles.
 pkgs=(build-essential pkg-config libssl-dev libclang-dev clang softhsm2 opensc openssl jq coreutils)
+# The desktop app: GTK 3 headers for the rfd folder dialog; OpenGL (Mesa),
+# X11 cursor/input and xkbcommon libraries for the glow renderer.
+pkgs+=(libgtk-3-dev libgl1 libglx-mesa0 libgl1-mesa-dri libxcursor1 libxi6 libxkbcommon-x11-0)
 if [[ $want_test == 1 ]]; then
   pkgs+=(iproute2 util-linux)
+  # The app under a virtual X server, and screenshots of it.
+  pkgs+=(xvfb xauth imagemagick)
 fi
 
 missing=()
