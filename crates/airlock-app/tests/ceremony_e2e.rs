@@ -534,9 +534,14 @@ fn softhsm_runs_a_sha1_ceremony_when_allowed() {
     let refused = wb.airlock().args(&args).output().unwrap();
     assert_exit(&refused, 14, "SHA-1 without --allow-sha1");
     args.push("--allow-sha1".into());
+    args.push("--wipe-request".into());
     let run = wb.airlock().args(&args).output().unwrap();
     assert_ok(&run, "SHA-1 ceremony on SoftHSM");
     bundle_verifies(&wb, &out);
+    // --wipe-request: the request bundle is gone, and the wipe is reported.
+    assert!(!request.exists(), "the request bundle was not wiped");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("Wiped the request bundle"), "{err}");
     let material = out.join("keys/key-00001/EncryptedKeyMaterial.bin");
     let aes = sh(Command::new("openssl")
         .args(["pkeyutl", "-decrypt", "-inkey"])
