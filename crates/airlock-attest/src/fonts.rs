@@ -120,9 +120,7 @@ mod tests {
     #[test]
     fn unprintable_characters_are_named() {
         assert!(Face::Sans.check("x", "Zürich ÅØ ₂ — ok").is_ok());
-        let e = Face::Sans
-            .check("seal serial", "bag \u{4E2D}")
-            .unwrap_err();
+        let e = Face::Sans.check("seal serial", "bag \u{4E2D}").unwrap_err();
         let t = e.to_string();
         assert!(t.contains("seal serial") && t.contains("U+4E2D"), "{t}");
     }

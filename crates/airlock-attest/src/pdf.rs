@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use lopdf::{Object, StringFormat};
 use printpdf::{
-    Color, FontId, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfFont, PdfFontHandle,
-    PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem, WindingOrder,
+    Color, FontId, Line, LinePoint, Op, PaintMode, PdfDocument, PdfFont, PdfFontHandle, PdfPage,
+    PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem, WindingOrder,
 };
 use time::OffsetDateTime;
 
@@ -144,7 +144,16 @@ pub fn to_pdf(pages: &Pages, meta: &DocMeta) -> Result<Vec<u8>, AttestError> {
     let pdf_pages: Vec<PdfPage> = pages
         .pages
         .iter()
-        .map(|p| PdfPage::new(Mm::from(Pt(w)), Mm::from(Pt(h)), ops_for(p, h)))
+        .map(|p| {
+            // The boxes in points exactly (PdfPage::new goes through mm).
+            let bx = Rect::from_wh(Pt(w), Pt(h));
+            PdfPage {
+                media_box: bx.clone(),
+                trim_box: bx.clone(),
+                crop_box: bx,
+                ops: ops_for(p, h),
+            }
+        })
         .collect();
     doc.with_pages(pdf_pages);
 
