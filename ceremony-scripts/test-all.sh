@@ -24,3 +24,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast
+
+step "fuzz smoke (every parser of outside input, briefly)"
+bash ceremony-scripts/fuzz-smoke.sh
