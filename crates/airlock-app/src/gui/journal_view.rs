@@ -40,10 +40,11 @@ impl JournalView {
         if !self.open {
             return;
         }
-        if let Some(p) = path {
-            if self.lines.is_empty() && self.problem.is_none() {
-                self.load(p);
-            }
+        if let Some(p) = path
+            && self.lines.is_empty()
+            && self.problem.is_none()
+        {
+            self.load(p);
         }
         let mut open = self.open;
         let mut refresh = false;

@@ -119,10 +119,10 @@ pub fn error_box(
                 .color(theme::MUTED),
             );
             ui.horizontal(|ui| {
-                if let Some(label) = retry_label {
-                    if ui.button(label).clicked() {
-                        choice = Some(ErrorChoice::Retry);
-                    }
+                if let Some(label) = retry_label
+                    && ui.button(label).clicked()
+                {
+                    choice = Some(ErrorChoice::Retry);
                 }
                 if ui.button("Abort ceremony").clicked() {
                     choice = Some(ErrorChoice::Abort);

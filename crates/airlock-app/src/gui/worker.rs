@@ -6,7 +6,7 @@
 //! repaint.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
 use airlock_ceremony::{Ceremony, CeremonyError, CeremonyOptions, Event};
@@ -167,10 +167,7 @@ impl Worker {
 
     /// The next reply, if one is waiting.
     pub fn try_recv(&self) -> Option<Reply> {
-        match self.replies.try_recv() {
-            Ok(r) => Some(r),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.replies.try_recv().ok()
     }
 }
 
@@ -179,10 +176,10 @@ impl Drop for Worker {
         // Closing the channel ends the loop once the current command is done.
         let (dead, _) = mpsc::channel();
         self.commands = dead;
-        if let Some(t) = self.thread.take() {
-            if t.is_finished() {
-                let _ = t.join();
-            }
+        if let Some(t) = self.thread.take()
+            && t.is_finished()
+        {
+            let _ = t.join();
         }
     }
 }

@@ -64,14 +64,14 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
             .desired_height(36.0)
             .text(RichText::new(format!("{done} of {total} keys generated and wrapped")).strong()),
     );
-    if let Some((i, n, name)) = &app.progress.current {
-        if app.busy.is_some() {
-            ui.label(
-                RichText::new(format!("Now: [{i}/{n}] {name}"))
-                    .color(theme::BUSY)
-                    .strong(),
-            );
-        }
+    if let Some((i, n, name)) = &app.progress.current
+        && app.busy.is_some()
+    {
+        ui.label(
+            RichText::new(format!("Now: [{i}/{n}] {name}"))
+                .color(theme::BUSY)
+                .strong(),
+        );
     }
     if app.generated {
         widgets::badge(
