@@ -23,6 +23,11 @@ pub use step::Step;
 
 use airlock_core::config::AirlockConfig;
 
+/// Environment variable with folders (separated by `:`) handed out in
+/// order instead of opening the folder dialog: for scripted rehearsals and
+/// the screenshot script. The custodians still see every chosen folder.
+pub const FOLDERS_ENV: &str = "AIRLOCK_GUI_FOLDERS";
+
 /// Window title.
 pub const TITLE: &str = "Airlock key ceremony";
 
@@ -35,16 +40,16 @@ pub fn run(config: AirlockConfig) -> Result<(), eframe::Error> {
             .with_min_inner_size([1000.0, 700.0]),
         ..Default::default()
     };
+    let picker: Box<dyn FolderPicker> = match std::env::var_os(FOLDERS_ENV) {
+        Some(list) => Box::new(FixedFolders::new(std::env::split_paths(&list))),
+        None => Box::new(RfdFolderPicker),
+    };
     eframe::run_native(
         TITLE,
         options,
         Box::new(move |cc| {
             theme::apply(&cc.egui_ctx);
-            Ok(Box::new(GuiApp::new(
-                cc.egui_ctx.clone(),
-                config,
-                Box::new(RfdFolderPicker),
-            )))
+            Ok(Box::new(GuiApp::new(cc.egui_ctx.clone(), config, picker)))
         }),
     )
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Retakes the screenshots in this folder: runs the desktop app under Xvfb on
+# the demo workstation (run ceremony-scripts/demo.sh --headless first), drives
+# a 9-key ceremony with xdotool (mouse positions for a 1400x900 screen), and
+# saves one PNG per step. Folder choices come from AIRLOCK_GUI_FOLDERS instead
+# of the GTK dialog. Needs xvfb, imagemagick and xdotool.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD demo=$root/.work/demo shots=$root/.work/gui-shots out=$root/docs/screenshots
+rm -rf "$shots" && mkdir -p "$shots/out"
+keys=()
+for env in dev int prod; do for svc in s3 rds dynamodb; do
+  keys+=(--key "$env-$svc:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_4096")
+done; done
+bash tests/lib/make-request-bundle.sh --out "$shots/request" --signer-key "$demo/secrets/signer.pem" \
+  --request-id "gui-shots-$RANDOM" --wrapping-key-dir "$demo/wrapping-keys" "${keys[@]}" >/dev/null
+
+export DISPLAY=:99 KRYOPTIC_CONF=$demo/kryoptic.conf AIRLOCK_CONFIG=$demo/airlock.toml
+export AIRLOCK_GUI_FOLDERS="$shots/request:$shots/out"
+Xvfb :99 -screen 0 1400x900x24 >/dev/null 2>&1 & xvfb=$!
+sleep 1
+target/debug/airlock >"$shots/app.log" 2>&1 & app=$!
+trap 'kill $app $xvfb 2>/dev/null || true' EXIT
+sleep 5
+click() { xdotool mousemove "$1" "$2" click 1; sleep "${3:-1}"; }
+shot() { import -window root "$out/$1.png"; }
+next() { click 458 857; }               # the Continue button in the bottom bar
+custodian() {                            # name x/y, field y, passphrase
+  click "$1" "$2" 0.3; click 620 "$3" 0.3
+  xdotool type --delay 30 "$4"; xdotool key Return; sleep 5
+}
+xdotool windowfocus --sync "$(xdotool search --name Airlock | head -1)" || true
+click 330 251 0.5; click 380 408 4; shot 01-preflight; next
+custodian 434 221 306 "$(cat "$demo/secrets/alice")"; shot 02-custodians
+custodian 431 332 417 "$(cat "$demo/secrets/bob")"; next
+click 462 173 4; shot 03-request; next
+click 322 615 0.3; click 322 665 0.5; shot 04-review; next
+click 420 198 8; shot 05-generate; next
+click 458 198 5; shot 06-seal-export; next
+shot 07-attestation; next
+click 405 313 4; shot 08-wipe; next
+shot 09-done
+click 1114 22; shot 10-journal
