@@ -74,11 +74,26 @@ fn nine_symmetric_plus_rsa_and_ecc_keys_unwrap_with_openssl() {
     wb.make_request(&request, &key_args);
 
     let out = wb.path("usb/import");
-    let args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
+    let mut args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
+    args.extend(["--seal-serial".into(), "BAG-000117".into()]);
     let run = wb.airlock().args(&args).output().unwrap();
     assert_ok(&run, "ceremony run");
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("PGP words"), "{stdout}");
+
+    // The ceremony printed its attestation into the bundle (unlisted in
+    // SHA256SUMS), with the bag serial, the digest and the wipe result.
+    let pdf = out.join("attestation.pdf");
+    let text = String::from_utf8(sh(Command::new("pdftotext").arg(&pdf).arg("-"))).unwrap();
+    let sums_hex = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            std::fs::read(out.join("SHA256SUMS")).unwrap(),
+        ))
+    };
+    assert!(text.contains("BAG-000117"), "{text}");
+    assert!(text.contains(&sums_hex[..4]), "{text}");
+    assert!(stdout.contains("attestation.pdf"), "{stdout}");
 
     // The bundle as the online side checks it.
     bundle_verifies(&wb, &out);

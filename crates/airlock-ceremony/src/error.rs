@@ -29,6 +29,9 @@ pub enum CeremonyError {
     /// Staging or publishing the output.
     #[error(transparent)]
     Output(#[from] airlock_core::staged_dir::StagedDirError),
+    /// The attestation could not be built or written.
+    #[error(transparent)]
+    Attestation(#[from] airlock_attest::AttestError),
     /// The bundle written did not verify when read back.
     #[error("read-back of the staged bundle failed, nothing was published: {0}")]
     ReadBack(#[source] airlock_core::import_bundle::ImportBundleError),
@@ -142,6 +145,7 @@ impl ExitClass for CeremonyError {
             CeremonyError::Quorum(e) => e.exit_code(),
             CeremonyError::Journal(e) => e.exit_code(),
             CeremonyError::Output(e) => e.exit_code(),
+            CeremonyError::Attestation(e) => e.exit_code(),
             CeremonyError::ReadBack(_) => ExitCode::Ceremony,
             CeremonyError::Io { .. } => ExitCode::Io,
             CeremonyError::NotAirGapped { .. } => ExitCode::NotAirGapped,

@@ -7,6 +7,7 @@
 pub mod enroll;
 pub mod error;
 pub mod event;
+pub mod hygiene;
 pub mod preflight;
 pub mod runner;
 pub mod state;
@@ -14,4 +15,7 @@ pub mod words;
 
 pub use error::CeremonyError;
 pub use event::Event;
-pub use runner::{Ceremony, CeremonyOptions, ExportOutcome, KeyOrigin, KeyOutcome, WipeOutcome};
+pub use runner::{
+    AttestationOptions, Ceremony, CeremonyOptions, ExportOutcome, KeyOrigin, KeyOutcome,
+    WipeOutcome,
+};

@@ -60,6 +60,15 @@ pub struct CeremonyOptions {
     pub wipe_request: bool,
 }
 
+/// How the attestation is printed (set with [`Ceremony::set_attestation`]).
+#[derive(Debug, Clone, Default)]
+pub struct AttestationOptions {
+    /// Serial numbers of the tamper-evident bags, as typed by the custodians.
+    pub seal_serials: Vec<String>,
+    /// Paper size.
+    pub paper: airlock_attest::Paper,
+}
+
 /// What preflight saw.
 #[derive(Debug, Clone)]
 pub struct PreflightReport {
@@ -165,6 +174,7 @@ pub struct Ceremony {
     signing_key: Option<SigningKeyInfo>,
     keys: Vec<KeyOutcome>,
     export: Option<ExportOutcome>,
+    attestation: AttestationOptions,
 }
 
 impl std::fmt::Debug for Ceremony {
@@ -238,6 +248,7 @@ impl Ceremony {
             signing_key: None,
             keys: Vec::new(),
             export: None,
+            attestation: AttestationOptions::default(),
         };
         let p = &c.preflight;
         let data = json!({
@@ -255,6 +266,7 @@ impl Ceremony {
                 "firmware": p.identity.firmware,
             },
             "config": c.config.source.display().to_string(),
+            "memory_hygiene": crate::hygiene::last_report_json(),
         });
         c.log("preflight", Actor::System, data)?;
         Ok(c)
@@ -303,6 +315,20 @@ impl Ceremony {
     /// Per-key results so far.
     pub fn keys(&self) -> &[KeyOutcome] {
         &self.keys
+    }
+
+    /// Sets the seal serials and paper size for the attestation (any time
+    /// before [`Ceremony::wipe`]).
+    pub fn set_attestation(&mut self, options: AttestationOptions) {
+        self.attestation = options;
+    }
+
+    /// The attestation written into the bundle after the wipe.
+    pub fn attestation_path(&self) -> Option<PathBuf> {
+        self.export
+            .as_ref()
+            .map(|e| e.path.join(airlock_core::import_bundle::ATTESTATION_FILE))
+            .filter(|p| p.exists())
     }
 
     /// The published bundle, once exported.
@@ -1057,10 +1083,40 @@ impl Ceremony {
                 needs: "seal and export the bundle (or abort)",
             });
         }
-        match self.wipe_inner(true) {
-            Ok(w) => Ok(w),
-            Err(e) => Err(self.failed("wipe", e)),
-        }
+        let outcome = match self.wipe_inner(true) {
+            Ok(w) => w,
+            Err(e) => return Err(self.failed("wipe", e)),
+        };
+        self.write_attestation()?;
+        Ok(outcome)
+    }
+
+    /// Writes `attestation.pdf` into the published bundle (atomically; it is
+    /// not listed in `SHA256SUMS`), from the verified bundle and the full
+    /// journal, so that it can print the wipe result.
+    fn write_attestation(&mut self) -> Result<(), CeremonyError> {
+        let export = self.export.as_ref().expect("exported");
+        let info = self.signing_key.as_ref().expect("logged in");
+        let key = SignerKey::from_spki_der(&info.spki_der).map_err(|e| CeremonyError::Io {
+            what: "parsing the ceremony signing key",
+            path: PathBuf::from("HSM"),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let journal_path = self.journal.as_ref().expect("open").path().to_path_buf();
+        let full = airlock_core::journal::verify_journal_file(&journal_path)?;
+        let input = airlock_attest::AttestationInput::from_verified(
+            &export.verified,
+            &key,
+            Some(&full),
+            &self.attestation.seal_serials,
+            self.attestation.paper,
+        )?;
+        let pdf = airlock_attest::render_pdf(&input)?;
+        let path = export
+            .path
+            .join(airlock_core::import_bundle::ATTESTATION_FILE);
+        airlock_attest::write_pdf_atomically(&path, &pdf, true)?;
+        Ok(())
     }
 
     fn wipe_inner(&mut self, completed: bool) -> Result<WipeOutcome, CeremonyError> {
@@ -1114,6 +1170,14 @@ impl Ceremony {
     /// already generated stay in the HSM and are reused by a rerun of the
     /// same request.
     pub fn abort(&mut self, reason: &str) -> Result<WipeOutcome, CeremonyError> {
+        if self
+            .record
+            .as_ref()
+            .is_some_and(|r| r.status != CeremonyStatus::Running)
+        {
+            // Already completed (e.g. only the attestation failed) or aborted.
+            return Ok(WipeOutcome::default());
+        }
         self.log(
             "abort_requested",
             Actor::System,

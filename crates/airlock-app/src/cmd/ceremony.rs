@@ -5,9 +5,10 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use airlock_attest::Paper;
 use airlock_ceremony::state::{CeremonyStatus, CeremonyStore};
 use airlock_ceremony::words::pgp_words_for_hex;
-use airlock_ceremony::{Ceremony, CeremonyOptions, Event};
+use airlock_ceremony::{AttestationOptions, Ceremony, CeremonyOptions, Event};
 use airlock_core::signature::group_hex;
 use clap::Subcommand;
 
@@ -39,6 +40,13 @@ pub enum CeremonyCommand {
         /// Also wipe the request bundle at the end.
         #[arg(long)]
         wipe_request: bool,
+        /// Serial number of a tamper-evident bag the media travel in,
+        /// printed on the attestation. Repeat for each bag.
+        #[arg(long = "seal-serial", value_name = "SERIAL")]
+        seal_serials: Vec<String>,
+        /// Print the attestation on US Letter instead of A4.
+        #[arg(long)]
+        letter: bool,
         /// Events as JSON lines on stdout instead of progress text.
         #[arg(long)]
         json: bool,
@@ -61,6 +69,8 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
             allow_sha1,
             allow_network,
             wipe_request,
+            seal_serials,
+            letter,
             json,
         } => run_ceremony(
             config,
@@ -70,6 +80,10 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
                 allow_sha1,
                 allow_network,
                 wipe_request,
+            },
+            AttestationOptions {
+                seal_serials,
+                paper: if letter { Paper::Letter } else { Paper::A4 },
             },
             &custodians,
             json,
@@ -186,15 +200,20 @@ impl Reporter {
 fn run_ceremony(
     config: Option<&Path>,
     opts: CeremonyOptions,
+    attestation: AttestationOptions,
     custodians: &[CustodianArg],
     json: bool,
 ) -> Result<(), CliError> {
+    for note in airlock_ceremony::hygiene::harden_process().notes {
+        eprintln!("warning: {note}");
+    }
     let config = load_config(config)?;
     let reporter = Reporter {
         json,
         tty: std::io::stderr().is_terminal(),
     };
     let mut c = Ceremony::preflight(config, opts)?;
+    c.set_attestation(attestation);
     reporter.event(&c.preflight_event());
     let result = drive(&mut c, custodians, &reporter);
     if let Err(e) = result {
@@ -268,6 +287,13 @@ fn drive(
     println!();
     println!("Ceremony {} complete.", c.ceremony_id().unwrap_or("?"));
     println!("Import bundle: {}", path.display());
+    if let Some(a) = c.attestation_path() {
+        println!(
+            "Attestation:   {} (print it: airlock print {})",
+            a.display(),
+            a.display()
+        );
+    }
     println!("Read aloud and compare with the printed attestation:");
     println!("  SHA256SUMS digest (hex):  {}", group_hex(&sums));
     println!(
