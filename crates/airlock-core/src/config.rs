@@ -14,7 +14,9 @@ use crate::exit::{ExitClass, ExitCode};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// No configuration was found in any of the places searched.
-    #[error("no configuration found (looked at: {searched}); pass --config FILE or set AIRLOCK_CONFIG")]
+    #[error(
+        "no configuration found (looked at: {searched}); pass --config FILE or set AIRLOCK_CONFIG"
+    )]
     NotFound {
         /// The places searched, in order.
         searched: String,
@@ -114,8 +116,12 @@ impl TokenSelector {
                 "serial" => &mut sel.serial,
                 "manufacturer" => &mut sel.manufacturer,
                 "model" => &mut sel.model,
-                "library-description" | "library-manufacturer" | "library-version" | "slot-id"
-                | "slot-description" | "slot-manufacturer" => continue,
+                "library-description"
+                | "library-manufacturer"
+                | "library-version"
+                | "slot-id"
+                | "slot-description"
+                | "slot-manufacturer" => continue,
                 other => {
                     return Err(format!(
                         "URI attribute {other:?} does not select a token; use token=, serial=, manufacturer= or model="
@@ -135,7 +141,9 @@ impl TokenSelector {
 
     /// True when a token with these properties matches every given attribute.
     pub fn matches(&self, label: &str, serial: &str, manufacturer: &str, model: &str) -> bool {
-        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have.trim_end());
+        let eq = |want: &Option<String>, have: &str| {
+            want.as_deref().is_none_or(|w| w == have.trim_end())
+        };
         eq(&self.label, label)
             && eq(&self.serial, serial)
             && eq(&self.manufacturer, manufacturer)
@@ -212,14 +220,20 @@ impl AirlockConfig {
             return Err(invalid(
                 "hsm",
                 "module",
-                format!("{} is not an absolute path; give the full path of the PKCS#11 library", raw.hsm.module.display()),
+                format!(
+                    "{} is not an absolute path; give the full path of the PKCS#11 library",
+                    raw.hsm.module.display()
+                ),
             ));
         }
         if !raw.hsm.module.is_file() {
             return Err(invalid(
                 "hsm",
                 "module",
-                format!("{} does not exist or is not a file; install the HSM vendor's PKCS#11 library or fix the path", raw.hsm.module.display()),
+                format!(
+                    "{} does not exist or is not a file; install the HSM vendor's PKCS#11 library or fix the path",
+                    raw.hsm.module.display()
+                ),
             ));
         }
         let token = TokenSelector::parse(&raw.hsm.token).map_err(|m| invalid("hsm", "token", m))?;

@@ -104,7 +104,9 @@ pub struct ManifestError {
 }
 
 fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn is_rfc3339_utc(s: &str) -> bool {
@@ -118,7 +120,8 @@ pub fn is_key_name(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 63
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 impl ImportManifest {
@@ -126,10 +129,11 @@ impl ImportManifest {
     /// every field's form.
     pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
         let de = &mut serde_json::Deserializer::from_slice(bytes);
-        let m: ImportManifest = serde_path_to_error::deserialize(de).map_err(|e| ManifestError {
-            field: e.path().to_string(),
-            message: e.inner().to_string(),
-        })?;
+        let m: ImportManifest =
+            serde_path_to_error::deserialize(de).map_err(|e| ManifestError {
+                field: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
         m.validate()?;
         Ok(m)
     }
@@ -145,20 +149,29 @@ impl ImportManifest {
         }
         for (field, v) in [
             ("request_sha256sums_sha256", &self.request_sha256sums_sha256),
-            ("request_signer_fingerprint", &self.request_signer_fingerprint),
+            (
+                "request_signer_fingerprint",
+                &self.request_signer_fingerprint,
+            ),
             ("journal_head_sha256", &self.journal_head_sha256),
         ] {
             if !is_hex64(v) {
                 return Err(err(field.into(), "must be 64 lowercase hex digits"));
             }
         }
-        for (field, v) in [("started_at", &self.started_at), ("completed_at", &self.completed_at)] {
+        for (field, v) in [
+            ("started_at", &self.started_at),
+            ("completed_at", &self.completed_at),
+        ] {
             if !is_rfc3339_utc(v) {
                 return Err(err(field.into(), "must be an RFC 3339 UTC timestamp"));
             }
         }
         if self.custodians.len() < 2 {
-            return Err(err("custodians".into(), "a ceremony needs at least two custodians"));
+            return Err(err(
+                "custodians".into(),
+                "a ceremony needs at least two custodians",
+            ));
         }
         if self.keys.is_empty() {
             return Err(err("keys".into(), "no keys"));
@@ -173,16 +186,24 @@ impl ImportManifest {
                 return Err(err(f("name"), "duplicate key name"));
             }
             if !is_rfc3339_utc(&k.parameters_valid_to) {
-                return Err(err(f("parameters_valid_to"), "must be an RFC 3339 UTC timestamp"));
+                return Err(err(
+                    f("parameters_valid_to"),
+                    "must be an RFC 3339 UTC timestamp",
+                ));
             }
             let is_aes = k.key_spec == KeySpec::SymmetricDefault;
             match &k.kcv {
                 Some(kcv) if !is_aes => {
-                    return Err(err(f("kcv"), &format!("must be null for {} ({kcv})", k.key_spec)));
+                    return Err(err(
+                        f("kcv"),
+                        &format!("must be null for {} ({kcv})", k.key_spec),
+                    ));
                 }
                 Some(kcv)
                     if kcv.len() != 6
-                        || !kcv.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)) =>
+                        || !kcv
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)) =>
                 {
                     return Err(err(f("kcv"), "must be 6 uppercase hex digits"));
                 }
@@ -198,7 +219,10 @@ impl ImportManifest {
                     ));
                 }
                 None if has_pub => {
-                    return Err(err(f("public_key_sha256"), "an RSA/ECC key must carry its public key hash"));
+                    return Err(err(
+                        f("public_key_sha256"),
+                        "an RSA/ECC key must carry its public key hash",
+                    ));
                 }
                 _ => {}
             }

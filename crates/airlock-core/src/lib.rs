@@ -3,17 +3,17 @@
 //! the quorum scheme, the audit journal and the ceremony model live here so
 //! that the CLI, the GUI and the tests share one implementation.
 
+pub mod bundle_dir;
 pub mod config;
 pub mod exit;
 pub mod import_bundle;
 pub mod import_manifest;
-pub mod bundle_dir;
+pub mod journal;
+pub mod quorum;
 pub mod request;
 pub mod signature;
 pub mod spec;
-pub mod quorum;
-pub mod journal;
+pub mod staged_dir;
 pub mod sums;
 pub mod trust;
-pub mod staged_dir;
 pub mod wipe;

@@ -111,7 +111,11 @@ impl StagedDir {
     /// Writes one file (never overwriting), fsyncs it and its directory.
     pub fn write_file(&self, rel: &str, bytes: &[u8]) -> Result<(), StagedDirError> {
         let rel_path = Path::new(rel);
-        if rel.is_empty() || !rel_path.components().all(|c| matches!(c, Component::Normal(_))) {
+        if rel.is_empty()
+            || !rel_path
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
+        {
             return Err(StagedDirError::BadRelative(rel.to_string()));
         }
         let path = self.staging.join(rel_path);
@@ -152,7 +156,10 @@ impl StagedDir {
             return Err(StagedDirError::Exists(self.final_path.clone()));
         }
         fs::rename(&self.staging, &self.final_path).map_err(io(&self.final_path))?;
-        let parent = self.final_path.parent().filter(|p| !p.as_os_str().is_empty());
+        let parent = self
+            .final_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty());
         fsync_dir(parent.unwrap_or(Path::new(".")))?;
         self.published = true;
         Ok(self.final_path.clone())
@@ -175,9 +182,7 @@ impl Drop for StagedDir {
 
 /// fsyncs a directory so that entries created in it are durable.
 pub fn fsync_dir(dir: &Path) -> Result<(), StagedDirError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 #[cfg(test)]
@@ -196,7 +201,10 @@ mod tests {
             s.write_file("keys/a/x.bin", b"again"),
             Err(StagedDirError::Io { .. })
         ));
-        assert!(matches!(s.write_file("../evil", b""), Err(StagedDirError::BadRelative(_))));
+        assert!(matches!(
+            s.write_file("../evil", b""),
+            Err(StagedDirError::BadRelative(_))
+        ));
         s.publish().unwrap();
         assert_eq!(fs::read(out.join("keys/a/x.bin")).unwrap(), b"abc");
         assert!(matches!(

@@ -31,6 +31,9 @@ pub extern "C" fn C_GetInterface(
 
 /// PKCS#11 3.0 entry point: all interfaces.
 #[unsafe(no_mangle)]
-pub extern "C" fn C_GetInterfaceList(interfaces_list: CK_INTERFACE_PTR, count: CK_ULONG_PTR) -> CK_RV {
+pub extern "C" fn C_GetInterfaceList(
+    interfaces_list: CK_INTERFACE_PTR,
+    count: CK_ULONG_PTR,
+) -> CK_RV {
     fn_get_interface_list(interfaces_list, count)
 }

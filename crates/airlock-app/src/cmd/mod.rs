@@ -7,12 +7,12 @@ mod bundle;
 mod ceremony;
 mod config_cmd;
 mod enroll;
-mod quorum;
-mod secrets;
 mod hsm;
 mod journal;
 mod print;
+mod quorum;
 mod request;
+mod secrets;
 mod trust;
 
 use std::fmt;
