@@ -79,7 +79,7 @@ quote_cmd() {
 # aws_call WHAT SERVICE OPERATION ARGS...: runs the aws CLI with JSON output,
 # the --endpoint-url when one was given, and prints its stdout. On failure
 # exits 11 naming WHAT (the key or resource), the call and AWS's own message.
-# Under --dry-run it prints the command to stdout prefixed "DRY-RUN:" and
+# Under --dry-run it prints the command to stderr prefixed "DRY-RUN:" and
 # returns without calling AWS.
 aws_call() {
     local what=$1
@@ -88,7 +88,7 @@ aws_call() {
     [[ -n $ENDPOINT_URL ]] && cmd+=(--endpoint-url "$ENDPOINT_URL")
     cmd+=("$@")
     if [[ $DRY_RUN == 1 ]]; then
-        printf 'DRY-RUN: %s\n' "$(quote_cmd "${cmd[@]}")"
+        printf 'DRY-RUN: %s\n' "$(quote_cmd "${cmd[@]}")" >&2
         return 0
     fi
     local err rc=0 out

@@ -333,3 +333,8 @@ expect "compliance-report --require-byok flags the SSE-S3 bucket" 1 "$cs/complia
 check "--require-byok lists only the bucket without a BYOK key" jq -e '[.resources[].resource] == ["plain-sse-s3"]' "$work/last.out"
 expect "compliance-report --dry-run calls nothing and exits 0" 0 "$cs/compliance-report.sh" --dry-run
 check "compliance-report --dry-run prints the listing calls" grep -q 'DRY-RUN: aws .*rds describe-db-clusters' "$work/last.out"
+
+# --- the AWS Config rule's evaluation, against the same KMS ------------------------------------------
+plain=$(kms create-key --description "not BYOK" | jq -r .KeyMetadata.Arn)
+check "the Config rule's evaluate() agrees with the report (replaced, rotated, too old, not BYOK, missing key)" \
+    python "$cs/config-rules/rule-test.py" "${OLD[prod-rds]}" "${OLD[prod-s3]}" "$plain"
