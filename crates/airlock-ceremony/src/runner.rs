@@ -559,12 +559,13 @@ impl Ceremony {
                 warnings: r.warnings.iter().map(|w| w.to_string()).collect(),
             });
         }
-        if !self.resumable_labels.is_empty() || self.published_before.is_some() {
-            if let Some(id) = self.ceremony_id() {
-                out.push(Event::Resumed {
-                    ceremony_id: id.to_string(),
-                });
-            }
+        if let Some(id) = self
+            .ceremony_id()
+            .filter(|_| !self.resumable_labels.is_empty() || self.published_before.is_some())
+        {
+            out.push(Event::Resumed {
+                ceremony_id: id.to_string(),
+            });
         }
         out
     }
@@ -671,11 +672,7 @@ impl Ceremony {
             }
         }
         let session = self.session.as_mut().expect("just set");
-        let report = session.self_test(&algs);
-        let report = match report {
-            Ok(r) => r,
-            Err(e) => return Err(e.into()),
-        };
+        let report = session.self_test(&algs)?;
         let paths: Vec<(WrappingAlgorithm, WrapPath)> = algs
             .iter()
             .filter_map(|a| report.path(*a).map(|p| (*a, p)))
@@ -814,7 +811,7 @@ impl Ceremony {
                 }
             };
             let session = self.session.as_mut().expect("logged in");
-            let kcv = session.kcv(&key)?.map(|b| hex::encode_upper(b));
+            let kcv = session.kcv(&key)?.map(hex::encode_upper);
             let public_key_sha256 = session.public_key_spki(&key)?.map(|spki| sha256_hex(&spki));
             self.log(
                 "key_generated",

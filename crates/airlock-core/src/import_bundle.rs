@@ -154,7 +154,7 @@ pub fn check_material_len(
     let ok = moduli.iter().any(|m| {
         len > *m && {
             let kwp = len - m;
-            kwp % 8 == 0 && kwp >= kwp_len(lo) && kwp <= kwp_len(hi)
+            kwp.is_multiple_of(8) && kwp >= kwp_len(lo) && kwp <= kwp_len(hi)
         }
     });
     if ok {
