@@ -50,6 +50,9 @@ fn collect(args: &[CustodianArg], confirm: bool) -> Result<Vec<CustodianSecret>,
 
 /// Runs `airlock enroll`.
 pub fn run(args: EnrollArgs, config: Option<&Path>) -> Result<(), CliError> {
+    for note in airlock_ceremony::hygiene::harden_process().notes {
+        eprintln!("warning: {note}");
+    }
     let config = load_config(config)?;
     let next = collect(&args.custodians, true)?;
     let outcome = if args.replace {

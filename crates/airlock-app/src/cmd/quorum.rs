@@ -28,6 +28,9 @@ pub enum QuorumCommand {
 /// Runs `airlock quorum ...`.
 pub fn run(cmd: QuorumCommand, config: Option<&Path>) -> Result<(), CliError> {
     let QuorumCommand::Test { custodians, json } = cmd;
+    for note in airlock_ceremony::hygiene::harden_process().notes {
+        eprintln!("warning: {note}");
+    }
     let config = load_config(config)?;
     let creds = custodians
         .iter()

@@ -1,0 +1,253 @@
+//! Memory hygiene during a real ceremony on Kryoptic (issue 8): the `airlock`
+//! process has core dumps off and its memory locked while it holds secrets,
+//! it reports itself non-dumpable in the journal, and a panic inside the
+//! engine (with a full backtrace) carries no PIN, passphrase or SO PIN, nor
+//! does the journal or the engine's `Debug` output after it.
+
+mod common;
+
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use airlock_ceremony::{Ceremony, CeremonyOptions};
+use airlock_core::config::AirlockConfig;
+use airlock_core::quorum::{QuorumLogin, Roster};
+use common::*;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+fn proc_field(pid: u32, file: &str, prefix: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in /proc/{pid}/{file}"))
+        .to_string()
+}
+
+fn prepared() -> (Workbench, std::path::PathBuf) {
+    let wb = Workbench::new(TokenKind::Kryoptic);
+    wb.enroll(&["alice", "bob"], 2);
+    wb.trust_signer();
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &["--count", "3", "--wrapping-key-spec", "RSA_2048"],
+    );
+    (wb, request)
+}
+
+#[test]
+fn a_running_ceremony_has_core_dumps_off_memory_locked_and_reports_non_dumpable() {
+    let (wb, request) = prepared();
+    // alice's passphrase comes through a FIFO, so the ceremony stops in the
+    // middle (after preflight and request verification, before the quorum)
+    // until the test writes it; meanwhile the test looks at the process.
+    let fifo = wb.path("secrets/alice.fifo");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let out = wb.path("usb/import");
+    let mut args = wb.ceremony_args(&request, &out, &["bob"]);
+    args.push("--custodian".into());
+    args.push(format!("alice=@{}", fifo.display()));
+    let child = wb
+        .airlock()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+
+    // Wait until the process is blocked opening the FIFO: /proc/PID/syscall
+    // shows openat (257 on x86_64) on two looks 200 ms apart.
+    let started = Instant::now();
+    let mut seen = 0;
+    while seen < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the ceremony never reached the passphrase"
+        );
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+            .unwrap_or_else(|e| panic!("the ceremony exited early ({e})"));
+        seen = if syscall.starts_with("257 ") {
+            seen + 1
+        } else {
+            0
+        };
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let core = proc_field(pid, "limits", "Max core file size");
+    assert_eq!(
+        core.split_whitespace().nth(4),
+        Some("0"),
+        "soft limit: {core}"
+    );
+    assert_eq!(
+        core.split_whitespace().nth(5),
+        Some("0"),
+        "hard limit: {core}"
+    );
+    let locked = proc_field(pid, "status", "VmLck:");
+    let locked_kb: u64 = locked.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // Locking is best effort: VmLck must agree with what the process
+    // journals about it, and a refusal must carry a note (checked below).
+
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .unwrap()
+        .write_all(b"alice has a long test passphrase\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_ok(&output, "ceremony run with a FIFO passphrase");
+
+    // The process's own report (prctl PR_GET_DUMPABLE after setting it),
+    // journaled at preflight.
+    let journal = std::fs::read_dir(wb.state.join("ceremonies"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("journal.jsonl"))
+        .next()
+        .unwrap();
+    let first: Value = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["event"] == "preflight")
+        .expect("a preflight entry");
+    let hygiene = &first["data"]["memory_hygiene"];
+    assert_eq!(hygiene["non_dumpable"], true, "{hygiene}");
+    assert_eq!(hygiene["core_dumps_disabled"], true, "{hygiene}");
+    assert_eq!(hygiene["memory_locked"], locked_kb > 0, "{hygiene}");
+    if locked_kb == 0 {
+        assert!(
+            !hygiene["notes"].as_array().unwrap().is_empty(),
+            "{hygiene}"
+        );
+    }
+}
+
+/// Everything a panic hook would print: the message, location and a forced
+/// backtrace (what `RUST_BACKTRACE=1` adds).
+fn capture_panics() -> Arc<Mutex<String>> {
+    let captured = Arc::new(Mutex::new(String::new()));
+    let sink = captured.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let bt = std::backtrace::Backtrace::force_capture();
+        let mut s = sink.lock().unwrap();
+        s.push_str(&format!("{info}\n{bt}\n"));
+    }));
+    captured
+}
+
+fn rebuild_pin(wb: &Workbench) -> Zeroizing<String> {
+    let roster = Roster::load(&wb.state.join("roster.json")).unwrap();
+    let mut login = QuorumLogin::new(&roster);
+    for n in ["alice", "bob"] {
+        let pass = Zeroizing::new(format!("{n} has a long test passphrase"));
+        login.authenticate(n, &pass).unwrap();
+    }
+    login.rebuild_pin().unwrap()
+}
+
+fn files_below(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files_below(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_panic_inside_the_engine_carries_no_secret() {
+    let (wb, request) = prepared();
+    let out = wb.path("usb/import");
+    let config = AirlockConfig::load(&wb.config).unwrap();
+    let opts = CeremonyOptions {
+        request_dir: request,
+        out_dir: out.clone(),
+        allow_sha1: false,
+        allow_network: true,
+        wipe_request: false,
+    };
+    // As the CLI does first.
+    let report = airlock_ceremony::hygiene::harden_process();
+    assert!(report.required_ok(), "{report:?}");
+
+    let captured = capture_panics();
+    let mut c = Ceremony::preflight(config, opts).unwrap();
+    c.verify_request().unwrap();
+    for n in ["alice", "bob"] {
+        let pass = Zeroizing::new(format!("{n} has a long test passphrase"));
+        c.authenticate(n, &pass).unwrap();
+    }
+    c.login().unwrap();
+    // The panic happens inside the engine's generate-and-wrap step, on a
+    // logged-in session, right after the PIN was rebuilt and used.
+    let mut during = None;
+    let unwound = catch_unwind(AssertUnwindSafe(|| {
+        c.generate_and_wrap(&mut |event| {
+            during = Some(airlock_ceremony::hygiene::is_dumpable().unwrap());
+            panic!("forced panic inside the engine at {event:?}");
+        })
+    }));
+    let _ = std::panic::take_hook();
+    assert!(unwound.is_err(), "the forced panic did not happen");
+    assert_eq!(during, Some(false), "dumpable during the ceremony");
+    let panic_text = captured.lock().unwrap().clone();
+    assert!(
+        panic_text.contains("forced panic inside the engine"),
+        "{panic_text}"
+    );
+    assert!(
+        panic_text.contains("generate_and_wrap"),
+        "no backtrace:\n{panic_text}"
+    );
+
+    let debug = format!("{c:?}");
+    let abort = c.abort("the test forced a panic");
+    assert!(abort.is_ok(), "{abort:?}");
+    let abort_debug = format!("{abort:?}");
+    drop(c);
+
+    let pin = rebuild_pin(&wb);
+    let secrets = [
+        pin.as_str().to_string(),
+        "alice has a long test passphrase".to_string(),
+        "bob has a long test passphrase".to_string(),
+        wb.token.so_pin().as_str().to_string(),
+    ];
+    let mut texts = vec![
+        (
+            "the panic message and backtrace".to_string(),
+            panic_text.into_bytes(),
+        ),
+        ("the engine's Debug output".to_string(), debug.into_bytes()),
+        ("the abort outcome".to_string(), abort_debug.into_bytes()),
+    ];
+    let mut files = Vec::new();
+    files_below(&wb.state, &mut files);
+    files_below(&out, &mut files);
+    assert!(
+        files.iter().any(|f| f.ends_with("journal.jsonl")),
+        "no journal: {files:?}"
+    );
+    for f in files {
+        texts.push((f.display().to_string(), std::fs::read(&f).unwrap()));
+    }
+    for (where_, bytes) in &texts {
+        let text = String::from_utf8_lossy(bytes);
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "a secret appears in {where_}");
+        }
+    }
+}
