@@ -459,6 +459,21 @@ fn token_failure_mid_ceremony_is_journaled_and_a_rerun_completes() {
     }
     assert!(landed.is_some(), "no fault landed between keys");
 
+    // `ceremony status` names the unfinished ceremony, the keys it already
+    // made in the HSM, and how to finish.
+    let status = wb.run(&["ceremony", "status"]);
+    assert_ok(&status, "ceremony status");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("for request test-request"), "{text}");
+    assert!(
+        text.contains("HSM keys created for it") && text.contains("key-00001/test-request"),
+        "{text}"
+    );
+    assert!(text.contains("rerun"), "{text}");
+    let json = wb.run(&["ceremony", "status", "--json"]);
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["unfinished"].as_array().unwrap().len(), 1);
+
     let rerun = wb.airlock().args(&args).output().unwrap();
     assert_ok(&rerun, "rerun after the token failure");
     bundle_verifies(&wb, &out);
