@@ -77,6 +77,12 @@ fn form(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
                     .hint_text("typed by the custodian only"),
             )
             .labelled_by(label.id);
+        // egui keeps undo snapshots of the field as plain Strings; drop them
+        // every frame so no copy of the passphrase outlives the frame.
+        if let Some(mut state) = egui::text_edit::TextEditState::load(ui.ctx(), field.id) {
+            state.clear_undoer();
+            state.store(ui.ctx(), field.id);
+        }
         let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         let ready = app.chosen_custodian.is_some() && !app.passphrase.is_empty();
         let clicked = ui
