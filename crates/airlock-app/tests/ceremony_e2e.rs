@@ -628,3 +628,93 @@ fn bundle_verify_refuses_a_flipped_byte_and_a_foreign_key() {
     let err = assert_exit(&verify(&copy, &wb.ceremony_key()), 11, "flipped byte");
     assert!(err.contains("key-00001"), "{err}");
 }
+
+#[test]
+fn existing_material_is_rewrapped_and_foreign_labels_are_never_reused() {
+    let wb = Workbench::new(TokenKind::Kryoptic);
+    wb.enroll(&["alice", "bob"], 2);
+    wb.trust_signer();
+    let first = wb.path("usb/first");
+    wb.make_request(
+        &first,
+        &[
+            "--key",
+            "prod-s3:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_2048",
+        ],
+    );
+    let out1 = wb.path("usb/import1");
+    assert_ok(
+        &wb.airlock()
+            .args(wb.ceremony_args(&first, &out1, &["alice", "bob"]))
+            .output()
+            .unwrap(),
+        "first ceremony",
+    );
+    let kcv1 = read_json(&out1.join("import.json"))["keys"][0]["kcv"].clone();
+
+    // A different request that reuses the request id and key name: the
+    // label prod-s3/test-request is in the HSM but this request did not
+    // create it, so it is refused, not reused.
+    let clash = wb.path("usb/clash");
+    wb.make_request(
+        &clash,
+        &[
+            "--key",
+            "prod-s3:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_2048",
+        ],
+    );
+    let run = wb
+        .airlock()
+        .args(wb.ceremony_args(&clash, &wb.path("usb/import-clash"), &["alice", "bob"]))
+        .output()
+        .unwrap();
+    let err = assert_exit(&run, 50, "a label taken by an earlier ceremony");
+    assert!(
+        err.contains("prod-s3/test-request") && err.contains("never overwrites"),
+        "{err}"
+    );
+
+    // Re-import of the existing material (e.g. for a replica): the same key
+    // is wrapped again, so its KCV is the same.
+    let again = wb.path("usb/again");
+    wb.make_request(
+        &again,
+        &[
+            "--request-id",
+            "reimport-1",
+            "--key",
+            "prod-s3:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_2048:EXISTING_KEY_MATERIAL:prod-s3/test-request",
+        ],
+    );
+    let out2 = wb.path("usb/import2");
+    let run = wb
+        .airlock()
+        .args(wb.ceremony_args(&again, &out2, &["alice", "bob"]))
+        .output()
+        .unwrap();
+    assert_ok(&run, "re-import of existing material");
+    let manifest = read_json(&out2.join("import.json"));
+    assert_eq!(manifest["keys"][0]["kcv"], kcv1);
+    assert_eq!(manifest["keys"][0]["import_type"], "EXISTING_KEY_MATERIAL");
+    assert_eq!(manifest["keys"][0]["hsm_label"], "prod-s3/test-request");
+    assert!(String::from_utf8_lossy(&run.stderr).contains("existing"));
+
+    // An existing label that is not in the HSM is refused by name.
+    let missing = wb.path("usb/missing");
+    wb.make_request(
+        &missing,
+        &[
+            "--request-id",
+            "reimport-2",
+            "--key",
+            "prod-s3:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_2048:EXISTING_KEY_MATERIAL:no-such-key",
+        ],
+    );
+    let run = wb
+        .airlock()
+        .args(wb.ceremony_args(&missing, &wb.path("usb/import3"), &["alice", "bob"]))
+        .output()
+        .unwrap();
+    let err = assert_exit(&run, 50, "existing material that is not there");
+    assert!(err.contains("no-such-key"), "{err}");
+}
