@@ -908,13 +908,21 @@ impl Ceremony {
         ImportExpectations { wrapping_key_bytes }
     }
 
-    fn read_back(&self, dir: &Path) -> Result<VerifiedImportBundle, CeremonyError> {
-        let info = self.signing_key.as_ref().expect("logged in");
-        let key = SignerKey::from_spki_der(&info.spki_der).map_err(|e| CeremonyError::Io {
+    /// The HSM's ceremony signing key as a verifier (after login).
+    fn ceremony_key(&self) -> Result<SignerKey, CeremonyError> {
+        let info = self.signing_key.as_ref().ok_or(CeremonyError::OutOfOrder {
+            step: "use the ceremony signing key",
+            needs: "log in with the quorum",
+        })?;
+        SignerKey::from_spki_der(&info.spki_der).map_err(|e| CeremonyError::Io {
             what: "parsing the ceremony signing key",
             path: PathBuf::from("HSM"),
             source: std::io::Error::other(e.to_string()),
-        })?;
+        })
+    }
+
+    fn read_back(&self, dir: &Path) -> Result<VerifiedImportBundle, CeremonyError> {
+        let key = self.ceremony_key()?;
         let verified = verify_import_bundle(dir, &key, &self.expectations())
             .map_err(CeremonyError::ReadBack)?;
         let request = self.request.as_ref().expect("verified");
@@ -1093,12 +1101,7 @@ impl Ceremony {
     /// journal, so that it can print the wipe result.
     fn write_attestation(&mut self) -> Result<(), CeremonyError> {
         let export = self.export.as_ref().expect("exported");
-        let info = self.signing_key.as_ref().expect("logged in");
-        let key = SignerKey::from_spki_der(&info.spki_der).map_err(|e| CeremonyError::Io {
-            what: "parsing the ceremony signing key",
-            path: PathBuf::from("HSM"),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let key = self.ceremony_key()?;
         let journal_path = self.journal.as_ref().expect("open").path().to_path_buf();
         let full = airlock_core::journal::verify_journal_file(&journal_path)?;
         let input = airlock_attest::AttestationInput::from_verified(
