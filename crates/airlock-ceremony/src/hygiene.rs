@@ -8,7 +8,7 @@
 //! refuses it without `CAP_IPC_LOCK` or a large enough `RLIMIT_MEMLOCK`, and
 //! locking all future memory under a small limit would make later
 //! allocations fail mid-ceremony, so it is only attempted when the limit is
-//! unlimited or the process is root. What happened is returned, kept for the
+//! unlimited or the process has CAP_IPC_LOCK. What happened is returned, kept for the
 //! ceremony journal ([`last_report`]), and shown to the operator.
 
 use std::sync::OnceLock;
@@ -91,8 +91,7 @@ fn lock_memory(notes: &mut Vec<String>) -> bool {
             return false;
         }
     };
-    let root = nix::unistd::geteuid().is_root();
-    if limit != RLIM_INFINITY && !root {
+    if limit != RLIM_INFINITY && !has_cap_ipc_lock() {
         notes.push(format!(
             "memory not locked: RLIMIT_MEMLOCK is {limit} bytes; give the workstation \
              account `memlock unlimited` (limits.conf) or CAP_IPC_LOCK so secrets cannot be swapped"
@@ -115,6 +114,21 @@ fn lock_memory(notes: &mut Vec<String>) -> bool {
 /// when the kernel does not say.
 pub fn is_dumpable() -> Option<bool> {
     prctl::get_dumpable().ok()
+}
+
+/// CAP_IPC_LOCK (capability 14) in the effective set, from
+/// `/proc/self/status`: with it the kernel ignores `RLIMIT_MEMLOCK`.
+fn has_cap_ipc_lock() -> bool {
+    const CAP_IPC_LOCK: u32 = 14;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0)
 }
 
 /// The report of this process's [`harden_process`] call, if it was made.
