@@ -34,6 +34,8 @@ Options:
   --require-byok         resources not on a customer managed EXTERNAL key are NON_COMPLIANT
   --all                  list every resource, not only the NON_COMPLIANT ones
   --json | --csv         machine-readable output (default: a table)
+  --from-json FILE       render a report saved with --json (as a table or --csv)
+                         instead of reading AWS; the exit code follows its summary
   --put-metrics          publish counts to CloudWatch (namespace Airlock/KeyRotation,
                          metrics TotalResources and RotatedResources per Service
                          and Environment; dashboard: config-rules/compliance-dashboard.json)
@@ -48,7 +50,7 @@ EOF
     exit_codes_help
 }
 
-REGIONS="" SERVICES="s3,dynamodb,rds" MAX_AGE="" RECEIPTS="" REQUIRE_BYOK=0 ALL=0 FORMAT=table METRICS=0 CT_DAYS=""
+REGIONS="" SERVICES="s3,dynamodb,rds" MAX_AGE="" RECEIPTS="" REQUIRE_BYOK=0 ALL=0 FORMAT=table METRICS=0 CT_DAYS="" FROM_JSON=""
 while (($#)); do
     case "$1" in
         --regions | --region) REGIONS=${2:?$1 needs a list}; shift 2 ;;
@@ -59,6 +61,7 @@ while (($#)); do
         --all) ALL=1; shift ;;
         --json) FORMAT=json; shift ;;
         --csv) FORMAT=csv; shift ;;
+        --from-json) FROM_JSON=${2:?--from-json needs a file}; shift 2 ;;
         --put-metrics) METRICS=1; shift ;;
         --cloudtrail-days) CT_DAYS=${2:?--cloudtrail-days needs a number}; shift 2 ;;
         --endpoint-url) ENDPOINT_URL=${2:?--endpoint-url needs a URL}; shift 2 ;;
@@ -80,6 +83,33 @@ if [[ -n $RECEIPTS ]]; then [[ -d $RECEIPTS ]] || die "$EX_IO" "receipt folder $
 need aws jq
 
 has_service() { [[ ,$SERVICES, == *,$1,* ]]; }
+
+render() {
+    local report=$1
+    case "$FORMAT" in
+        json) jq . <<<"$report" ;;
+        csv)
+            echo "service,region,resource,key_arn,environment,status,reason"
+            jq -r '.resources[] | [.service, .region, .resource, (.key_arn // .key_ref // ""), .environment, .status, .reason] | @csv' <<<"$report"
+            ;;
+        table)
+            {
+                printf 'SERVICE\tREGION\tRESOURCE\tENV\tSTATUS\tKEY\tREASON\n'
+                jq -r '.resources[] | [.service, .region, .resource, .environment, .status, (.key_arn // .key_ref // "-"), .reason] | @tsv' <<<"$report"
+            } | column -t -s $'\t'
+            jq -r '.summary | "\(.non_compliant) non-compliant, \(.compliant) compliant, \(.not_applicable) not applicable, \(.total) resources"' <<<"$report"
+            ;;
+    esac
+}
+
+if [[ -n $FROM_JSON ]]; then
+    [[ -r $FROM_JSON ]] || die "$EX_IO" "report $FROM_JSON not found or not readable"
+    saved=$(jq -c 'select(.summary.non_compliant != null and (.resources | type) == "array")' "$FROM_JSON" 2>/dev/null) || saved=""
+    [[ -n $saved ]] || die "$EX_IO" "$FROM_JSON is not a report written by compliance-report.sh --json"
+    render "$saved"
+    [[ $(jq .summary.non_compliant <<<"$saved") == 0 ]] || exit "$EX_NONCOMPLIANT"
+    exit "$EX_OK"
+fi
 
 if [[ $DRY_RUN == 1 ]]; then
     info "dry run: the listing calls per region; per resource it then reads its encryption settings and describe-key/list-resource-tags per distinct key"
@@ -103,8 +133,9 @@ rows=$work/resources.jsonl
 # --- inventory: one JSON line per resource: service, region, resource, key_ref
 for r in "${regions[@]}"; do
     if has_service s3; then
-        for b in $(aws_call "S3 buckets in $r" s3api list-buckets --region "$r" | jq -r '.Buckets[]?.Name'); do
-            loc=$(aws_call "bucket $b" s3api get-bucket-location --bucket "$b" --region "$r" | jq -r '.LocationConstraint // "us-east-1"')
+        while IFS=$'\t' read -r b loc; do
+            [[ -n $b ]] || continue
+            [[ -n $loc ]] || loc=$(aws_call "bucket $b" s3api get-bucket-location --bucket "$b" --region "$r" | jq -r '.LocationConstraint // "us-east-1"')
             [[ $loc == EU ]] && loc=eu-west-1
             [[ $loc == "$r" ]] || continue
             enc=$(aws_try s3api get-bucket-encryption --bucket "$b" --region "$r" || echo '{}')
@@ -112,7 +143,7 @@ for r in "${regions[@]}"; do
                 key_ref: ([.ServerSideEncryptionConfiguration.Rules[]?.ApplyServerSideEncryptionByDefault
                            | select(.SSEAlgorithm | startswith("aws:kms")) | .KMSMasterKeyID // "aws/s3"][0] // null)}' \
                 <<<"$enc" >>"$rows"
-        done
+        done < <(aws_call "S3 buckets in $r" s3api list-buckets --region "$r" | jq -r '.Buckets[]? | [.Name, (.BucketRegion // "")] | @tsv')
     fi
     if has_service dynamodb; then
         for t in $(aws_call "DynamoDB tables in $r" dynamodb list-tables --region "$r" | jq -r '.TableNames[]?'); do
@@ -185,20 +216,7 @@ report=$(jq -n --slurpfile rows "$rows" --slurpfile keys "$keys" --argjson repla
                total: length, rotated: map(select(.status == "COMPLIANT")) | length})),
      resources: (if $all == 1 then $all_rows else $all_rows | map(select(.status == "NON_COMPLIANT")) end)}')
 
-case "$FORMAT" in
-    json) jq . <<<"$report" ;;
-    csv)
-        echo "service,region,resource,key_arn,environment,status,reason"
-        jq -r '.resources[] | [.service, .region, .resource, (.key_arn // .key_ref // ""), .environment, .status, .reason] | @csv' <<<"$report"
-        ;;
-    table)
-        {
-            printf 'SERVICE\tREGION\tRESOURCE\tENV\tSTATUS\tKEY\tREASON\n'
-            jq -r '.resources[] | [.service, .region, .resource, .environment, .status, (.key_arn // .key_ref // "-"), .reason] | @tsv' <<<"$report"
-        } | column -t -s $'\t'
-        jq -r '.summary | "\(.non_compliant) non-compliant, \(.compliant) compliant, \(.not_applicable) not applicable, \(.total) resources"' <<<"$report"
-        ;;
-esac
+render "$report"
 
 if ((METRICS)); then
     for r in "${regions[@]}"; do

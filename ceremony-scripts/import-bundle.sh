@@ -426,9 +426,9 @@ for env in "${order[@]}"; do
         cur=$(aws_try kms describe-key --key-id "$alias" | jq -r '.KeyMetadata.Arn // empty' || true)
         now=$(now_utc)
         if [[ -z $cur ]]; then
-            aws_call "alias $alias" kms create-alias --alias-name "$alias" --target-key-id "$arn" >/dev/null
+            aws_call "alias $alias" kms create-alias --alias-name "$alias" --target-key-id "${arn##*/}" >/dev/null
         elif [[ $cur != "$arn" ]]; then
-            aws_call "alias $alias" kms update-alias --alias-name "$alias" --target-key-id "$arn" >/dev/null
+            aws_call "alias $alias" kms update-alias --alias-name "$alias" --target-key-id "${arn##*/}" >/dev/null
             tag_key "$name (old key)" "$cur" KeyRotationStatus=Replaced "ReplacedBy=$arn" "ReplacedAt=$now" "Environment=$env"
         fi
         tag_key "$name" "$arn" KeyRotationStatus=Rotated "LastKeyRotationDate=$now" "AirlockCeremony=$CEREMONY_ID"

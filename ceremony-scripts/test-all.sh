@@ -27,3 +27,6 @@ cargo nextest run --workspace --locked --no-fail-fast
 
 step "fuzz smoke (every parser of outside input, briefly)"
 bash ceremony-scripts/fuzz-smoke.sh
+
+step "online scripts (LocalStack KMS + moto on 127.0.0.1)"
+bash tests/online/run.sh

@@ -18,6 +18,9 @@ pkgs=(build-essential pkg-config libssl-dev libclang-dev clang softhsm2 opensc o
 pkgs+=(libgtk-3-dev libgl1 libglx-mesa0 libgl1-mesa-dri libxcursor1 libxi6 libxkbcommon-x11-0)
 if [[ $want_test == 1 ]]; then
   pkgs+=(iproute2 util-linux)
+  # the online scripts' tests (tests/online/run.sh): shellcheck, curl; the aws CLI
+  # comes from the emulator venv (ceremony-scripts/localstack/emulators.sh)
+  pkgs+=(shellcheck curl)
   # the attestation tests: pdftotext/pdffonts/pdftoppm, zbarimg, CUPS with a PDF printer
   pkgs+=(poppler-utils zbar-tools cups printer-driver-cups-pdf fonts-dejavu-core)
   # The app under a virtual X server, and screenshots of it.

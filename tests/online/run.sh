@@ -305,22 +305,24 @@ rdsi prod-db-old "${OLD[prod-rds]}"            # replaced key: NON_COMPLIANT
 rdsi dev-db-new "$(new dev-rds)"               # new key: compliant
 aws rds create-db-cluster --db-cluster-identifier int-cluster-old --engine aurora-postgresql --master-username u \
     --master-user-password 'not-a-real-pass-1' --storage-encrypted --kms-key-id "${OLD[int-rds]}" >/dev/null
-expect "compliance-report exits 1 when something is non-compliant" 1 "$cs/compliance-report.sh"
+expect "compliance-report --json exits 1 when something is non-compliant" 1 "$cs/compliance-report.sh" --json --receipts "$work/receipts"
+cp "$work/last.out" "$work/report.json"
+check "--json names exactly the three non-compliant resources with their environment" bash -c \
+    "jq -e '[.resources[] | .resource] | sort == [\"cluster:int-cluster-old\", \"db:prod-db-old\", \"int-orders-old\"]' '$work/report.json' &&
+     jq -e '[.resources[] | select(.resource == \"db:prod-db-old\") | .environment] == [\"prod\"]' '$work/report.json' &&
+     jq -e '.summary == {total: 8, compliant: 4, non_compliant: 3, not_applicable: 1}' '$work/report.json'"
+expect "the table (rendered from the saved report) exits 1" 1 "$cs/compliance-report.sh" --from-json "$work/report.json"
 check "the table lists exactly the non-compliant resources" bash -c "
     o='$work/last.out'; grep -q prod-db-old \$o && grep -q int-orders-old \$o && grep -q int-cluster-old \$o &&
     ! grep -qE 'dev-logs-rotated|prod-data-alias|prod-orders-new|dev-db-new|plain-sse-s3' \$o && grep -q '^3 non-compliant, 4 compliant, 1 not applicable' \$o"
-expect "compliance-report --json exits 1" 1 "$cs/compliance-report.sh" --json --receipts "$work/receipts"
-check "--json names exactly the three non-compliant resources with their environment" bash -c \
-    "jq -e '[.resources[] | .resource] | sort == [\"cluster:int-cluster-old\", \"db:prod-db-old\", \"int-orders-old\"]' '$work/last.out' &&
-     jq -e '[.resources[] | select(.resource == \"db:prod-db-old\") | .environment] == [\"prod\"]' '$work/last.out'"
-expect "compliance-report --csv exits 1" 1 "$cs/compliance-report.sh" --csv
+expect "--csv exits 1" 1 "$cs/compliance-report.sh" --from-json "$work/report.json" --csv
 check "--csv has a header and three rows" bash -c \
-    "head -1 '$work/last.out' | grep -qx 'service,region,resource,key_arn,environment,status,reason' && [ \$(grep -c NON_COMPLIANT '$work/last.out') = 3 ]"
+    "head -1 '$work/last.out' | grep -qx 'service,region,resource,key_arn,environment,status,reason' && [ \$(grep -c NON_COMPLIANT '$work/last.out') = 3 ] && [ \$(wc -l <'$work/last.out') = 4 ]"
 aws kms tag-resource --key-id "$(new dev-rds)" --tags TagKey=LastKeyRotationDate,TagValue=2020-01-01T00:00:00Z
-expect "--max-age-days flags material older than the policy" 1 "$cs/compliance-report.sh" --json --max-age-days 365
+expect "--max-age-days flags material older than the policy (and --put-metrics publishes)" 1 \
+    bash -c "'$cs/compliance-report.sh' --json --max-age-days 365 --put-metrics 2>'$work/metrics.err'"
 check "the too-old key's resource is listed with its age" bash -c \
     "jq -e '[.resources[] | select(.resource == \"db:dev-db-new\") | .reason | test(\"days old\")] == [true]' '$work/last.out'"
-expect "--put-metrics publishes to CloudWatch" 1 "$cs/compliance-report.sh" --put-metrics
 check "CloudWatch has the rotation metrics" bash -c \
     "aws --output json --endpoint-url http://127.0.0.1:5000 cloudwatch list-metrics --namespace Airlock/KeyRotation | jq -e '[.Metrics[].MetricName] | unique == [\"RotatedResources\", \"TotalResources\"]'"
 # Move the stragglers to the new keys: the report is clean.
