@@ -48,7 +48,7 @@ done
 
 kit=$(cd "$(dirname "$0")" && pwd)
 cd "$kit"
-kit_info() { sed -n "s/^$1=//p" KIT-INFO; }
+kit_info() { sed -n "s/^$1=//p" "$kit/KIT-INFO"; }
 
 # 1. Integrity: every listed file matches, and nothing unlisted was added.
 [[ -f SHA256SUMS && -f KIT-INFO ]] || { echo "install: $kit has no SHA256SUMS or KIT-INFO; this is not an Airlock kit" >&2; exit 4; }
@@ -63,7 +63,10 @@ if [[ -n $extra ]]; then
   printf 'install: the kit holds files SHA256SUMS does not list:\n%s\ninstall: stop and report it\n' "$extra" >&2
   exit 4
 fi
-commit=$(kit_info commit)
+commit=$(cat source/AIRLOCK_GIT_COMMIT)
+[[ $commit == "$(kit_info commit)" ]] || die "source/AIRLOCK_GIT_COMMIT ($commit) and KIT-INFO ($(kit_info commit)) disagree"
+source_date_epoch=$(kit_info source_date_epoch)
+[[ $source_date_epoch =~ ^[0-9]+$ ]] || die "KIT-INFO has no numeric source_date_epoch"
 log "kit is intact: commit $commit"
 
 # 2. System packages, offline.
@@ -71,6 +74,7 @@ if ((skip_debs == 0)) && compgen -G "debs/*.deb" >/dev/null; then
   [[ $(id -u) -eq 0 ]] || die "installing .debs needs root (or pass --skip-debs if they are installed)"
   todo=()
   for deb in debs/*.deb; do
+    # shellcheck disable=SC2016 # dpkg's own ${Field} syntax
     IFS=$'\t' read -r pkg ver arch < <(dpkg-deb --show --showformat='${Package}\t${Version}\t${Architecture}\n' "$deb")
     name=$pkg; [[ $arch == all ]] || name="$pkg:$arch"
     have=$(dpkg-query -W -f='${db:Status-Abbrev}\t${Version}' "$name" 2>/dev/null || true)
@@ -136,8 +140,7 @@ rustflags="--remap-path-prefix=$build_dir=/airlock-build${sep}-Clink-arg=-Wl,--b
     CARGO_HOME="$build_dir/cargo-home" CARGO_TARGET_DIR="$build_dir/src/target" \
     CARGO_NET_OFFLINE=true RUSTC="$rustc" \
     CARGO_ENCODED_RUSTFLAGS="$rustflags" \
-    SOURCE_DATE_EPOCH="$(kit_info source_date_epoch)" \
-    AIRLOCK_GIT_COMMIT="$(cat AIRLOCK_GIT_COMMIT)" \
+    SOURCE_DATE_EPOCH="$source_date_epoch" AIRLOCK_GIT_COMMIT="$commit" \
     "$cargo" build --release --locked --offline -p airlock-app "${features[@]}"
 ) >&2 || die "cargo build failed (see above)"
 binary="$build_dir/src/target/release/airlock"
