@@ -21,7 +21,8 @@
 #
 # Usage: make-offline-kit.sh [--ref REF] [--no-debs] [--no-toolchain] OUTDIR
 #   --ref REF        commit to package (default HEAD); uncommitted changes
-#                    are never in the kit
+#                    are never in the kit, and install.sh and the package
+#                    list are that commit's own
 #   --no-debs        skip the .deb download (tests; the workstation then
 #                    must already have the packages)
 #   --no-toolchain   skip the toolchain tarball (tests; the workstation then
@@ -31,7 +32,7 @@
 # a step failed (the message names which).
 set -euo pipefail
 
-usage() { sed -n '/^# Usage:/,/^#   --no-toolchain/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '/^# Usage:/,/^# a step failed/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "make-offline-kit: $*" >&2; exit 3; }
 log() { echo "make-offline-kit: $*" >&2; }
 
@@ -78,6 +79,11 @@ git -C "$repo" archive --format=tar "$commit_full" | tar -x -C "$outdir/source"
 links=$(find "$outdir/source" -type l | head -3)
 [[ -z $links ]] || die "the source holds symbolic links (e.g. ${links%%$'\n'*}); SHA256SUMS covers regular files only"
 printf '%s\n' "$commit" >"$outdir/source/AIRLOCK_GIT_COMMIT"
+# The install script and package list are the packaged commit's own, so a
+# kit of an older tag installs the way that tag was meant to.
+kit_files=$outdir/source/ceremony-scripts/offline-kit
+[[ -f $kit_files/install.sh && -f $kit_files/debian-packages.txt ]] \
+  || die "commit $commit has no ceremony-scripts/offline-kit/{install.sh,debian-packages.txt}; it predates the offline kit"
 
 # 2. Vendored crates and the config snippet cargo vendor prints for them.
 log "vendor: cargo vendor --locked (every crate in Cargo.lock, all platforms)"
@@ -93,7 +99,7 @@ grep -q 'directory = "vendor"' "$outdir/source/.cargo/config.toml" \
 #    holds the whole closure whatever this machine already has installed.
 deb_count=0
 if ((with_debs)); then
-  mapfile -t pkgs < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/offline-kit/debian-packages.txt" | grep -v '^$')
+  mapfile -t pkgs < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$kit_files/debian-packages.txt" | grep -v '^$')
   log "debs: ${#pkgs[@]} packages and their dependencies (apt-get --download-only, empty status)"
   apt_state=$(mktemp -d)
   trap 'rm -rf "$apt_state"' EXIT
@@ -122,7 +128,7 @@ if ((with_toolchain)); then
 fi
 
 # 5. The install script and what the kit is.
-cp "$here/offline-kit/install.sh" "$outdir/install.sh"
+cp "$kit_files/install.sh" "$outdir/install.sh"
 chmod 0755 "$outdir/install.sh"
 cat >"$outdir/KIT-INFO" <<EOF
 commit=$commit
