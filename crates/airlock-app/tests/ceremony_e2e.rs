@@ -209,20 +209,6 @@ fn nine_symmetric_plus_rsa_and_ecc_keys_unwrap_with_openssl() {
     assert!(err.contains("already completed"), "{err}");
 }
 
-/// Deterministic "random" delays (an LCG with a fixed seed), so a failure
-/// can be replayed.
-fn delays(n: usize, min_ms: u64, max_ms: u64) -> Vec<u64> {
-    let mut x: u64 = 0x5eed_1234_abcd_0042;
-    (0..n)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            min_ms + (x >> 33) % (max_ms - min_ms)
-        })
-        .collect()
-}
-
 #[test]
 fn kill_at_random_moments_leaves_a_verified_bundle_or_none_and_rerun_never_duplicates() {
     let wb = Workbench::new(TokenKind::Kryoptic);
@@ -378,7 +364,7 @@ fn disk_full_during_export_leaves_no_output_and_no_leftovers() {
     std::fs::create_dir_all(&media).unwrap();
     let out = media.join("import");
     let args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
-    let mut cmd = wb.airlock();
+    let cmd = wb.airlock();
     let program = cmd.get_program().to_owned();
     let script = format!(
         "mount -t tmpfs -o size=64k tmpfs {m} && \"$0\" \"$@\"; rc=$?; ls -A {m} > {m}.after; exit $rc",
@@ -446,15 +432,14 @@ fn token_failure_mid_ceremony_is_journaled_and_a_rerun_completes() {
         let last_failure = text
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .filter(|v| v["event"] == "step_failed")
-            .last();
-        if let Some(f) = last_failure {
-            if f["data"]["step"] == "generate_and_wrap" && text.contains("\"key_wrapped\"") {
-                assert_eq!(run.status.code(), Some(32), "{err}");
-                assert_eq!(journal_events(&journal).last().unwrap(), "ceremony_aborted");
-                landed = Some(n);
-                break;
-            }
+            .rfind(|v| v["event"] == "step_failed");
+        if let Some(f) = last_failure.filter(|f| {
+            f["data"]["step"] == "generate_and_wrap" && text.contains("\"key_wrapped\"")
+        }) {
+            assert_eq!(run.status.code(), Some(32), "{err}: {f}");
+            assert_eq!(journal_events(&journal).last().unwrap(), "ceremony_aborted");
+            landed = Some(n);
+            break;
         }
     }
     assert!(landed.is_some(), "no fault landed between keys");

@@ -140,7 +140,8 @@ fn tampered_rosters_are_refused() {
     wb.enroll(&["alice", "bob"], 2);
     let original = std::fs::read(wb.state.join("roster.json")).unwrap();
     let restore = || std::fs::write(wb.state.join("roster.json"), &original).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "changed name",
             Box::new(|v| v["custodians"][1]["name"] = "mallory".into()),

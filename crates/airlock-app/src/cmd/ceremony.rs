@@ -273,13 +273,11 @@ fn drive(
         session_objects_destroyed: wipe.session_objects_destroyed,
         session_objects_remaining: wipe.session_objects_remaining,
     });
-    if let Some(r) = &wipe.request {
-        if !reporter.json {
-            eprintln!(
-                "Wiped the request bundle: {} files ({} bytes).",
-                r.files, r.bytes
-            );
-        }
+    if let Some(r) = wipe.request.as_ref().filter(|_| !reporter.json) {
+        eprintln!(
+            "Wiped the request bundle: {} files ({} bytes).",
+            r.files, r.bytes
+        );
     }
     if reporter.json {
         return Ok(());
