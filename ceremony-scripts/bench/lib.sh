@@ -1,0 +1,50 @@
+# Shared setup for the benchmark scripts: release binaries, a fresh Kryoptic
+# token initialised with pkcs11-tool, an airlock.toml and state directory,
+# two enrolled custodians at the production Argon2id cost, and the test-only
+# request signer. Source it; it defines $root, $work, $airlock, $kryoptic and
+# the functions below. Test-only keys: never use this on a real workstation.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+airlock="$root/target/release/airlock"
+kryoptic="$root/target/release/libairlock_kryoptic.so"
+work="${BENCH_WORK:-$(mktemp -d /tmp/airlock-bench.XXXXXX)}"
+mkdir -p "$work"
+
+build_release() {
+    (cd "$root" && cargo build --release -p airlock-app -p airlock-test-token)
+}
+
+# bench_token: a fresh Kryoptic token, config, enrolment (alice, bob; 2 of 2)
+# and the trusted signer under $work.
+bench_token() {
+    mkdir -p "$work/token" "$work/state" "$work/secrets"
+    export KRYOPTIC_CONF="$work/token/kryoptic.conf"
+    printf '[[slots]]\nslot = 1\ndbtype = "sqlite"\ndbargs = "%s"\n' \
+        "$work/token/token.sql" >"$KRYOPTIC_CONF"
+    pkcs11-tool --module "$kryoptic" --init-token --label airlock-bench \
+        --so-pin so-pin-1234 >/dev/null
+    export AIRLOCK_CONFIG="$work/airlock.toml"
+    printf '[hsm]\nmodule = "%s"\ntoken = "airlock-bench"\n\n[state]\ndir = "%s"\n' \
+        "$kryoptic" "$work/state" >"$AIRLOCK_CONFIG"
+    printf 'so-pin-1234\n' >"$work/secrets/so-pin"
+    for c in alice bob; do
+        printf '%s has a long bench passphrase\n' "$c" >"$work/secrets/$c"
+    done
+    "$airlock" enroll --threshold 2 \
+        --custodian "alice=@$work/secrets/alice" --custodian "bob=@$work/secrets/bob" \
+        --so-pin-file "$work/secrets/so-pin" >/dev/null
+    "$airlock" trust add-signer \
+        "$root/tests/fixtures/test-only-keys/test-only-signer-rsa3072.pub.pem" \
+        --name bench-signer >/dev/null
+}
+
+# make_request DIR COUNT ID [WRAPSPEC]: a signed request of COUNT
+# SYMMETRIC_DEFAULT keys (RSAES_OAEP_SHA_256).
+make_request() {
+    bash "$root/tests/lib/make-request-bundle.sh" --out "$1" --count "$2" \
+        --request-id "$3" --wrapping-key-spec "${4:-RSA_4096}" \
+        --signer-key "$root/tests/fixtures/test-only-keys/test-only-signer-rsa3072.key.pem" \
+        --wrapping-key-dir "$work/wrapping-keys" >/dev/null
+}
+
+custodians=(--custodian "alice=@$work/secrets/alice" --custodian "bob=@$work/secrets/bob")
