@@ -12,7 +12,7 @@ use airlock_ceremony::Event;
 use airlock_core::config::AirlockConfig;
 use eframe::egui::{self, RichText};
 
-use super::attestation::{AttestationHook, DigestOnlyAttestation};
+use super::attestation::{AttestationHook, PdfAttestation};
 use super::journal_view::JournalView;
 use super::picker::FolderPicker;
 use super::secret::SecretText;
@@ -108,7 +108,7 @@ impl GuiApp {
             progress: Progress::default(),
             generated: false,
             out_parent: None,
-            attestation: Box::new(DigestOnlyAttestation),
+            attestation: Box::new(PdfAttestation::default()),
             attestation_done: false,
             abort_dialog: AbortDialog::Hidden,
             close_after_abort: false,

@@ -6,6 +6,7 @@
 //! the custodians see the steps in order, and displays results.
 
 pub mod app;
+pub mod attest_worker;
 pub mod attestation;
 pub mod journal_view;
 pub mod picker;

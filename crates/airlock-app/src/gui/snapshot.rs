@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use airlock_ceremony::{Ceremony, WipeOutcome};
 use airlock_core::request::rfc3339;
 
+use super::attest_worker::AttestationView;
+
 /// Preflight facts.
 #[derive(Debug, Clone)]
 pub struct PreflightView {
@@ -123,6 +125,10 @@ pub struct Snapshot {
     pub wipe: Option<WipeOutcome>,
     /// True once the ceremony was aborted.
     pub aborted: bool,
+    /// The attestation as last built on the Attestation step.
+    pub attestation: Option<AttestationView>,
+    /// The final `attestation.pdf` in the bundle, once the wipe wrote it.
+    pub attestation_pdf: Option<PathBuf>,
 }
 
 impl Snapshot {
@@ -225,6 +231,8 @@ impl Snapshot {
             }),
             wipe: None,
             aborted: false,
+            attestation: None,
+            attestation_pdf: c.attestation_path(),
         }
     }
 }

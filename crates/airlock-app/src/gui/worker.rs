@@ -16,6 +16,7 @@ use airlock_core::quorum::AuthOutcome;
 use eframe::egui;
 use zeroize::Zeroizing;
 
+use super::attest_worker::{self, AttestAction, AttestationView};
 use super::snapshot::Snapshot;
 
 /// What the window asks the engine to do.
@@ -46,6 +47,21 @@ pub enum Command {
         /// The import bundle folder to create.
         out: PathBuf,
     },
+    /// `Ceremony::set_attestation`, then build the attestation of the
+    /// published bundle and preview, save or print it.
+    Attestation {
+        /// Serial numbers of the tamper-evident bags, as typed.
+        seal_serials: Vec<String>,
+        /// Paper size.
+        paper: airlock_attest::Paper,
+        /// What to do with it.
+        action: AttestAction,
+    },
+    /// Print the final `attestation.pdf` in the bundle.
+    PrintFinal {
+        /// The CUPS printer.
+        printer: String,
+    },
     /// `Ceremony::wipe`.
     Wipe,
     /// `Ceremony::abort`.
@@ -64,6 +80,12 @@ impl Command {
             Command::VerifyRequest { .. } => CommandKind::VerifyRequest,
             Command::Generate => CommandKind::Generate,
             Command::SealAndExport { .. } => CommandKind::SealAndExport,
+            Command::Attestation { action, .. } => match action {
+                AttestAction::Preview => CommandKind::AttestPreview,
+                AttestAction::Save(_) => CommandKind::AttestSave,
+                AttestAction::Print(_) => CommandKind::AttestPrint,
+            },
+            Command::PrintFinal { .. } => CommandKind::AttestPrint,
             Command::Wipe => CommandKind::Wipe,
             Command::Abort { .. } => CommandKind::Abort,
         }
@@ -83,6 +105,12 @@ pub enum CommandKind {
     Generate,
     /// Seal and export.
     SealAndExport,
+    /// Build the attestation preview.
+    AttestPreview,
+    /// Save the attestation.
+    AttestSave,
+    /// Print the attestation.
+    AttestPrint,
     /// Wipe.
     Wipe,
     /// Abort.
@@ -98,6 +126,9 @@ impl CommandKind {
             CommandKind::VerifyRequest => "Verifying the request bundle",
             CommandKind::Generate => "Working in the HSM",
             CommandKind::SealAndExport => "Sealing, reading back and verifying the bundle",
+            CommandKind::AttestPreview => "Building the attestation from the sealed bundle",
+            CommandKind::AttestSave => "Saving the attestation PDF",
+            CommandKind::AttestPrint => "Sending the attestation to the printer",
             CommandKind::Wipe => "Wiping",
             CommandKind::Abort => "Aborting: wiping and logging out",
         }
@@ -190,6 +221,8 @@ struct WorkerState {
     wipe: Option<airlock_ceremony::WipeOutcome>,
     aborted: bool,
     config_path: PathBuf,
+    state_dir: PathBuf,
+    attestation: Option<AttestationView>,
 }
 
 impl WorkerState {
@@ -204,6 +237,7 @@ impl WorkerState {
         s.self_tests = self.self_tests.clone();
         s.wipe = self.wipe.clone();
         s.aborted = self.aborted;
+        s.attestation = self.attestation.clone();
         s
     }
 }
@@ -215,6 +249,8 @@ fn worker_loop(commands: Receiver<Command>, replies: Sender<Reply>, ctx: egui::C
         wipe: None,
         aborted: false,
         config_path: PathBuf::new(),
+        state_dir: PathBuf::new(),
+        attestation: None,
     };
     while let Ok(cmd) = commands.recv() {
         let kind = cmd.kind();
@@ -251,6 +287,7 @@ fn run_command(
             return Ok(None);
         }
         st.config_path = config.source.clone();
+        st.state_dir = config.state_dir.clone();
         let c = Ceremony::preflight(*config, opts).map_err(|e| StepError::from(&e))?;
         on_event(c.preflight_event());
         st.ceremony = Some(c);
@@ -310,6 +347,23 @@ fn run_command(
                 sums_sha256: e.sums_sha256.clone(),
             });
             Ok(None)
+        }
+        Command::Attestation {
+            seal_serials,
+            paper,
+            action,
+        } => {
+            let view = attest_worker::run(c, &st.state_dir, seal_serials, paper, action)?;
+            st.attestation = Some(view);
+            Ok(None)
+        }
+        Command::PrintFinal { printer } => {
+            let done = attest_worker::print_final(c, &printer);
+            if let Some(v) = st.attestation.as_mut() {
+                v.printers = attest_worker::list_printers();
+                v.last_result = done.as_ref().ok().cloned();
+            }
+            done.map(|_| None)
         }
         Command::Wipe => {
             let w = c.wipe().map_err(err)?;

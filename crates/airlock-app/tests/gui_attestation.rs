@@ -1,0 +1,241 @@
+//! The desktop app's Attestation step driven through its UI with
+//! egui_kittest on a Kryoptic token: the custodians type bag serials and
+//! choose Letter, the engine gets them before the wipe, Save writes the PDF
+//! through the test folder picker, Print sends it to CUPS when a printer is
+//! set up (else the window says plainly why not); the final attestation.pdf
+//! the wipe writes carries the serials and the wipe result, and the bundle
+//! still verifies.
+
+#![cfg(feature = "gui")]
+
+mod gui_support;
+
+use std::path::Path;
+use std::process::Command;
+
+use airlock_app::gui::Step;
+use airlock_attest::Paper;
+use eframe::egui::accesskit::Role;
+use egui_kittest::kittest::Queryable;
+use gui_support::*;
+
+fn pdftotext(pdf: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    assert!(out.status.success(), "pdftotext {}", pdf.display());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn page_size(pdf: &Path) -> String {
+    let out = Command::new("pdfinfo").arg(pdf).output().expect("pdfinfo");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Page size:"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn serials_and_letter_reach_the_saved_and_the_final_attestation() {
+    let ws = workstation(2);
+    let save_dir = ws.dir.path().join("saved");
+    std::fs::create_dir(&save_dir).unwrap();
+    let mut h = harness(
+        &ws,
+        vec![
+            ws.request_dir.clone(),
+            ws.out_parent.clone(),
+            save_dir.clone(),
+        ],
+    );
+    through_generate(&mut h);
+    click(&mut h, "Continue to Seal & export");
+    click(&mut h, "Choose the output folder…");
+    let export = h.state().snapshot().export.clone().expect("exported");
+    click(&mut h, "Continue to Attestation");
+    assert!(
+        h.state().error().is_none(),
+        "preview failed: {:?}",
+        h.state().error()
+    );
+
+    // The preview is built by the engine as soon as the step opens.
+    let view = h
+        .state()
+        .snapshot()
+        .attestation
+        .clone()
+        .expect("preview built");
+    assert_eq!(view.preview.bundle_sums_sha256, export.sums_sha256);
+    assert!(h.query_by_label("gui-test-request").is_some());
+    assert!(h.query_by_label_contains("alice at ").is_some());
+    assert!(h.query_by_label_contains("bob at ").is_some());
+    for k in &view.preview.keys {
+        assert!(h.query_by_label(&k.material_sha256_prefix).is_some());
+    }
+    let grouped = airlock_ceremony::words::grouped_hex(&export.sums_sha256);
+    assert!(h.query_by_label(&grouped).is_some());
+    assert!(
+        h.query_by_label_contains("NOT AIR-GAPPED").is_some(),
+        "the network override (test machines are online) is shouted"
+    );
+    assert!(
+        h.query_by_label_contains("written into the bundle at the Wipe step")
+            .is_some()
+    );
+
+    // Typing serials and choosing Letter: not handed over until applied.
+    let field = h.get_by_role(Role::MultilineTextInput);
+    field.focus();
+    field.type_text("BAG-7731, BAG-7732");
+    h.step();
+    click(&mut h, "Letter");
+    assert!(
+        h.query_by_label_contains("Changed: press Apply").is_some(),
+        "unapplied changes are flagged"
+    );
+    assert!(
+        h.query_by_label("Continue to Wipe").is_none(),
+        "the wipe cannot start with serials the engine does not hold"
+    );
+    click(&mut h, "Apply to the attestation");
+    let view = h.state().snapshot().attestation.clone().unwrap();
+    assert_eq!(view.seal_serials, vec!["BAG-7731", "BAG-7732"]);
+    assert_eq!(view.paper, Paper::Letter);
+    assert!(h.query_by_label_contains("BAG-7731, BAG-7732").is_some());
+
+    // Save through the test picker.
+    click(&mut h, "Save PDF…");
+    assert!(
+        h.state().error().is_none(),
+        "save failed: {:?}",
+        h.state().error()
+    );
+    let saved = save_dir.join("attestation.pdf");
+    assert!(saved.is_file(), "{} not written", saved.display());
+    let text = pdftotext(&saved);
+    assert!(
+        text.contains("BAG-7731") && text.contains("BAG-7732"),
+        "{text}"
+    );
+    assert!(text.contains(&export.sums_sha256[..4]), "{text}");
+    assert!(text.contains("NOT YET RECORDED"), "{text}");
+    assert!(page_size(&saved).contains("612 x 792"), "Letter paper");
+    assert!(
+        h.query_by_label_contains("Saved the attestation to")
+            .is_some()
+    );
+
+    // Print: on a machine with a CUPS queue the job id is shown; without
+    // one the window says why and points at Save.
+    match &view.printers {
+        Ok(printers) => {
+            assert!(!printers.is_empty());
+            click(&mut h, "Print");
+            assert!(
+                h.state().error().is_none(),
+                "print failed: {:?}",
+                h.state().error()
+            );
+            assert!(
+                h.query_by_label_contains("as job").is_some(),
+                "job id not shown"
+            );
+        }
+        Err(why) => {
+            assert!(
+                h.query_by_label_contains("Printing is not available")
+                    .is_some(),
+                "{why}"
+            );
+            assert!(h.query_by_label("Print").is_none());
+        }
+    }
+
+    click(&mut h, "Continue to Wipe");
+    click(&mut h, "Wipe and log out");
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    click(&mut h, "Continue to Done");
+    assert_eq!(h.state().current_step(), Step::Done);
+    let final_pdf = h
+        .state()
+        .snapshot()
+        .attestation_pdf
+        .clone()
+        .expect("final attestation written");
+    assert_eq!(final_pdf, ws.bundle_dir().join("attestation.pdf"));
+    assert!(
+        h.query_by_label(&final_pdf.display().to_string()).is_some(),
+        "final path shown on Done"
+    );
+    let text = pdftotext(&final_pdf);
+    assert!(text.contains("BAG-7731"), "{text}");
+    assert!(
+        text.contains("overwritten and removed") && text.contains("ceremony_completed"),
+        "wipe result missing: {text}"
+    );
+    assert!(page_size(&final_pdf).contains("612 x 792"), "Letter paper");
+    if view.printers.is_ok() {
+        click(&mut h, "Print the final attestation");
+        assert!(h.state().error().is_none(), "{:?}", h.state().error());
+        assert!(
+            h.query_by_label_contains("attestation.pdf to printer")
+                .is_some()
+        );
+    }
+
+    let key = ws.state_dir().join("ceremony-signing-key.pem");
+    let out = airlock(
+        &ws,
+        &[
+            "bundle",
+            "verify",
+            ws.bundle_dir().to_str().unwrap(),
+            "--ceremony-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "bundle verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_bad_serial_shows_the_engine_error_and_keeps_the_wipe_locked() {
+    let ws = workstation(1);
+    let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
+    through_generate(&mut h);
+    click(&mut h, "Continue to Seal & export");
+    click(&mut h, "Choose the output folder…");
+    click(&mut h, "Continue to Attestation");
+    let field = h.get_by_role(Role::MultilineTextInput);
+    field.focus();
+    field.type_text(&"X".repeat(70));
+    h.step();
+    click(&mut h, "Apply to the attestation");
+    let err = h
+        .state()
+        .error()
+        .cloned()
+        .expect("too long a serial refused");
+    assert!(err.message.contains("seal serial #1"), "{}", err.message);
+    assert!(h.query_by_label(&err.message).is_some());
+    assert!(h.query_by_label("Continue to Wipe").is_none());
+    assert!(
+        h.state()
+            .snapshot()
+            .attestation
+            .as_ref()
+            .unwrap()
+            .seal_serials
+            .is_empty()
+    );
+}
