@@ -9,6 +9,7 @@
 # WRAPPER=eatmydata runs the ceremony with fsync turned into a no-op (a
 # diagnosis of how much of the per-key cost is durability, never a result).
 source "$(dirname "$0")/lib.sh"
+need /usr/bin/time time
 small="${SMALL:-100}"
 large="${LARGE:-1000}"
 [ "${SKIP_BUILD:-}" = 1 ] || build_release

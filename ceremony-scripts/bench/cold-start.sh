@@ -2,6 +2,7 @@
 # Benchmark: cold start of the CLI (`airlock --version`, `airlock config
 # check`), target < 100 ms each; hyperfine, release build.
 source "$(dirname "$0")/lib.sh"
+need hyperfine hyperfine
 [ "${SKIP_BUILD:-}" = 1 ] || build_release
 mkdir -p "$work/state"
 export AIRLOCK_CONFIG="$work/airlock.toml"

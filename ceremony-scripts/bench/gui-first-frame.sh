@@ -7,6 +7,7 @@
 # ~50-150 ms one `import` takes; the number is an upper bound). RUNS=N
 # repeats (default 5) and prints each and the median.
 source "$(dirname "$0")/lib.sh"
+need xvfb-run xvfb; need import imagemagick
 [ "${SKIP_BUILD:-}" = 1 ] || build_release
 bench_token
 runs="${RUNS:-5}"

@@ -10,6 +10,15 @@ kryoptic="$root/target/release/libairlock_kryoptic.so"
 work="${BENCH_WORK:-$(mktemp -d /tmp/airlock-bench.XXXXXX)}"
 mkdir -p "$work"
 
+# need CMD PACKAGE: stop with the Debian package to install when CMD is missing.
+need() {
+    command -v "$1" >/dev/null || {
+        echo "bench: $1 is missing; apt-get install $2" >&2
+        exit 1
+    }
+}
+need pkcs11-tool opensc
+
 build_release() {
     (cd "$root" && cargo build --release -p airlock-app -p airlock-test-token)
 }

@@ -2,6 +2,7 @@
 # Benchmark: `airlock request verify` of a signed 10,000-key request (target
 # < 2 s), release build, hyperfine. Usage: ceremony-scripts/bench/verify-10k.sh
 source "$(dirname "$0")/lib.sh"
+need hyperfine hyperfine
 [ "${SKIP_BUILD:-}" = 1 ] || build_release
 mkdir -p "$work/state"
 export AIRLOCK_CONFIG="$work/airlock.toml"
