@@ -58,16 +58,18 @@ fn three_key_request(wb: &Workbench, name: &str) -> PathBuf {
     request
 }
 
-fn journal_of(wb: &Workbench) -> Option<PathBuf> {
-    let dir = wb.state.join("ceremonies");
-    let mut journals: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+/// The journal of the ceremony for `request_id`, if one was opened (its
+/// first entry, `ceremony_started`, names the request).
+fn journal_of(wb: &Workbench, request_id: &str) -> Option<PathBuf> {
+    std::fs::read_dir(wb.state.join("ceremonies"))
         .ok()?
         .map(|e| e.unwrap().path().join("journal.jsonl"))
         .filter(|p| p.exists())
-        .map(|p| (std::fs::metadata(&p).unwrap().modified().unwrap(), p))
-        .collect();
-    journals.sort();
-    journals.pop().map(|(_, p)| p)
+        .find(|p| {
+            events(p)
+                .first()
+                .is_some_and(|e| e["data"]["request_id"] == request_id)
+        })
 }
 
 fn events(journal: &Path) -> Vec<Value> {
@@ -91,7 +93,14 @@ fn bundle_verifies(wb: &Workbench, out: &Path) {
 
 /// Checks one run that had call `n` failed. Returns true when the fault
 /// landed after the bundle was published (the folder exists and verifies).
-fn check_failed_run(wb: &Workbench, n: u64, run: &Output, out: &Path) -> bool {
+fn check_failed_run(
+    wb: &Workbench,
+    n: u64,
+    run: &Output,
+    request_id: &str,
+    entries_before: usize,
+    out: &Path,
+) -> bool {
     let err = String::from_utf8_lossy(&run.stderr).into_owned();
     let code = run.status.code();
     assert!(
@@ -123,33 +132,33 @@ fn check_failed_run(wb: &Workbench, n: u64, run: &Output, out: &Path) -> bool {
         bundle_verifies(wb, out);
     }
 
-    if let Some(journal) = journal_of(wb) {
+    if let Some(journal) = journal_of(wb, request_id) {
         let summary = airlock_core::journal::verify_journal_file(&journal)
             .unwrap_or_else(|e| panic!("call {n}: journal does not verify: {e}"));
         assert!(summary.entries > 0);
         let ev = events(&journal);
         let names: Vec<&str> = ev.iter().map(|e| e["event"].as_str().unwrap()).collect();
-        // This run's part of the journal starts after the previous run's end.
-        let start = names[..names.len() - 1]
-            .iter()
-            .rposition(|e| *e == "ceremony_aborted" || *e == "ceremony_completed")
-            .map(|i| i + 1)
-            .unwrap_or(0);
-        let this_run = &names[start..];
-        // A fault before the journal is opened (preflight, the request
-        // check) leaves the previous run's tail; otherwise this run's
-        // entries end with the failure and the abort.
-        if this_run.len() > 1 || names.last() != Some(&"ceremony_aborted") {
+        // This run's entries; none when the fault came before the run
+        // reopened the journal (preflight opens the HSM first).
+        let this_run = &names[entries_before.min(names.len())..];
+        if !this_run.is_empty() {
             assert!(
                 this_run.contains(&"step_failed"),
                 "call {n}: no step_failed in {this_run:?}"
             );
             assert_eq!(
-                names.last(),
+                this_run.last(),
                 Some(&"ceremony_aborted"),
                 "call {n}: {this_run:?}"
             );
+        } else {
+            assert_eq!(
+                names.last(),
+                Some(&"ceremony_aborted"),
+                "call {n}: {names:?}"
+            );
         }
+        let start = entries_before.min(names.len());
         if let Some(w) = ev[start..].iter().rev().find(|e| e["event"] == "wipe_done") {
             assert_eq!(
                 w["data"]["session_objects_remaining"], 0,
@@ -164,7 +173,8 @@ fn check_failed_run(wb: &Workbench, n: u64, run: &Output, out: &Path) -> bool {
 fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds() {
     let wb = prepared_workbench();
     let mut request_no = 1;
-    let mut request = three_key_request(&wb, "walk-1");
+    let mut request_id = "walk-1".to_string();
+    let mut request = three_key_request(&wb, &request_id);
     let mut out = wb.path("usb/import-1");
     let mut fresh = true;
     let mut faulted = 0u64;
@@ -175,6 +185,9 @@ fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds(
         n += 1;
         assert!(n < 5000, "the walk does not end");
         let args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
+        let entries_before = journal_of(&wb, &request_id)
+            .map(|j| events(&j).len())
+            .unwrap_or(0);
         let run = wb
             .airlock()
             .args(&args)
@@ -196,8 +209,8 @@ fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds(
             true
         } else {
             faulted += 1;
-            let published = check_failed_run(&wb, n, &run, &out);
-            let last_failed_step = journal_of(&wb).and_then(|journal| {
+            let published = check_failed_run(&wb, n, &run, &request_id, entries_before, &out);
+            let last_failed_step = journal_of(&wb, &request_id).and_then(|journal| {
                 events(&journal)
                     .iter()
                     .rev()
@@ -218,7 +231,8 @@ fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds(
         if finished {
             completed_requests += 1;
             request_no += 1;
-            request = three_key_request(&wb, &format!("walk-{request_no}"));
+            request_id = format!("walk-{request_no}");
+            request = three_key_request(&wb, &request_id);
             out = wb.path(&format!("usb/import-{request_no}"));
             fresh = true;
         }
@@ -237,7 +251,7 @@ fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds(
     }
 
     // The last fresh run consumed its request; its journal ends completed.
-    let journal = journal_of(&wb).unwrap();
+    let journal = journal_of(&wb, &request_id).unwrap();
     let names = events(&journal);
     assert_eq!(names.last().unwrap()["event"], "ceremony_completed");
 }
