@@ -1,8 +1,9 @@
-//! Memory hygiene during a real ceremony on Kryoptic (issue 8): the `airlock`
-//! process has core dumps off and its memory locked while it holds secrets,
-//! it reports itself non-dumpable in the journal, and a panic inside the
-//! engine (with a full backtrace) carries no PIN, passphrase or SO PIN, nor
-//! does the journal or the engine's `Debug` output after it.
+//! Memory hygiene on Kryoptic (issue 8): `airlock enroll`, `airlock quorum
+//! test` and `airlock ceremony run` have core dumps off (and their memory
+//! locked where the OS allows) before they read a secret; the ceremony
+//! journals its own PR_GET_DUMPABLE, and a panic inside the engine (with a
+//! full backtrace) carries no PIN, passphrase or SO PIN, nor does the
+//! journal or the engine's `Debug` output after it.
 
 mod common;
 
@@ -41,39 +42,30 @@ fn prepared() -> (Workbench, std::path::PathBuf) {
     (wb, request)
 }
 
-#[test]
-fn a_running_ceremony_has_core_dumps_off_memory_locked_and_reports_non_dumpable() {
-    let (wb, request) = prepared();
-    // alice's passphrase comes through a FIFO, so the ceremony stops in the
-    // middle (after preflight and request verification, before the quorum)
-    // until the test writes it; meanwhile the test looks at the process.
-    let fifo = wb.path("secrets/alice.fifo");
-    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
-    assert!(st.success());
-    let out = wb.path("usb/import");
-    let mut args = wb.ceremony_args(&request, &out, &["bob"]);
-    args.push("--custodian".into());
-    args.push(format!("alice=@{}", fifo.display()));
-    let child = wb
-        .airlock()
-        .args(&args)
+/// `airlock ARGS` with its output captured.
+fn spawn(wb: &Workbench, args: &[String]) -> std::process::Child {
+    wb.airlock()
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    let pid = child.id();
+        .unwrap()
+}
 
-    // Wait until the process is blocked opening the FIFO: /proc/PID/syscall
-    // shows openat (257 on x86_64) on two looks 200 ms apart.
+/// Waits until `pid` is blocked opening a FIFO passphrase file
+/// (/proc/PID/syscall shows openat, 257 on x86_64, on two looks 200 ms
+/// apart), then checks that core dumps are off (soft and hard limit 0).
+/// Returns the locked memory (VmLck) in KiB.
+fn assert_hardened_while_blocked(pid: u32) -> u64 {
     let started = Instant::now();
     let mut seen = 0;
     while seen < 2 {
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "the ceremony never reached the passphrase"
+            "the command never reached the passphrase"
         );
         let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
-            .unwrap_or_else(|e| panic!("the ceremony exited early ({e})"));
+            .unwrap_or_else(|e| panic!("the command exited early ({e})"));
         seen = if syscall.starts_with("257 ") {
             seen + 1
         } else {
@@ -93,16 +85,92 @@ fn a_running_ceremony_has_core_dumps_off_memory_locked_and_reports_non_dumpable(
         "hard limit: {core}"
     );
     let locked = proc_field(pid, "status", "VmLck:");
-    let locked_kb: u64 = locked.split_whitespace().nth(1).unwrap().parse().unwrap();
+    locked.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Writes `text` into the FIFO the command is waiting on.
+fn feed(fifo: &Path, text: &str) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(fifo)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+fn mkfifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let st = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn enrolment_and_quorum_rehearsal_are_hardened_before_they_read_a_secret() {
+    let wb = Workbench::new(TokenKind::Kryoptic);
+    let so = wb.so_pin_file();
+    // Enrolment: carol's passphrase comes through a FIFO (read twice when
+    // prompted, once from a file).
+    let fifo = wb.path("secrets/carol.fifo");
+    mkfifo(&fifo);
+    let args: Vec<String> = [
+        "enroll",
+        "--threshold",
+        "2",
+        "--custodian",
+        &format!("carol=@{}", fifo.display()),
+        "--custodian",
+        &wb.custodian_arg("dave"),
+        "--so-pin-file",
+        so.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let child = spawn(&wb, &args);
+    assert_hardened_while_blocked(child.id());
+    feed(&fifo, "carol has a long test passphrase\n");
+    assert_ok(
+        &child.wait_with_output().unwrap(),
+        "enroll with a FIFO passphrase",
+    );
+
+    // The quorum rehearsal, the same way.
+    let args: Vec<String> = [
+        "quorum",
+        "test",
+        "--custodian",
+        &wb.custodian_arg("dave"),
+        "--custodian",
+        &format!("carol=@{}", fifo.display()),
+    ]
+    .map(String::from)
+    .to_vec();
+    let child = spawn(&wb, &args);
+    assert_hardened_while_blocked(child.id());
+    feed(&fifo, "carol has a long test passphrase\n");
+    assert_ok(
+        &child.wait_with_output().unwrap(),
+        "quorum test with a FIFO passphrase",
+    );
+}
+
+#[test]
+fn a_running_ceremony_has_core_dumps_off_memory_locked_and_reports_non_dumpable() {
+    let (wb, request) = prepared();
+    // alice's passphrase comes through a FIFO, so the ceremony stops in the
+    // middle (after preflight and request verification, before the quorum)
+    // until the test writes it; meanwhile the test looks at the process.
+    let fifo = wb.path("secrets/alice.fifo");
+    mkfifo(&fifo);
+    let out = wb.path("usb/import");
+    let mut args = wb.ceremony_args(&request, &out, &["bob"]);
+    args.push("--custodian".into());
+    args.push(format!("alice=@{}", fifo.display()));
+    let child = spawn(&wb, &args);
+    let locked_kb = assert_hardened_while_blocked(child.id());
     // Locking is best effort: VmLck must agree with what the process
     // journals about it, and a refusal must carry a note (checked below).
 
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&fifo)
-        .unwrap()
-        .write_all(b"alice has a long test passphrase\n")
-        .unwrap();
+    feed(&fifo, "alice has a long test passphrase\n");
     let output = child.wait_with_output().unwrap();
     assert_ok(&output, "ceremony run with a FIFO passphrase");
 
