@@ -25,6 +25,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast
 
+step "supply chain (cargo deny: licences, bans, sources; advisories need GitHub, see docs/install.md)"
+cargo deny check --hide-inclusion-graph licenses bans sources
+
+step "offline kit (build offline in a network namespace, twice; same binary hash)"
+bash tests/offline-kit/run.sh
+
 step "fuzz smoke (every parser of outside input, briefly)"
 bash ceremony-scripts/fuzz-smoke.sh
 

@@ -47,3 +47,7 @@ if [[ $want_test == 1 ]] && ! cargo nextest --version >/dev/null 2>&1; then
   echo "install-deps: installing cargo-nextest from crates.io" >&2
   cargo install --locked cargo-nextest
 fi
+if [[ $want_test == 1 ]] && ! cargo deny --version >/dev/null 2>&1; then
+  echo "install-deps: installing cargo-deny from crates.io" >&2
+  cargo install --locked cargo-deny
+fi
