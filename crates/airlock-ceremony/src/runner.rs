@@ -9,7 +9,7 @@
 //! [`Ceremony::generate_and_wrap`] -> [`Ceremony::seal_and_export`] ->
 //! [`Ceremony::wipe`]; or [`Ceremony::abort`] at any point.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -31,7 +31,7 @@ use airlock_core::staged_dir::StagedDir;
 use airlock_core::sums::{Sha256Digest, Sha256Sums};
 use airlock_core::trust::TrustStore;
 use airlock_core::wipe::{WipeReport, wipe_tree_report};
-use airlock_hsm::{Hsm, ProbeReport, SigningKeyInfo, TokenIdentity, UserSession, WrapPath};
+use airlock_hsm::{Hsm, HsmKey, ProbeReport, SigningKeyInfo, TokenIdentity, UserSession, WrapPath};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -401,6 +401,23 @@ impl Ceremony {
         Ok(())
     }
 
+    /// Journals an event without its own fsync (see
+    /// [`JournalWriter::append_deferred`]); only once the journal is open.
+    fn log_deferred(
+        &mut self,
+        event: &'static str,
+        actor: Actor,
+        data: Value,
+    ) -> Result<(), CeremonyError> {
+        match &mut self.journal {
+            Some(j) => {
+                j.append_deferred(event, &actor, data)?;
+                Ok(())
+            }
+            None => self.log(event, actor, data),
+        }
+    }
+
     /// Journals a failed step (best effort: the original error wins).
     fn failed(&mut self, step: &'static str, e: CeremonyError) -> CeremonyError {
         let _ = self.log(
@@ -455,8 +472,9 @@ impl Ceremony {
                     JournalWriter::open(&store.journal_path(&rec.ceremony_id))?;
                 for e in &summary.events {
                     match e.event.as_str() {
-                        "key_generate_started" | "key_generated" => {
-                            if let Some(l) = e.data.get("label").and_then(Value::as_str) {
+                        "key_generation_planned" => {
+                            let labels = e.data.get("labels").and_then(Value::as_array);
+                            for l in labels.into_iter().flatten().filter_map(Value::as_str) {
                                 self.resumable_labels.insert(l.to_string());
                             }
                         }
@@ -765,6 +783,41 @@ impl Ceremony {
         let request_id = request.request_id.to_string();
         let total = request.keys.len();
         self.keys.clear();
+
+        // Before anything is generated: each label this request generates
+        // is absent from the HSM or was made by this ceremony; then one
+        // durable journal entry names every label about to be made, so a
+        // rerun after a crash knows them as its own (and reuses them).
+        let mut resumed: HashMap<String, HsmKey> = HashMap::new();
+        let mut planned: Vec<String> = Vec::new();
+        for vk in &request.keys {
+            let k = &vk.request;
+            if let Material::Generate = k.material {
+                let label = format!("{}/{request_id}", k.name);
+                let session = self.session.as_mut().expect("logged in");
+                match session.find_key(&label, k.key_spec)? {
+                    Some(existing) if self.resumable_labels.contains(&label) => {
+                        resumed.insert(label, existing);
+                    }
+                    Some(_) => {
+                        return Err(CeremonyError::LabelTaken {
+                            name: k.name.to_string(),
+                            label,
+                        });
+                    }
+                    None => planned.push(label),
+                }
+            }
+        }
+        if !planned.is_empty() {
+            self.log(
+                "key_generation_planned",
+                Actor::System,
+                json!({ "labels": planned }),
+            )?;
+            self.resumable_labels.extend(planned);
+        }
+
         for (i, vk) in request.keys.iter().enumerate() {
             let k = &vk.request;
             let name = k.name.to_string();
@@ -776,19 +829,9 @@ impl Ceremony {
             let (key, label, origin) = match &k.material {
                 Material::Generate => {
                     let label = format!("{name}/{request_id}");
-                    let session = self.session.as_mut().expect("logged in");
-                    match session.find_key(&label, k.key_spec)? {
-                        Some(existing) if self.resumable_labels.contains(&label) => {
-                            (existing, label, KeyOrigin::Resumed)
-                        }
-                        Some(_) => return Err(CeremonyError::LabelTaken { name, label }),
+                    match resumed.remove(&label) {
+                        Some(existing) => (existing, label, KeyOrigin::Resumed),
                         None => {
-                            self.log(
-                                "key_generate_started",
-                                Actor::System,
-                                json!({ "name": name, "label": label, "key_spec": k.key_spec }),
-                            )?;
-                            self.resumable_labels.insert(label.clone());
                             let session = self.session.as_mut().expect("logged in");
                             let key = session.generate(&label, k.key_spec)?;
                             (key, label, KeyOrigin::Generated)
@@ -813,7 +856,10 @@ impl Ceremony {
             let session = self.session.as_mut().expect("logged in");
             let kcv = session.kcv(&key)?.map(hex::encode_upper);
             let public_key_sha256 = session.public_key_spki(&key)?.map(|spki| sha256_hex(&spki));
-            self.log(
+            // Per-key progress is journaled without an fsync of its own: a
+            // rerun recomputes it, and the durable entries around the loop
+            // (and `sync` after it) bound what a power cut can lose.
+            self.log_deferred(
                 "key_generated",
                 Actor::System,
                 json!({
@@ -824,9 +870,9 @@ impl Ceremony {
             let session = self.session.as_mut().expect("logged in");
             let wrapped = session.wrap(&key, &vk.wrapping_public_key, k.wrapping_algorithm)?;
             let path = work.join(format!("{name}.bin"));
-            write_synced(&path, &wrapped.bytes)?;
+            fs::write(&path, &wrapped.bytes).map_err(CeremonyError::io("writing", &path))?;
             let material_sha256 = sha256_hex(&wrapped.bytes);
-            self.log(
+            self.log_deferred(
                 "key_wrapped",
                 Actor::System,
                 json!({
@@ -854,6 +900,7 @@ impl Ceremony {
                 material_sha256,
             });
         }
+        self.journal.as_mut().expect("open").sync()?;
         Ok(())
     }
 
@@ -964,7 +1011,7 @@ impl Ceremony {
         let work = self.work_dir().expect("id known");
         let mut entries: Vec<(String, Sha256Digest)> = Vec::new();
         let mut put = |rel: String, bytes: &[u8]| -> Result<(), CeremonyError> {
-            staged.write_file(&rel, bytes)?;
+            staged.write_file_deferred(&rel, bytes)?;
             entries.push((rel, Sha256Digest::of(bytes)));
             Ok(())
         };
@@ -1044,8 +1091,10 @@ impl Ceremony {
         let sums_bytes = sums.to_bytes();
         let session = self.session.as_mut().expect("logged in");
         let signature = session.sign_sums(&sums_bytes)?;
-        staged.write_file(airlock_core::bundle_dir::SUMS_FILE, &sums_bytes)?;
-        staged.write_file(airlock_core::bundle_dir::SIG_FILE, &signature)?;
+        staged.write_file_deferred(airlock_core::bundle_dir::SUMS_FILE, &sums_bytes)?;
+        staged.write_file_deferred(airlock_core::bundle_dir::SIG_FILE, &signature)?;
+        // One flush for the whole bundle, before it is read back and published.
+        staged.sync()?;
 
         let verified = self.read_back(staged.staging_path())?;
         let sums_sha256 = verified.sums_sha256.to_hex();
@@ -1185,17 +1234,6 @@ impl Ceremony {
         )?;
         self.wipe_inner(false)
     }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CeremonyError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp).map_err(CeremonyError::io("writing", &tmp))?;
-    f.write_all(bytes)
-        .map_err(CeremonyError::io("writing", &tmp))?;
-    f.sync_all().map_err(CeremonyError::io("syncing", &tmp))?;
-    fs::rename(&tmp, path).map_err(CeremonyError::io("renaming", path))?;
-    Ok(())
 }
 
 #[cfg(test)]

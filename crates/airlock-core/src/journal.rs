@@ -602,6 +602,43 @@ impl JournalWriter {
         actor: &Actor,
         data: Value,
     ) -> Result<AppendedEntry, JournalError> {
+        self.write_entry(at, event, actor, data, true)
+    }
+
+    /// Appends an entry without waiting for it to reach the disk: for
+    /// bookkeeping whose loss on power failure is harmless because the
+    /// caller can redo it (e.g. per-key progress that a resumed ceremony
+    /// recomputes). The next [`JournalWriter::append`] or
+    /// [`JournalWriter::sync`] makes it durable. A killed process loses
+    /// nothing: the line is in the kernel's page cache.
+    pub fn append_deferred(
+        &mut self,
+        event: &str,
+        actor: &Actor,
+        data: Value,
+    ) -> Result<AppendedEntry, JournalError> {
+        self.write_entry(OffsetDateTime::now_utc(), event, actor, data, false)
+    }
+
+    /// Makes every entry written so far durable (one fsync).
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        self.file.sync_all().map_err(|source| {
+            self.poisoned = true;
+            JournalError::Write {
+                path: self.path.clone(),
+                source,
+            }
+        })
+    }
+
+    fn write_entry(
+        &mut self,
+        at: OffsetDateTime,
+        event: &str,
+        actor: &Actor,
+        data: Value,
+        durable: bool,
+    ) -> Result<AppendedEntry, JournalError> {
         if self.poisoned {
             return Err(JournalError::Poisoned {
                 path: self.path.clone(),
@@ -646,11 +683,14 @@ impl JournalWriter {
                 limit: MAX_JOURNAL_BYTES,
             });
         }
-        if let Err(source) = self
-            .file
-            .write_all(&bytes)
-            .and_then(|()| self.file.sync_all())
-        {
+        let written = self.file.write_all(&bytes).and_then(|()| {
+            if durable {
+                self.file.sync_all()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(source) = written {
             self.poisoned = true;
             return Err(JournalError::Write {
                 path: self.path.clone(),
@@ -759,6 +799,33 @@ mod tests {
         assert_eq!(s.events[1].actor, "Alice");
         assert_eq!(s.events[2].data["step"], 2);
         verify_journal_head(&bytes, &s.head_sha256.to_uppercase()).unwrap();
+    }
+
+    #[test]
+    fn deferred_entries_chain_like_synced_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let mut w = JournalWriter::create(&path).unwrap();
+        w.append("first", &Actor::System, serde_json::json!({}))
+            .unwrap();
+        let e = w
+            .append_deferred("second", &Actor::System, serde_json::json!({ "n": 1 }))
+            .unwrap();
+        w.sync().unwrap();
+        assert_eq!(w.head_sha256(), e.sha256);
+        drop(w);
+        let (mut w, summary) = JournalWriter::open(&path).unwrap();
+        assert_eq!(summary.entries, 2);
+        assert_eq!(summary.events[1].event, "second");
+        w.append_deferred("third", &Actor::System, serde_json::json!({}))
+            .unwrap();
+        let s = verify_journal_file(&path).unwrap();
+        assert_eq!(s.entries, 3, "a deferred line is visible at once");
+        assert!(
+            w.append_deferred("x", &Actor::System, serde_json::json!({ "pin": "1" }))
+                .is_err(),
+            "the secret guard applies to deferred entries too"
+        );
     }
 
     #[test]

@@ -110,6 +110,29 @@ impl StagedDir {
 
     /// Writes one file (never overwriting), fsyncs it and its directory.
     pub fn write_file(&self, rel: &str, bytes: &[u8]) -> Result<(), StagedDirError> {
+        self.write(rel, bytes, true)
+    }
+
+    /// Writes one file (never overwriting) without flushing it: call
+    /// [`StagedDir::sync`] once after a batch, before reading back and
+    /// publishing. Nothing is published before that, so a crash in between
+    /// leaves only the staging directory, which is wiped.
+    pub fn write_file_deferred(&self, rel: &str, bytes: &[u8]) -> Result<(), StagedDirError> {
+        self.write(rel, bytes, false)
+    }
+
+    /// Flushes everything written to the staging file system (syncfs), so
+    /// that deferred files and their directory entries are durable, and
+    /// reports any write-back error (e.g. a medium that filled up).
+    pub fn sync(&self) -> Result<(), StagedDirError> {
+        let dir = File::open(&self.staging).map_err(io(&self.staging))?;
+        nix::unistd::syncfs(&dir).map_err(|e| StagedDirError::Io {
+            path: self.staging.clone(),
+            source: std::io::Error::from(e),
+        })
+    }
+
+    fn write(&self, rel: &str, bytes: &[u8], durable: bool) -> Result<(), StagedDirError> {
         let rel_path = Path::new(rel);
         if rel.is_empty()
             || !rel_path
@@ -124,7 +147,7 @@ impl StagedDir {
             fs::create_dir_all(&dir).map_err(io(&dir))?;
             // Make each new directory entry durable, bottom-up.
             let mut d = dir.as_path();
-            while d != self.staging {
+            while durable && d != self.staging {
                 let parent = d.parent().unwrap_or(&self.staging);
                 fsync_dir(parent)?;
                 d = parent;
@@ -137,8 +160,10 @@ impl StagedDir {
             .open(&path)
             .map_err(io(&path))?;
         f.write_all(bytes).map_err(io(&path))?;
-        f.sync_all().map_err(io(&path))?;
-        fsync_dir(&dir)?;
+        if durable {
+            f.sync_all().map_err(io(&path))?;
+            fsync_dir(&dir)?;
+        }
         Ok(())
     }
 
@@ -211,6 +236,24 @@ mod tests {
             StagedDir::create(&out, |_| {}),
             Err(StagedDirError::Exists(_))
         ));
+    }
+
+    #[test]
+    fn deferred_files_publish_after_one_sync() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("bundle");
+        let s = StagedDir::create(&out, |_| {}).unwrap();
+        for i in 0..20 {
+            s.write_file_deferred(&format!("keys/k{i}/m.bin"), &[i as u8; 40])
+                .unwrap();
+        }
+        assert!(matches!(
+            s.write_file_deferred("keys/k1/m.bin", b"again"),
+            Err(StagedDirError::Io { .. })
+        ));
+        s.sync().unwrap();
+        s.publish().unwrap();
+        assert_eq!(fs::read(out.join("keys/k7/m.bin")).unwrap(), vec![7u8; 40]);
     }
 
     #[test]

@@ -371,7 +371,10 @@ fn status(config: Option<&Path>, json: bool) -> Result<(), CliError> {
             let labels: Vec<String> = summary
                 .events
                 .iter()
-                .filter(|e| e.event == "key_generate_started")
+                .filter(|e| {
+                    e.event == "key_generated"
+                        && e.data.get("origin").and_then(|v| v.as_str()) == Some("generated")
+                })
                 .filter_map(|e| {
                     e.data
                         .get("label")
