@@ -3,7 +3,7 @@
 # without any network:
 #
 #   1. checks every file against SHA256SUMS, and that the kit holds no file
-#      SHA256SUMS does not list;
+#      SHA256SUMS does not list and no symbolic link;
 #   2. installs the kit's .debs with dpkg -i (only those the workstation
 #      does not already have at the same or a newer version);
 #   3. unpacks the kit's Rust toolchain (or uses the installed rustc, which
@@ -57,8 +57,13 @@ if ! sha256sum --check --strict --quiet SHA256SUMS >&2; then
   echo "install: the kit does NOT match its SHA256SUMS (files listed above); stop and report it" >&2
   exit 4
 fi
+links=$(find . -type l -printf '%P\n')
+if [[ -n $links ]]; then
+  printf 'install: the kit holds symbolic links (a kit has none):\n%s\ninstall: stop and report it\n' "$links" >&2
+  exit 4
+fi
 extra=$(comm -13 <(cut -c67- SHA256SUMS | LC_ALL=C sort) \
-  <(find . -type f ! -path ./SHA256SUMS -printf '%P\n' | LC_ALL=C sort))
+  <(find . ! -type d ! -path ./SHA256SUMS -printf '%P\n' | LC_ALL=C sort))
 if [[ -n $extra ]]; then
   printf 'install: the kit holds files SHA256SUMS does not list:\n%s\ninstall: stop and report it\n' "$extra" >&2
   exit 4

@@ -4,7 +4,8 @@
 # The offline kit end to end (issue 9):
 #   - make-offline-kit.sh writes a kit of HEAD (source, vendored crates,
 #     config snippet, AIRLOCK_GIT_COMMIT, install.sh, sorted SHA256SUMS);
-#   - the kit's install.sh refuses a changed file and an added file (exit 4);
+#   - the kit's install.sh refuses a changed file, an added file and a
+#     symbolic link (exit 4);
 #   - install.sh builds the CLI-only release binary inside a network
 #     namespace with no interface but loopback (`unshare -n`), twice, in two
 #     different build directories, and both binaries have the same SHA-256;
@@ -71,6 +72,13 @@ rc=$?
 rm -f "$kit/source/vendor/smuggled.rs"
 check "install.sh refuses a file SHA256SUMS does not list (exit 4, names it)" \
   bash -c '[[ $1 -eq 4 ]] && grep -q "^source/vendor/smuggled.rs$" "$2"' _ "$rc" "$work/extra.log"
+
+ln -s /etc/hostname "$kit/source/.cargo/linked.toml"
+bash "$kit/install.sh" --skip-debs --no-install >"$work/link.log" 2>&1
+rc=$?
+rm -f "$kit/source/.cargo/linked.toml"
+check "install.sh refuses a symbolic link in the kit (exit 4, names it)" \
+  bash -c '[[ $1 -eq 4 ]] && grep -q "^source/.cargo/linked.toml$" "$2"' _ "$rc" "$work/link.log"
 
 # --- two offline builds -----------------------------------------------------
 # Inside `unshare -n` the only interface is lo (down): no route anywhere.
