@@ -34,6 +34,11 @@ pub const TITLE: &str = "Airlock key ceremony";
 
 /// Opens the app window on `config` and runs until it is closed.
 pub fn run(config: AirlockConfig) -> Result<(), eframe::Error> {
+    // As the CLI does before it reads a secret: no core dumps, not
+    // dumpable, memory locked where allowed.
+    for note in airlock_ceremony::hygiene::harden_process().notes {
+        eprintln!("warning: {note}");
+    }
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title(TITLE)
