@@ -15,11 +15,13 @@ fn the_app_starts_and_renders_under_xvfb() {
     let ws = gui_support::workstation(1);
     let shot = ws.dir.path().join("preflight.png");
     let log = ws.dir.path().join("app.log");
+    let limits = ws.dir.path().join("limits");
     let script = format!(
         "\"$AIRLOCK_BIN\" >'{log}' 2>&1 & pid=$!; sleep 8; import -window root '{shot}'; \
-         kill $pid; wait $pid 2>/dev/null; true",
+         cat /proc/$pid/limits > '{limits}'; kill $pid; wait $pid 2>/dev/null; true",
         log = log.display(),
-        shot = shot.display()
+        shot = shot.display(),
+        limits = limits.display()
     );
     let mut cmd = Command::new("xvfb-run");
     cmd.args(["-a", "-s", "-screen 0 1400x900x24", "sh", "-c", &script])
@@ -53,6 +55,16 @@ fn the_app_starts_and_renders_under_xvfb() {
     assert!(
         !app_log.contains("error"),
         "the app reported an error:\n{app_log}"
+    );
+    // The app hardened itself like the CLI: no core dumps.
+    let limits = std::fs::read_to_string(&limits).unwrap_or_default();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap_or_else(|| panic!("no core limit in:\n{limits}"));
+    assert!(
+        core.split_whitespace().filter(|w| *w == "0").count() >= 2,
+        "core dumps not off in the running app: {core}"
     );
     if let Some(dir) = std::env::var_os("AIRLOCK_SCREENSHOT_DIR") {
         std::fs::copy(&shot, std::path::Path::new(&dir).join("01-preflight.png")).unwrap();
