@@ -73,7 +73,11 @@ fn attestation_of_a_real_bundle() {
         .path()
         .join("journal.jsonl");
 
-    let out = wb.run(&[
+    // The ceremony already wrote its attestation into the bundle; rebuild
+    // it here with bag serials (replacing it needs --force, tested below).
+    let pdf = bundle.join("attestation.pdf");
+    assert!(pdf.is_file(), "the ceremony wrote no attestation.pdf");
+    let args = [
         "attest",
         bundle.to_str().unwrap(),
         "--ceremony-key",
@@ -84,9 +88,10 @@ fn attestation_of_a_real_bundle() {
         "TE-0001",
         "--seal-serial",
         "TE-0002",
-    ]);
+        "--force",
+    ];
+    let out = wb.run(&args);
     assert_ok(&out, "attest");
-    let pdf = bundle.join("attestation.pdf");
     let t = text(&pdf);
 
     let manifest: serde_json::Value =
