@@ -43,9 +43,7 @@ fn group(hex: &str) -> Vec<String> {
 
 #[test]
 fn attestation_of_a_real_bundle() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,

@@ -51,9 +51,7 @@ fn only_ceremony_journal(wb: &Workbench) -> std::path::PathBuf {
 
 #[test]
 fn nine_symmetric_plus_rsa_and_ecc_keys_unwrap_with_openssl() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = wb.path("usb/request");
     let mut keys: Vec<String> = Vec::new();
     for env in ["dev", "int", "prod"] {
@@ -211,9 +209,7 @@ fn nine_symmetric_plus_rsa_and_ecc_keys_unwrap_with_openssl() {
 
 #[test]
 fn kill_at_random_moments_leaves_a_verified_bundle_or_none_and_rerun_never_duplicates() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -345,9 +341,7 @@ fn disk_full_during_export_leaves_no_output_and_no_leftovers() {
     if !probe.map(|s| s.success()).unwrap_or(false) {
         panic!("this test needs `unshare -m` (root) to mount a small tmpfs");
     }
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -392,9 +386,7 @@ fn disk_full_during_export_leaves_no_output_and_no_leftovers() {
 
 #[test]
 fn token_failure_mid_ceremony_is_journaled_and_a_rerun_completes() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -466,9 +458,7 @@ fn token_failure_mid_ceremony_is_journaled_and_a_rerun_completes() {
 
 #[test]
 fn a_network_interface_up_is_refused_without_the_override() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -506,9 +496,7 @@ fn a_network_interface_up_is_refused_without_the_override() {
 
 #[test]
 fn softhsm_refuses_a_sha256_request_before_generating_anything() {
-    let wb = Workbench::new(TokenKind::SoftHsm);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::SoftHsm);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -529,9 +517,7 @@ fn softhsm_refuses_a_sha256_request_before_generating_anything() {
 
 #[test]
 fn softhsm_runs_a_sha1_ceremony_when_allowed() {
-    let wb = Workbench::new(TokenKind::SoftHsm);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::SoftHsm);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -574,9 +560,7 @@ fn softhsm_runs_a_sha1_ceremony_when_allowed() {
 
 #[test]
 fn bundle_verify_refuses_a_flipped_byte_and_a_foreign_key() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -616,9 +600,7 @@ fn bundle_verify_refuses_a_flipped_byte_and_a_foreign_key() {
 
 #[test]
 fn existing_material_is_rewrapped_and_foreign_labels_are_never_reused() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let first = wb.path("usb/first");
     wb.make_request(
         &first,

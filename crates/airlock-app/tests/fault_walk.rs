@@ -33,14 +33,6 @@ use std::process::Output;
 use common::*;
 use serde_json::Value;
 
-/// A workbench with two enrolled custodians and the trusted test signer.
-fn prepared_workbench() -> Workbench {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
-    wb
-}
-
 /// A new 3-key request bundle (a fresh request id each time).
 fn three_key_request(wb: &Workbench, name: &str) -> PathBuf {
     let request = wb.path(&format!("usb/{name}"));
@@ -171,7 +163,7 @@ fn check_failed_run(
 
 #[test]
 fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds() {
-    let wb = prepared_workbench();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let mut request_no = 1;
     let mut request_id = "walk-1".to_string();
     let mut request = three_key_request(&wb, &request_id);

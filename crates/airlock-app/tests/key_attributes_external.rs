@@ -28,9 +28,7 @@ fn pkcs11_tool(wb: &Workbench, pin: &str, args: &[&str]) -> std::process::Output
 
 #[test]
 fn ceremony_keys_are_sensitive_and_their_values_cannot_be_read() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,

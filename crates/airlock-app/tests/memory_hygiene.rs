@@ -31,9 +31,7 @@ fn proc_field(pid: u32, file: &str, prefix: &str) -> String {
 }
 
 fn prepared() -> (Workbench, std::path::PathBuf) {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,

@@ -280,9 +280,7 @@ fn files_below(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn no_secret_in_any_output_journal_or_state_file() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
-    wb.enroll(&["alice", "bob"], 2);
-    wb.trust_signer();
+    let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = wb.path("usb/request");
     wb.make_request(
         &request,

@@ -49,6 +49,25 @@ impl Workbench {
         }
     }
 
+    /// A workbench ready for a ceremony: custodians alice and bob enrolled
+    /// (2 of 2) and the test-only request signer trusted.
+    pub fn ready(kind: TokenKind) -> Self {
+        let wb = Self::new(kind);
+        wb.enroll(&["alice", "bob"], 2);
+        wb.trust_signer();
+        wb
+    }
+
+    /// Runs `airlock ceremony run` for alice and bob (with
+    /// `--allow-network`) plus `extra` arguments.
+    pub fn run_ceremony(&self, request: &Path, out: &Path, extra: &[&str]) -> Output {
+        self.airlock()
+            .args(self.ceremony_args(request, out, &["alice", "bob"]))
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
     /// A path under the workbench's temporary root.
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.path().join(rel)
