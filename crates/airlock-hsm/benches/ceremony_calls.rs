@@ -12,29 +12,19 @@
 //! AIRLOCK_KRYOPTIC_MODULE=$PWD/target/release/libairlock_kryoptic.so
 //! cargo bench -p airlock-hsm --features testing --bench ceremony_calls`
 
+mod bare;
+
 use std::time::{Duration, Instant};
 
 use airlock_hsm::testing::{TestToken, TokenKind};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::mechanism::MechanismType;
-use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
-use cryptoki::session::UserType;
-use cryptoki::types::AuthPin;
-use rsa::traits::PublicKeyParts;
+use cryptoki::object::{Attribute, ObjectClass};
 
 /// One key's worth of the ceremony's token calls.
 fn bare_loop(p: &Pkcs11, t: &TestToken, public: &rsa::PublicKey, n: usize) -> Duration {
-    let slot = p.get_slots_with_token().unwrap()[0];
-    let s = p.open_rw_session(slot).unwrap();
-    s.login(UserType::User, Some(&AuthPin::from(t.user_pin().as_str())))
-        .unwrap();
-    let oaep = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
-        MechanismType::SHA256,
-        PkcsMgfType::MGF1_SHA256,
-        PkcsOaepSource::empty(),
-    ));
+    let s = bare::user_session(p, t);
+    let oaep = bare::oaep_sha256();
     let start = Instant::now();
     for i in 0..n {
         let label = format!("key-{i:05}/bench").into_bytes();
@@ -50,80 +40,26 @@ fn bare_loop(p: &Pkcs11, t: &TestToken, public: &rsa::PublicKey, n: usize) -> Du
                 .unwrap()
                 .is_empty()
         );
-        let template = [
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::ValueLen(32.into()),
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(true),
-            Attribute::Wrap(false),
-            Attribute::Unwrap(false),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-            Attribute::Sign(true),
-            Attribute::Verify(true),
-            Attribute::Label(label),
-        ];
-        let k = s.generate_key(&Mechanism::AesKeyGen, &template).unwrap();
-        let types = [
-            AttributeType::Token,
-            AttributeType::Private,
-            AttributeType::Sensitive,
-            AttributeType::Extractable,
-            AttributeType::Unwrap,
-            AttributeType::Class,
-            AttributeType::KeyType,
-            AttributeType::ValueLen,
-            AttributeType::Wrap,
-        ];
-        assert_eq!(s.get_attributes(k, &types).unwrap().len(), types.len());
+        let k = s
+            .generate_key(&Mechanism::AesKeyGen, &bare::aes_key_template(label))
+            .unwrap();
+        assert_eq!(
+            s.get_attributes(k, &bare::READ_BACK).unwrap().len(),
+            bare::READ_BACK.len()
+        );
         // KCV: AES-CMAC of one zero block.
         assert_eq!(
             s.sign(&Mechanism::AesCMac, k, &[0u8; 16]).unwrap().len(),
             16
         );
         // wrap: import the AWS wrapping key, C_WrapKey, destroy it.
-        let wrapping = s
-            .create_object(&[
-                Attribute::Class(ObjectClass::PUBLIC_KEY),
-                Attribute::KeyType(KeyType::RSA),
-                Attribute::Token(false),
-                Attribute::Private(false),
-                Attribute::Wrap(true),
-                Attribute::Encrypt(false),
-                Attribute::Verify(false),
-                Attribute::Modulus(public.n_bytes().to_vec()),
-                Attribute::PublicExponent(public.e_bytes().to_vec()),
-                Attribute::Label(b"airlock-aws-wrapping-key".to_vec()),
-            ])
-            .unwrap();
+        let wrapping = bare::import_wrapping_key(&s, public);
         assert_eq!(s.wrap_key(&oaep, wrapping, k).unwrap().len(), 512);
         s.destroy_object(wrapping).unwrap();
     }
     let d = start.elapsed();
     s.logout().unwrap();
     d
-}
-
-/// Destroys the token keys a run made (untimed), so every run starts from
-/// an empty token, as each ceremony in the slope benchmark does.
-fn wipe_token_keys(p: &Pkcs11, t: &TestToken) {
-    let slot = p.get_slots_with_token().unwrap()[0];
-    let s = p.open_rw_session(slot).unwrap();
-    s.login(UserType::User, Some(&AuthPin::from(t.user_pin().as_str())))
-        .unwrap();
-    for h in s
-        .find_objects(&[
-            Attribute::Token(true),
-            Attribute::Class(ObjectClass::SECRET_KEY),
-        ])
-        .unwrap()
-    {
-        s.destroy_object(h).unwrap();
-    }
-    s.logout().unwrap();
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -142,9 +78,9 @@ fn main() {
     let p = Pkcs11::new(t.module_path()).unwrap();
     let _ = p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
     let ts = bare_loop(&p, &t, &public, small).as_secs_f64();
-    wipe_token_keys(&p, &t);
+    bare::wipe_token_keys(&p, &t);
     let tl = bare_loop(&p, &t, &public, large).as_secs_f64();
-    wipe_token_keys(&p, &t);
+    bare::wipe_token_keys(&p, &t);
     let slope = (tl - ts) / (large - small) as f64;
     println!("bare loop, {small} keys: {ts:.2} s");
     println!("bare loop, {large} keys: {tl:.2} s");

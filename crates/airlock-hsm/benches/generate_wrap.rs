@@ -7,6 +7,8 @@
 //! Run: `cargo build -p airlock-test-token && cargo bench -p airlock-hsm --features testing --bench generate_wrap`
 //! (BENCH_KEYS=N to change the key count, default 1000).
 
+mod bare;
+
 use std::time::{Duration, Instant};
 
 use airlock_core::spec::{KeySpec, WrappingAlgorithm};
@@ -14,13 +16,8 @@ use airlock_hsm::Hsm;
 use airlock_hsm::testing::{TestToken, TokenKind};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::mechanism::MechanismType;
-use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
-use cryptoki::session::UserType;
-use cryptoki::types::AuthPin;
+use cryptoki::object::Attribute;
 use rsa::pkcs8::EncodePublicKey;
-use rsa::traits::PublicKeyParts;
 
 fn airlock_run(hsm: &Hsm, t: &TestToken, spki: &[u8], n: usize, round: usize) -> Duration {
     let mut s = hsm.login_user(t.user_pin()).unwrap();
@@ -50,15 +47,8 @@ fn bare_run(
     n: usize,
     round: usize,
 ) -> Duration {
-    let slot = p.get_slots_with_token().unwrap()[0];
-    let s = p.open_rw_session(slot).unwrap();
-    s.login(UserType::User, Some(&AuthPin::from(t.user_pin().as_str())))
-        .unwrap();
-    let oaep = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
-        MechanismType::SHA256,
-        PkcsMgfType::MGF1_SHA256,
-        PkcsOaepSource::empty(),
-    ));
+    let s = bare::user_session(p, t);
+    let oaep = bare::oaep_sha256();
     let start = Instant::now();
     for i in 0..n {
         let label = format!("bare-{round}-{i}/bench").into_bytes();
@@ -67,49 +57,14 @@ fn bare_run(
                 .unwrap()
                 .is_empty()
         );
-        let template = [
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::ValueLen(32.into()),
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(true),
-            Attribute::Wrap(false),
-            Attribute::Unwrap(false),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-            Attribute::Sign(true),
-            Attribute::Verify(true),
-            Attribute::Label(label),
-        ];
-        let k = s.generate_key(&Mechanism::AesKeyGen, &template).unwrap();
-        let types = [
-            AttributeType::Token,
-            AttributeType::Private,
-            AttributeType::Sensitive,
-            AttributeType::Extractable,
-            AttributeType::Unwrap,
-            AttributeType::Class,
-            AttributeType::KeyType,
-            AttributeType::ValueLen,
-            AttributeType::Wrap,
-        ];
-        assert_eq!(s.get_attributes(k, &types).unwrap().len(), types.len());
-        let wrapping = s
-            .create_object(&[
-                Attribute::Class(ObjectClass::PUBLIC_KEY),
-                Attribute::KeyType(KeyType::RSA),
-                Attribute::Token(false),
-                Attribute::Private(false),
-                Attribute::Wrap(true),
-                Attribute::Encrypt(false),
-                Attribute::Verify(false),
-                Attribute::Modulus(public.n_bytes().to_vec()),
-                Attribute::PublicExponent(public.e_bytes().to_vec()),
-                Attribute::Label(b"airlock-aws-wrapping-key".to_vec()),
-            ])
+        let k = s
+            .generate_key(&Mechanism::AesKeyGen, &bare::aes_key_template(label))
             .unwrap();
+        assert_eq!(
+            s.get_attributes(k, &bare::READ_BACK).unwrap().len(),
+            bare::READ_BACK.len()
+        );
+        let wrapping = bare::import_wrapping_key(&s, public);
         let w = s.wrap_key(&oaep, wrapping, k).unwrap();
         assert_eq!(w.len(), 512);
         s.destroy_object(wrapping).unwrap();
@@ -117,26 +72,6 @@ fn bare_run(
     let d = start.elapsed();
     s.logout().unwrap();
     d
-}
-
-/// Destroys the token keys a run made (untimed), so every run starts from
-/// the same token database size.
-fn wipe_token_keys(p: &Pkcs11, t: &TestToken) {
-    let slot = p.get_slots_with_token().unwrap()[0];
-    let s = p.open_rw_session(slot).unwrap();
-    let logged_in = s.login(UserType::User, Some(&AuthPin::from(t.user_pin().as_str())));
-    for h in s
-        .find_objects(&[
-            Attribute::Token(true),
-            Attribute::Class(ObjectClass::SECRET_KEY),
-        ])
-        .unwrap()
-    {
-        s.destroy_object(h).unwrap();
-    }
-    if logged_in.is_ok() {
-        s.logout().unwrap();
-    }
 }
 
 fn main() {
@@ -157,14 +92,14 @@ fn main() {
     for round in 0..3 {
         if round % 2 == 0 {
             bare.push(bare_run(&p, &t, &public, n, round));
-            wipe_token_keys(&p, &t);
+            bare::wipe_token_keys(&p, &t);
             airlock.push(airlock_run(&hsm, &t, &spki, n, round));
-            wipe_token_keys(&p, &t);
+            bare::wipe_token_keys(&p, &t);
         } else {
             airlock.push(airlock_run(&hsm, &t, &spki, n, round));
-            wipe_token_keys(&p, &t);
+            bare::wipe_token_keys(&p, &t);
             bare.push(bare_run(&p, &t, &public, n, round));
-            wipe_token_keys(&p, &t);
+            bare::wipe_token_keys(&p, &t);
         }
     }
     let b = bare.iter().min().unwrap().as_secs_f64();
