@@ -15,7 +15,7 @@ use clap::Parser;
 /// Opens the desktop app on the configuration (the `gui` feature).
 #[cfg(feature = "gui")]
 fn gui_entry(config: Option<&std::path::Path>) -> Result<(), cmd::CliError> {
-    let config = cmd::load_config(config)?;
+    let config = airlock_core::config::AirlockConfig::load_for_ceremony(config)?;
     airlock_app::gui::run(config).map_err(|e| {
         cmd::CliError::new(
             airlock_core::exit::ExitCode::Internal,

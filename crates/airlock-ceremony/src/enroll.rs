@@ -2,8 +2,12 @@
 //! set a random user PIN nobody sees (C_InitPIN as security officer), split
 //! it among the custodians (sealed shares in the roster), create the
 //! ceremony signing key and record its public half; re-enrol with the
-//! current quorum; rehearse a quorum login without a ceremony. Everything
-//! is journaled in `enrollment.jsonl` in the state directory, without
+//! current quorum (and, after an HSM driver upgrade the quorum agrees to,
+//! re-pin the module); rehearse a quorum login without a ceremony; run a
+//! quorum session for the workstation's own changes (the trust store).
+//! Enrolment pins the PKCS#11 module (path and SHA-256), the token's
+//! identity and the quorum's policy into every sealed share. Everything is
+//! journaled in `enrollment.jsonl` in the state directory, without
 //! secrets.
 
 use std::fs;
@@ -12,11 +16,12 @@ use std::path::{Path, PathBuf};
 use airlock_core::config::AirlockConfig;
 use airlock_core::journal::{Actor, JournalWriter};
 use airlock_core::quorum::{
-    AuthOutcome, Enrollment, KdfParams, MAX_CUSTODIANS, MIN_THRESHOLD, PinRotation, QuorumError,
-    QuorumLogin, ROSTER_FILE_NAME, Roster, TokenRef, generate_user_pin, reenroll,
+    AuthOutcome, Enrollment, KdfParams, MAX_CUSTODIANS, MIN_THRESHOLD, ModuleRef, Pinned,
+    PinRotation, QuorumError, QuorumLogin, ROSTER_FILE_NAME, Roster, RosterPolicy, TokenRef,
+    generate_user_pin, name_hash, reenroll,
 };
 use airlock_core::signature::SignerKey;
-use airlock_hsm::Hsm;
+use airlock_hsm::{Hsm, TokenIdentity, UserSession};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -40,6 +45,57 @@ impl std::fmt::Debug for CustodianSecret {
     }
 }
 
+/// Choices made at enrolment that the quorum pins or must see.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EnrollOptions {
+    /// Adopt a ceremony signing key already in the token at first
+    /// enrolment (it must still have been born there). Journaled.
+    pub adopt_signing_key: bool,
+    /// The quorum's policy: may requests re-wrap existing HSM material?
+    pub allow_existing_material: bool,
+    /// Re-enrolment only: the module or token changed on purpose (an HSM
+    /// driver upgrade); open the shares with the pinned values, then pin
+    /// what is there now. Journaled with both hashes.
+    pub repin_module: bool,
+}
+
+/// The module and token as the HSM reports them, to compare with (or pin
+/// into) a roster.
+pub fn found_pins(identity: &TokenIdentity) -> Result<(TokenRef, ModuleRef), CeremonyError> {
+    let token = TokenRef::new(
+        &identity.label,
+        &identity.serial,
+        &identity.manufacturer,
+        &identity.model,
+    )?;
+    let module = ModuleRef {
+        path: identity.module_path.clone(),
+        sha256: identity.module_sha256.clone(),
+    };
+    Ok((token, module))
+}
+
+/// The journal's view of a pin: module path and hash, token identity.
+pub fn pin_json(token: &TokenRef, module: &ModuleRef) -> Value {
+    json!({
+        "module": { "path": module.path, "sha256": module.sha256 },
+        "token": {
+            "label": token.label, "serial": token.serial,
+            "manufacturer": token.manufacturer, "model": token.model,
+        },
+    })
+}
+
+/// How a typed custodian name goes into the journal: the roster's spelling
+/// when it is enrolled, else only a hash of it (it may be a passphrase
+/// typed into the wrong field).
+pub fn journal_name(roster: &Roster, typed: &str) -> String {
+    match roster.find(typed) {
+        Some(c) => c.name().to_string(),
+        None => format!("unknown (sha256 {})", name_hash(typed)),
+    }
+}
+
 /// What enrolment did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EnrollOutcome {
@@ -59,6 +115,12 @@ pub struct EnrollOutcome {
     pub signing_key_created: bool,
     /// The enrolled PEM's path.
     pub signing_key_path: PathBuf,
+    /// The module pinned (path and SHA-256).
+    pub module: ModuleRef,
+    /// The token pinned.
+    pub token: TokenRef,
+    /// The quorum's policy.
+    pub policy: RosterPolicy,
 }
 
 fn journal(state_dir: &Path) -> Result<JournalWriter, CeremonyError> {
@@ -130,6 +192,7 @@ pub fn enroll(
     threshold: usize,
     custodians: Vec<CustodianSecret>,
     so_pin: &Zeroizing<String>,
+    options: EnrollOptions,
 ) -> Result<EnrollOutcome, CeremonyError> {
     let roster_path = config.state_dir.join(ROSTER_FILE_NAME);
     if roster_path.exists() {
@@ -149,11 +212,21 @@ pub fn enroll(
     j.append(
         "enrollment_started",
         &Actor::System,
-        json!({ "custodians": listed, "threshold": threshold, "kdf": kdf }),
+        json!({
+            "custodians": listed, "threshold": threshold, "kdf": kdf,
+            "config": config.source.display().to_string(),
+            "allow_existing_material": options.allow_existing_material,
+            "adopt_signing_key": options.adopt_signing_key,
+        }),
     )?;
     let result = (|| -> Result<EnrollOutcome, CeremonyError> {
         let hsm = Hsm::open_for_so(&config.module, &config.token)?;
         let id = hsm.identity().clone();
+        let (token, module) = found_pins(&id)?;
+        j.append("hsm_pinned", &Actor::System, pin_json(&token, &module))?;
+        let policy = RosterPolicy {
+            allow_existing_material: options.allow_existing_material,
+        };
         let pin = generate_user_pin()?;
         hsm.init_user_pin(so_pin, &pin)?;
         j.append(
@@ -161,10 +234,26 @@ pub fn enroll(
             &Actor::System,
             json!({ "token_label": id.label, "token_serial": id.serial }),
         )?;
-        let roster = enrollment.build(&pin, TokenRef::new(&id.label, &id.serial)?, kdf)?;
+        let roster = enrollment.build(
+            &pin,
+            Pinned {
+                token: token.clone(),
+                module: module.clone(),
+                policy,
+            },
+            kdf,
+        )?;
         let (info, signing_key_path) = {
             let mut session = hsm.login_user(&pin)?;
             let info = session.ensure_signing_key()?;
+            if !info.created && !options.adopt_signing_key {
+                let fingerprint = hex::encode(Sha256::digest(&info.spki_der));
+                session.close()?;
+                return Err(CeremonyError::SigningKeyPreexisting {
+                    label: id.label.clone(),
+                    fingerprint,
+                });
+            }
             session.close()?;
             let path = record_signing_key(&config.state_dir, &info.pem, &info.spki_der)?;
             (info, path)
@@ -174,7 +263,10 @@ pub fn enroll(
         j.append(
             "signing_key_enrolled",
             &Actor::System,
-            json!({ "fingerprint": fingerprint, "created": info.created }),
+            json!({
+                "fingerprint": fingerprint, "created": info.created,
+                "adopted_preexisting": !info.created,
+            }),
         )?;
         roster.write_new(&roster_path)?;
         let outcome = EnrollOutcome {
@@ -190,11 +282,17 @@ pub fn enroll(
             signing_key_fingerprint: fingerprint,
             signing_key_created: info.created,
             signing_key_path,
+            module,
+            token,
+            policy,
         };
         j.append(
             "roster_written",
             &Actor::System,
-            json!({ "roster_id": outcome.roster_id, "custodians": outcome.custodians, "threshold": outcome.threshold }),
+            json!({
+                "roster_id": outcome.roster_id, "custodians": outcome.custodians,
+                "threshold": outcome.threshold, "policy": outcome.policy,
+            }),
         )?;
         Ok(outcome)
     })();
@@ -212,11 +310,12 @@ pub fn enroll(
 /// named, none reaching the HSM) and returns the satisfied login.
 fn authenticate_all(
     roster: &Roster,
+    login: QuorumLogin,
     current: &[CustodianSecret],
     j: &mut JournalWriter,
     on_auth: &mut dyn FnMut(&AuthOutcome),
 ) -> Result<QuorumLogin, CeremonyError> {
-    let mut login = QuorumLogin::new(roster);
+    let mut login = login;
     for c in current {
         match login.authenticate(&c.name, &c.passphrase) {
             Ok(outcome) => {
@@ -235,7 +334,7 @@ fn authenticate_all(
                 let _ = j.append(
                     "custodian_auth_failed",
                     &Actor::System,
-                    json!({ "custodian": c.name.trim(), "error": e.to_string() }),
+                    json!({ "custodian": journal_name(roster, &c.name), "error": e.to_string() }),
                 );
                 return Err(e.into());
             }
@@ -246,12 +345,17 @@ fn authenticate_all(
 
 /// Replaces the custodians (new shares of the same PIN) once `current`
 /// custodians of the existing roster satisfy its quorum. Checks the rebuilt
-/// PIN against the token before writing the new roster.
+/// PIN against the token before writing the new roster. With
+/// `options.repin_module` the shares are opened with the module and token
+/// the roster pinned and the new roster pins what is configured now (an
+/// HSM driver upgrade); the token must still hold the enrolled ceremony
+/// signing key.
 pub fn reenroll_custodians(
     config: &AirlockConfig,
     current: &[CustodianSecret],
     threshold: usize,
     next: Vec<CustodianSecret>,
+    options: EnrollOptions,
 ) -> Result<EnrollOutcome, CeremonyError> {
     let roster_path = config.state_dir.join(ROSTER_FILE_NAME);
     let roster = Roster::load(&roster_path)?;
@@ -262,15 +366,56 @@ pub fn reenroll_custodians(
         enrollment.add_custodian(&c.name, c.passphrase)?;
     }
     let kdf = KdfParams::for_enrolment();
+    let hsm = Hsm::open(&config.module, &config.token)?;
+    let (token, module) = found_pins(hsm.identity())?;
+    let policy = RosterPolicy {
+        allow_existing_material: options.allow_existing_material,
+    };
     let mut j = journal(&config.state_dir)?;
     j.append(
         "reenrollment_started",
         &Actor::System,
-        json!({ "old_roster_id": roster.id_hex(), "custodians": listed, "threshold": threshold }),
+        json!({
+            "old_roster_id": roster.id_hex(), "custodians": listed, "threshold": threshold,
+            "old_policy": roster.policy(), "policy": policy,
+            "repin_module": options.repin_module,
+        }),
     )?;
-    let login = authenticate_all(&roster, current, &mut j, &mut |_| {})?;
-    let re = reenroll(login, enrollment, kdf, PinRotation::KeepCurrent)?;
-    let hsm = Hsm::open(&config.module, &config.token)?;
+    let pinned_check = roster.check_pinned(&token, &module);
+    let login = match (pinned_check, options.repin_module) {
+        (Ok(()), _) => QuorumLogin::for_hsm(&roster, &token, &module)?,
+        (Err(_), true) => {
+            j.append(
+                "module_repin_requested",
+                &Actor::System,
+                json!({
+                    "from": pin_json(roster.token(), roster.module()),
+                    "to": pin_json(&token, &module),
+                }),
+            )?;
+            QuorumLogin::new(&roster)
+        }
+        (Err(e), false) => {
+            let _ = j.append(
+                "reenrollment_failed",
+                &Actor::System,
+                json!({ "error": e.to_string() }),
+            );
+            return Err(e.into());
+        }
+    };
+    let login = authenticate_all(&roster, login, current, &mut j, &mut |_| {})?;
+    let re = reenroll(
+        login,
+        enrollment,
+        kdf,
+        PinRotation::KeepCurrent,
+        Pinned {
+            token: token.clone(),
+            module: module.clone(),
+            policy,
+        },
+    )?;
     let mut session = hsm.login_user(&re.current_pin)?;
     let info = session.ensure_signing_key()?;
     session.close()?;
@@ -291,13 +436,104 @@ pub fn reenroll_custodians(
         signing_key_fingerprint: hex::encode(Sha256::digest(&info.spki_der)),
         signing_key_created: info.created,
         signing_key_path,
+        module: module.clone(),
+        token: token.clone(),
+        policy,
     };
     j.append(
         "roster_replaced",
         &Actor::System,
-        json!({ "roster_id": outcome.roster_id, "custodians": outcome.custodians, "threshold": outcome.threshold }),
+        json!({
+            "roster_id": outcome.roster_id, "custodians": outcome.custodians,
+            "threshold": outcome.threshold, "policy": policy,
+            "pinned": pin_json(&token, &module),
+        }),
     )?;
     Ok(outcome)
+}
+
+/// A quorum session for a change to the workstation's own state: the
+/// custodians authenticate against the roster (module and token pinned),
+/// the PIN is rebuilt and the user logs in, the HSM's ceremony signing key
+/// is checked against the enrolled copy, and `change` runs with the
+/// session and that key; `event` is journaled with what `change` returns.
+pub fn with_quorum_session<T: serde::Serialize>(
+    config: &AirlockConfig,
+    current: &[CustodianSecret],
+    event: &'static str,
+    change: impl FnOnce(&mut UserSession, &SignerKey) -> Result<T, CeremonyError>,
+) -> Result<T, CeremonyError> {
+    let roster = Roster::load(&config.state_dir.join(ROSTER_FILE_NAME))?;
+    let hsm = Hsm::open(&config.module, &config.token)?;
+    let (token, module) = found_pins(hsm.identity())?;
+    let mut j = journal(&config.state_dir)?;
+    let login = match QuorumLogin::for_hsm(&roster, &token, &module) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = j.append(
+                &format!("{event}_failed"),
+                &Actor::System,
+                json!({ "error": e.to_string(), "found": pin_json(&token, &module) }),
+            );
+            return Err(e.into());
+        }
+    };
+    let login = authenticate_all(&roster, login, current, &mut j, &mut |_| {})?;
+    let custodians: Vec<String> = login
+        .authenticated()
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    let pin = login.rebuild_pin()?;
+    let mut session = hsm.login_user(&pin)?;
+    drop(pin);
+    let result = (|| {
+        let info = session.ensure_signing_key()?;
+        let key = enrolled_signing_key(&config.state_dir, &info.spki_der)?;
+        change(&mut session, &key)
+    })();
+    let closed = session.close();
+    match result {
+        Ok(v) => {
+            closed?;
+            j.append(
+                event,
+                &Actor::System,
+                json!({ "custodians": custodians, "change": v }),
+            )?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = j.append(
+                &format!("{event}_failed"),
+                &Actor::System,
+                json!({ "custodians": custodians, "error": e.to_string() }),
+            );
+            Err(e)
+        }
+    }
+}
+
+/// The enrolled ceremony signing key, checked to be the HSM's (`spki_der`).
+pub fn enrolled_signing_key(state_dir: &Path, spki_der: &[u8]) -> Result<SignerKey, CeremonyError> {
+    let path = state_dir.join(ENROLLED_SIGNING_KEY_FILE);
+    let pem = fs::read_to_string(&path).map_err(CeremonyError::io(
+        "reading the enrolled ceremony key",
+        &path,
+    ))?;
+    let enrolled = SignerKey::from_pem(&pem).map_err(|e| CeremonyError::Io {
+        what: "parsing the enrolled ceremony key",
+        path: path.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    if enrolled.spki_der() != spki_der {
+        return Err(CeremonyError::SigningKeyMismatch {
+            enrolled: path,
+            expected: enrolled.fingerprint().to_hex(),
+            found: hex::encode(Sha256::digest(spki_der)),
+        });
+    }
+    Ok(enrolled)
 }
 
 /// What a rehearsal showed.
@@ -320,13 +556,25 @@ pub fn rehearse_quorum(
 ) -> Result<RehearsalOutcome, CeremonyError> {
     let roster = Roster::load(&config.state_dir.join(ROSTER_FILE_NAME))?;
     let hsm = Hsm::open(&config.module, &config.token)?;
+    let (token, module) = found_pins(hsm.identity())?;
     let mut j = journal(&config.state_dir)?;
     j.append(
         "quorum_rehearsal_started",
         &Actor::System,
-        Value::Object(Default::default()),
+        pin_json(&token, &module),
     )?;
-    let login = authenticate_all(&roster, current, &mut j, on_auth)?;
+    let login = match QuorumLogin::for_hsm(&roster, &token, &module) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = j.append(
+                "quorum_rehearsal_failed",
+                &Actor::System,
+                json!({ "error": e.to_string() }),
+            );
+            return Err(e.into());
+        }
+    };
+    let login = authenticate_all(&roster, login, current, &mut j, on_auth)?;
     let custodians: Vec<String> = login
         .authenticated()
         .iter()

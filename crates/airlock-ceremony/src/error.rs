@@ -114,6 +114,40 @@ pub enum CeremonyError {
         /// What must happen before.
         needs: &'static str,
     },
+    /// Workstation state is not what the HSM sealed.
+    #[error(transparent)]
+    State(#[from] airlock_core::state_seal::SealError),
+    /// A key object is not bound to what the request asks of it, or the
+    /// quorum's policy forbids what the request asks.
+    #[error("key {name}: {problem}")]
+    KeyBinding {
+        /// The key name in the request (or the label).
+        name: String,
+        /// What is wrong and what to do.
+        problem: String,
+    },
+    /// A ceremony signing key was already in the token at first enrolment.
+    #[error(
+        "token {label:?} already holds a ceremony signing key ({fingerprint}) although nothing was enrolled on this workstation;          Airlock does not adopt a key it did not see being made. Nothing was enrolled (the user PIN was reset).          If this key was made inside this token by an earlier enrolment that you trust, re-run with --adopt-signing-key          (journaled); otherwise remove it with the security officer"
+    )]
+    SigningKeyPreexisting {
+        /// The token.
+        label: String,
+        /// The key's fingerprint.
+        fingerprint: String,
+    },
+    /// The `existing` material of a key was not confirmed by the custodians.
+    #[error(
+        "key {name}: re-wrapping existing HSM material {label:?} needs its own confirmation; nothing was wrapped.          Confirm it with --confirm-existing {name}={code} after checking the label, the original ARN and the new wrapping key"
+    )]
+    ExistingNotConfirmed {
+        /// The key name.
+        name: String,
+        /// The label.
+        label: String,
+        /// What the custodians must type back (the KCV or public key hash prefix).
+        code: String,
+    },
     /// The roster belongs to another token.
     #[error(
         "the custodian roster was enrolled for token {roster_token} but the configured token is {token}; \
@@ -154,7 +188,12 @@ impl ExitClass for CeremonyError {
             | CeremonyError::ExistingMissing { .. }
             | CeremonyError::OutOfOrder { .. } => ExitCode::Ceremony,
             CeremonyError::SigningKeyMismatch { .. } => ExitCode::Signature,
-            CeremonyError::RosterTokenMismatch { .. } => ExitCode::Roster,
+            CeremonyError::RosterTokenMismatch { .. } => ExitCode::HsmNotPinned,
+            CeremonyError::State(e) => e.exit_code(),
+            CeremonyError::KeyBinding { .. } | CeremonyError::SigningKeyPreexisting { .. } => {
+                ExitCode::KeyBinding
+            }
+            CeremonyError::ExistingNotConfirmed { .. } => ExitCode::Cancelled,
         }
     }
 }

@@ -11,6 +11,8 @@ pub mod hygiene;
 pub mod preflight;
 pub mod runner;
 pub mod state;
+pub mod state_auth;
+pub mod trust_ops;
 pub mod words;
 
 pub use error::CeremonyError;

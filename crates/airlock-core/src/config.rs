@@ -200,7 +200,14 @@ pub struct AirlockConfig {
     pub token: TokenSelector,
     /// The state directory (trust store, roster, journals).
     pub state_dir: PathBuf,
+    /// How the file was chosen, as journaled by a ceremony.
+    pub origin: String,
 }
+
+/// Where a ceremony reads its configuration unless `--config` is given on
+/// the command line: `AIRLOCK_CONFIG` and the user's config folder, which
+/// one person can change, are not consulted in ceremony mode.
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/airlock/airlock.toml";
 
 impl AirlockConfig {
     /// Parses and validates configuration text. Checks that the module path
@@ -256,6 +263,7 @@ impl AirlockConfig {
             module: raw.hsm.module,
             token,
             state_dir: raw.state.dir,
+            origin: "given".into(),
         })
     }
 
@@ -266,6 +274,35 @@ impl AirlockConfig {
             source,
         })?;
         Self::parse(&text, path)
+    }
+
+    /// Ceremony mode (`airlock ceremony run`, the desktop app): only
+    /// `explicit` (from `--config` on the command line), else
+    /// [`SYSTEM_CONFIG_PATH`]; the choice is recorded in `origin` and
+    /// journaled.
+    pub fn load_for_ceremony(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let (path, origin) = match explicit {
+            Some(p) => (p.to_path_buf(), format!("--config {} on the command line", p.display())),
+            None => {
+                let p = PathBuf::from(SYSTEM_CONFIG_PATH);
+                if !p.is_file() {
+                    let ignored = if std::env::var_os("AIRLOCK_CONFIG").is_some() {
+                        " (AIRLOCK_CONFIG is ignored in ceremony mode)"
+                    } else {
+                        ""
+                    };
+                    return Err(ConfigError::NotFound {
+                        searched: format!(
+                            "ceremony mode reads only --config on the command line or {SYSTEM_CONFIG_PATH}{ignored}"
+                        ),
+                    });
+                }
+                (p, format!("the system path {SYSTEM_CONFIG_PATH}"))
+            }
+        };
+        let mut c = Self::load(&path)?;
+        c.origin = origin;
+        Ok(c)
     }
 
     /// Finds the configuration: `explicit` (from `--config`), then

@@ -50,6 +50,12 @@ pub enum ExitCode {
     HsmCapability = 31,
     /// A PKCS#11 operation failed mid-way.
     HsmOperation = 32,
+    /// The PKCS#11 module or token is not the one the quorum pinned.
+    HsmNotPinned = 33,
+    /// An HSM object is not bound to what the request asks of it (another
+    /// KMS key, another request, not born in the HSM, not sensitive), or
+    /// the quorum's policy does not allow it.
+    KeyBinding = 34,
 
     /// Quorum not met or a custodian failed to authenticate.
     Quorum = 40,
@@ -65,6 +71,9 @@ pub enum ExitCode {
     Journal = 52,
     /// An import bundle does not verify.
     ImportBundle = 53,
+    /// Workstation state (trust store, ceremony record, journal) is not
+    /// authenticated by the HSM: edited, forged, truncated or unsealed.
+    StateNotAuthenticated = 54,
     /// Building or printing the attestation failed.
     Attestation = 60,
 }

@@ -3,6 +3,14 @@
 //! finding existing material for re-import or a resumed ceremony, the
 //! attribute policy both must satisfy, the in-token CMAC KCV and the public
 //! key as DER SubjectPublicKeyInfo.
+//!
+//! Generated objects carry their binding (request, key name, KMS key) in
+//! `CKA_ID`, are made non-modifiable (`CKA_MODIFIABLE` false, so neither
+//! the binding nor the label can be rewritten), and can do as little as
+//! possible: they can be wrapped, an AES key can compute its CMAC KCV, and
+//! nothing else (no encrypt, decrypt, sign, verify, wrap or unwrap). Every
+//! key Airlock adopts must have been born in the token (`CKA_LOCAL`) and
+//! never have been readable in plaintext (`CKA_ALWAYS_SENSITIVE`).
 
 use airlock_core::spec::{KeyFamily, KeySpec};
 use cryptoki::mechanism::Mechanism;
@@ -60,7 +68,12 @@ fn required(spec: KeySpec) -> Vec<Attribute> {
         Attribute::Private(true),
         Attribute::Sensitive(true),
         Attribute::Extractable(true),
+        // Born in the token, never readable in plaintext.
+        Attribute::Local(true),
+        Attribute::AlwaysSensitive(true),
         Attribute::Unwrap(false),
+        Attribute::Decrypt(false),
+        Attribute::Derive(false),
     ];
     match spec.family() {
         KeyFamily::Aes => {
@@ -69,6 +82,8 @@ fn required(spec: KeySpec) -> Vec<Attribute> {
                 Attribute::KeyType(KeyType::AES),
                 Attribute::ValueLen(32.into()),
                 Attribute::Wrap(false),
+                Attribute::Encrypt(false),
+                Attribute::Verify(false),
             ]);
         }
         KeyFamily::Hmac => {
@@ -78,13 +93,16 @@ fn required(spec: KeySpec) -> Vec<Attribute> {
                 Attribute::KeyType(KeyType::GENERIC_SECRET),
                 Attribute::ValueLen(len.into()),
                 Attribute::Wrap(false),
-                Attribute::Decrypt(false),
+                Attribute::Encrypt(false),
+                Attribute::Sign(false),
+                Attribute::Verify(false),
             ]);
         }
         KeyFamily::Rsa => {
             v.extend([
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
                 Attribute::KeyType(KeyType::RSA),
+                Attribute::Sign(false),
             ]);
         }
         KeyFamily::Ecc => {
@@ -92,6 +110,7 @@ fn required(spec: KeySpec) -> Vec<Attribute> {
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
                 Attribute::KeyType(KeyType::EC),
                 Attribute::EcParams(ec_params(spec).expect("ECC spec").to_vec()),
+                Attribute::Sign(false),
             ]);
         }
     }
@@ -110,9 +129,22 @@ impl UserSession {
             .ctx(|| format!("looking for objects labelled {label:?}"))
     }
 
-    /// Generates `spec` key material in the token as token objects labelled
-    /// `label`, refusing a label that exists, then reads the attributes back.
+    /// [`UserSession::generate_bound`] with the label as the binding (tests
+    /// and benches of the engine alone; the ceremony always binds).
     pub fn generate(&mut self, label: &str, spec: KeySpec) -> Result<HsmKey, HsmError> {
+        self.generate_bound(label, spec, label.as_bytes())
+    }
+
+    /// Generates `spec` key material in the token as token objects labelled
+    /// `label` with `binding` as `CKA_ID`, non-modifiable and with the
+    /// least usage (see the module docs), refusing a label that exists,
+    /// then reads the attributes back.
+    pub fn generate_bound(
+        &mut self,
+        label: &str,
+        spec: KeySpec,
+        binding: &[u8],
+    ) -> Result<HsmKey, HsmError> {
         if label.is_empty() || label.len() > 128 {
             return Err(HsmError::InvalidInput {
                 what: format!("key label {label:?}"),
@@ -128,6 +160,7 @@ impl UserSession {
             });
         }
         let lab = Attribute::Label(label.as_bytes().to_vec());
+        let id = Attribute::Id(binding.to_vec());
         let ctx = |mech: &str| format!("generating {spec} key {label:?} ({mech})");
         let key = match spec.family() {
             KeyFamily::Aes | KeyFamily::Hmac => {
@@ -152,12 +185,15 @@ impl UserSession {
                     Attribute::Extractable(true),
                     Attribute::Wrap(false),
                     Attribute::Unwrap(false),
-                    Attribute::Encrypt(aes),
-                    Attribute::Decrypt(aes),
-                    // CMAC KCV for AES; MAC use for HMAC keys.
-                    Attribute::Sign(true),
-                    Attribute::Verify(true),
+                    Attribute::Encrypt(false),
+                    Attribute::Decrypt(false),
+                    Attribute::Derive(false),
+                    // Only an AES key signs: its CMAC KCV.
+                    Attribute::Sign(aes),
+                    Attribute::Verify(false),
+                    Attribute::Modifiable(false),
                     lab.clone(),
+                    id.clone(),
                 ];
                 let h = self
                     .call("C_GenerateKey", |s| s.generate_key(&mech, &template))
@@ -174,15 +210,17 @@ impl UserSession {
                 let mut public = vec![
                     Attribute::Token(true),
                     Attribute::Private(false),
-                    Attribute::Verify(true),
+                    Attribute::Verify(false),
+                    Attribute::Encrypt(false),
                     Attribute::Wrap(false),
+                    Attribute::Modifiable(false),
                     lab.clone(),
+                    id.clone(),
                 ];
                 let (mech, name) = if rsa {
                     public.extend([
                         Attribute::ModulusBits((spec.rsa_bits().expect("RSA spec") as u64).into()),
                         Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
-                        Attribute::Encrypt(true),
                     ]);
                     (Mechanism::RsaPkcsKeyPairGen, "CKM_RSA_PKCS_KEY_PAIR_GEN")
                 } else {
@@ -196,10 +234,13 @@ impl UserSession {
                     Attribute::Private(true),
                     Attribute::Sensitive(true),
                     Attribute::Extractable(true),
-                    Attribute::Sign(true),
-                    Attribute::Decrypt(rsa),
+                    Attribute::Sign(false),
+                    Attribute::Decrypt(false),
                     Attribute::Unwrap(false),
+                    Attribute::Derive(false),
+                    Attribute::Modifiable(false),
                     lab.clone(),
+                    id.clone(),
                 ];
                 let (pub_h, priv_h) = self
                     .call("C_GenerateKeyPair", |s| {
@@ -302,6 +343,38 @@ impl UserSession {
                 problem: "the token does not report CKA_MODULUS / CKA_PUBLIC_EXPONENT".into(),
             }),
         }
+    }
+
+    /// The key's `CKA_ID` (Airlock writes its binding there).
+    pub fn key_id(&mut self, key: &HsmKey) -> Result<Vec<u8>, HsmError> {
+        let attrs = self
+            .call("C_GetAttributeValue", |s| {
+                s.get_attributes(key.key, &[AttributeType::Id])
+            })
+            .ctx(|| format!("reading CKA_ID of {:?}", key.label))?;
+        Ok(attrs
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::Id(v) => Some(v),
+                _ => None,
+            })
+            .unwrap_or_default())
+    }
+
+    /// Whether the token reports the key object as modifiable.
+    pub fn is_modifiable(&mut self, key: &HsmKey) -> Result<bool, HsmError> {
+        let attrs = self
+            .call("C_GetAttributeValue", |s| {
+                s.get_attributes(key.key, &[AttributeType::Modifiable])
+            })
+            .ctx(|| format!("reading CKA_MODIFIABLE of {:?}", key.label))?;
+        Ok(!attrs.contains(&Attribute::Modifiable(false)))
+    }
+
+    /// The token's object handle of the key (to tell two labels that name
+    /// the same object apart); stable within a session.
+    pub fn handle(key: &HsmKey) -> u64 {
+        key.key.handle()
     }
 
     /// Finds existing material labelled `label` and checks it is `spec` and

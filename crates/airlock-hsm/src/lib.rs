@@ -32,6 +32,7 @@ pub use kat::{
     AlgorithmOutcome, KatOutcome, SelfTestReport, software_kwp_unwrap, software_oaep_decrypt,
 };
 pub use keys::HsmKey;
+pub use module::module_sha256;
 pub use probe::{AlgorithmPlan, MechanismReport, ProbeReport};
 pub use session::{CleanupReport, SessionObject, UserSession};
 pub use signing::{SIGNING_KEY_LABEL, SigningKeyInfo};

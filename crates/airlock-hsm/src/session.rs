@@ -208,6 +208,19 @@ impl UserSession {
         Ok(out)
     }
 
+    /// Destroys the tracked session objects and counts what is left, but
+    /// stays logged in (so that the ceremony can still seal its journal
+    /// after journaling the wipe); [`UserSession::close`] then logs out.
+    pub fn destroy_session_objects(&mut self) -> Result<CleanupReport, HsmError> {
+        let destroyed = self.destroy_transient()?;
+        let remaining = self.session_objects()?;
+        Ok(CleanupReport {
+            destroyed_at_close: destroyed,
+            destroyed_during_session: self.destroyed,
+            remaining: remaining.len(),
+        })
+    }
+
     /// Destroys the tracked session objects, checks that none remain, logs
     /// out and closes the session.
     pub fn close(mut self) -> Result<CleanupReport, HsmError> {

@@ -1,7 +1,12 @@
 //! The ceremony signing key: an RSA-3072 key pair created once in the
 //! token (`airlock-ceremony-signing`), private half sensitive,
 //! non-extractable and sign-only, that seals import bundles with
-//! RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) over `SHA256SUMS`.
+//! RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) over `SHA256SUMS`, and seals
+//! workstation state ([`UserSession::sign_message`]). It is only adopted
+//! when it was born in the token and never left it: `CKA_LOCAL`,
+//! `CKA_ALWAYS_SENSITIVE` and `CKA_NEVER_EXTRACTABLE` must all be true, and
+//! its public half must have the same modulus. A key imported under that
+//! label is refused whatever else it claims.
 
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
@@ -69,6 +74,10 @@ impl UserSession {
             Attribute::Decrypt(false),
             Attribute::Unwrap(false),
             Attribute::Derive(false),
+            // Born in the token and never out of it.
+            Attribute::Local(true),
+            Attribute::AlwaysSensitive(true),
+            Attribute::NeverExtractable(true),
         ];
         let types: Vec<AttributeType> = want.iter().map(|a| a.attribute_type()).collect();
         let have = self
@@ -79,11 +88,28 @@ impl UserSession {
                 return Err(HsmError::Capability {
                     label: self.identity.label.clone(),
                     what: "a ceremony signing key that meets the policy".into(),
-                    reason: format!("{SIGNING_KEY_LABEL:?} does not have {w:?}"),
+                    reason: format!(
+                        "{SIGNING_KEY_LABEL:?} does not have {w:?}: it was not generated inside this token (an imported key is never adopted), or it can be used for more than signing; remove it with the security officer and enrol again"
+                    ),
                 });
             }
         }
         Ok(())
+    }
+
+    fn private_modulus(&mut self, h: ObjectHandle) -> Result<Vec<u8>, HsmError> {
+        let attrs = self
+            .call("C_GetAttributeValue", |s| {
+                s.get_attributes(h, &[AttributeType::Modulus])
+            })
+            .ctx(|| "reading the ceremony signing key's modulus".into())?;
+        Ok(attrs
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::Modulus(v) => Some(v.into_iter().skip_while(|b| *b == 0).collect()),
+                _ => None,
+            })
+            .unwrap_or_default())
     }
 
     fn signing_public_der(&mut self) -> Result<Vec<u8>, HsmError> {
@@ -170,6 +196,19 @@ impl UserSession {
                 context: "ceremony signing public key".into(),
                 problem: e.to_string(),
             })?;
+        {
+            use rsa::traits::PublicKeyParts;
+            let public_n: Vec<u8> = key.n_bytes().iter().copied().skip_while(|b| *b == 0).collect();
+            if self.private_modulus(private)? != public_n {
+                return Err(HsmError::Capability {
+                    label: self.identity.label.clone(),
+                    what: "a ceremony signing key whose halves belong together".into(),
+                    reason: format!(
+                        "the public key labelled {SIGNING_KEY_LABEL:?} is not the private key's public half"
+                    ),
+                });
+            }
+        }
         let pem = key
             .to_public_key_pem(LineEnding::LF)
             .map_err(|e| HsmError::BadOutput {
@@ -187,6 +226,12 @@ impl UserSession {
     /// MGF1-SHA-256, salt 32, inside the token, and verifies the signature
     /// in software before returning it.
     pub fn sign_sums(&mut self, data: &[u8]) -> Result<Vec<u8>, HsmError> {
+        self.sign_message(data, "SHA256SUMS")
+    }
+
+    /// Signs any message (a workstation state seal) as
+    /// [`UserSession::sign_sums`] does; `what` names it in errors.
+    pub fn sign_message(&mut self, data: &[u8], what: &str) -> Result<Vec<u8>, HsmError> {
         let Some(private) = self.signing_private()? else {
             return Err(HsmError::Capability {
                 label: self.identity.label.clone(),
@@ -207,12 +252,12 @@ impl UserSession {
             self.call("C_Sign", |s| {
                 s.sign(&Mechanism::Sha256RsaPkcsPss(params), private, data)
             })
-            .ctx(|| "signing SHA256SUMS (CKM_SHA256_RSA_PKCS_PSS)".into())?
+            .ctx(|| format!("signing {what} (CKM_SHA256_RSA_PKCS_PSS)"))?
         } else if caps.has(CKM_RSA_PKCS_PSS, CKF_SIGN) {
             self.call("C_Sign", |s| {
                 s.sign(&Mechanism::RsaPkcsPss(params), private, &digest)
             })
-            .ctx(|| "signing SHA256SUMS (CKM_RSA_PKCS_PSS over the SHA-256 digest)".into())?
+            .ctx(|| format!("signing {what} (CKM_RSA_PKCS_PSS over the SHA-256 digest)"))?
         } else {
             return Err(HsmError::Capability {
                 label: self.identity.label.clone(),
@@ -227,7 +272,7 @@ impl UserSession {
         })?;
         key.verify(rsa::Pss::<Sha256>::new_with_salt(32), &digest, &sig)
             .map_err(|e| HsmError::BadOutput {
-                context: "signing SHA256SUMS".into(),
+                context: format!("signing {what}"),
                 problem: format!(
                     "the token's signature does not verify as PSS SHA-256 salt 32: {e}"
                 ),

@@ -41,6 +41,10 @@ pub struct TokenIdentity {
     pub library_manufacturer: String,
     /// The module's library version.
     pub library_version: String,
+    /// The module's path, as configured.
+    pub module_path: String,
+    /// SHA-256 (lowercase hex) of the module file that was loaded.
+    pub module_sha256: String,
 }
 
 /// The token's failed-login state and PIN flags, for checking that a
@@ -179,6 +183,8 @@ impl Hsm {
             library_description: lib.library_description().trim_end().to_string(),
             library_manufacturer: lib.manufacturer_id().trim_end().to_string(),
             library_version: v(lib.library_version()),
+            module_path: module.display().to_string(),
+            module_sha256: m.sha256.clone(),
         };
         Ok(Hsm {
             module: Arc::new(m),

@@ -196,3 +196,26 @@ fn failed_logins_show_in_the_flags_and_a_locked_pin_is_refused_at_open() {
     let so = Hsm::open_for_so(t.module_path(), &t.selector()).unwrap();
     so.init_user_pin(t.so_pin(), t.user_pin()).unwrap();
 }
+
+#[test]
+fn generated_keys_carry_their_binding_and_cannot_be_modified() {
+    let t = TestToken::new(TokenKind::Kryoptic);
+    let (hsm, mut s) = open(&t);
+    let binding = b"airlock-binding/1\nreq-1\nprod-s3\narn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    for (label, spec) in [
+        ("aes/req-1", KeySpec::SymmetricDefault),
+        ("hmac/req-1", KeySpec::Hmac256),
+        ("ec/req-1", KeySpec::EccNistP256),
+    ] {
+        let k = s.generate_bound(label, spec, binding).unwrap();
+        assert_eq!(s.key_id(&k).unwrap(), binding.to_vec(), "{label}");
+        assert!(!s.is_modifiable(&k).unwrap(), "{label} must be non-modifiable");
+        // Found again, it still meets the policy (born here, always sensitive).
+        let again = s.find_key(label, spec).unwrap().unwrap();
+        assert_eq!(s.key_id(&again).unwrap(), binding.to_vec());
+    }
+    // The module was hashed from the very file that was loaded.
+    let want = airlock_hsm::module_sha256(t.module_path()).unwrap();
+    assert_eq!(hsm.identity().module_sha256, want);
+    assert_eq!(want.len(), 64);
+}

@@ -47,6 +47,12 @@ pub enum CeremonyCommand {
         /// Print the attestation on US Letter instead of A4.
         #[arg(long)]
         letter: bool,
+        /// Confirm re-wrapping a key's existing HSM material: NAME=CODE,
+        /// where CODE is the KCV (or public key hash prefix, or label) the
+        /// ceremony shows for it after login. Needed once per existing key
+        /// when standard input is not a terminal; on a terminal it is asked.
+        #[arg(long = "confirm-existing", value_name = "NAME=CODE")]
+        confirm_existing: Vec<String>,
         /// Events as JSON lines on stdout instead of progress text.
         #[arg(long)]
         json: bool,
@@ -71,6 +77,7 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
             wipe_request,
             seal_serials,
             letter,
+            confirm_existing,
             json,
         } => run_ceremony(
             config,
@@ -86,6 +93,7 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
                 paper: if letter { Paper::Letter } else { Paper::A4 },
             },
             &custodians,
+            &confirm_existing,
             json,
         ),
         CeremonyCommand::Status { json } => status(config, json),
@@ -202,12 +210,15 @@ fn run_ceremony(
     opts: CeremonyOptions,
     attestation: AttestationOptions,
     custodians: &[CustodianArg],
+    confirm_existing: &[String],
     json: bool,
 ) -> Result<(), CliError> {
     for note in airlock_ceremony::hygiene::harden_process().notes {
         eprintln!("warning: {note}");
     }
-    let config = load_config(config)?;
+    // Ceremony mode: --config on the command line or the system path only.
+    let config = airlock_core::config::AirlockConfig::load_for_ceremony(config)?;
+    eprintln!("Configuration: {} ({})", config.source.display(), config.origin);
     let reporter = Reporter {
         json,
         tty: std::io::stderr().is_terminal(),
@@ -215,7 +226,7 @@ fn run_ceremony(
     let mut c = Ceremony::preflight(config, opts)?;
     c.set_attestation(attestation);
     reporter.event(&c.preflight_event());
-    let result = drive(&mut c, custodians, &reporter);
+    let result = drive(&mut c, custodians, confirm_existing, &reporter);
     if let Err(e) = result {
         // The abort path: wipe the working directory, close the session.
         if let Err(abort_err) = c.abort(&e.to_string()) {
@@ -229,6 +240,7 @@ fn run_ceremony(
 fn drive(
     c: &mut Ceremony,
     custodians: &[CustodianArg],
+    confirm_existing: &[String],
     reporter: &Reporter,
 ) -> Result<(), CliError> {
     c.verify_request()?;
@@ -259,6 +271,7 @@ fn drive(
     }
     let paths = c.login()?;
     reporter.event(&c.login_event(&paths));
+    confirm_existing_material(c, confirm_existing)?;
     c.generate_and_wrap(&mut |e| reporter.event(&e))?;
     let export = c.seal_and_export()?;
     let (path, sums) = (export.path.clone(), export.sums_sha256.clone());
@@ -312,6 +325,46 @@ fn drive(
         "Wipe: overwriting files on flash media (USB sticks, SSDs) is best-effort; \
          destroy or keep the media under seal as the runbook says."
     );
+    Ok(())
+}
+
+/// Shows each `existing` key as the HSM holds it and has the custodians
+/// confirm it on its own (typed code on a terminal, or --confirm-existing).
+fn confirm_existing_material(c: &mut Ceremony, given: &[String]) -> Result<(), CliError> {
+    let existing = c.existing_material()?;
+    for m in &existing {
+        eprintln!();
+        eprintln!("EXISTING HSM MATERIAL to be re-wrapped for key {}:", m.name);
+        eprintln!("  HSM label:            {}", m.hsm_label);
+        eprintln!("  generated for:        {} ({})", m.original_arn, m.original_request);
+        eprintln!("  to be wrapped for:    {}", m.key_arn);
+        if let Some(k) = &m.kcv {
+            eprintln!("  KCV:                  {k}");
+        }
+        if let Some(h) = &m.public_key_sha256 {
+            eprintln!("  public key SHA-256:   {}", group_hex(h));
+        }
+        eprintln!("  new wrapping key:     {}", group_hex(&m.wrapping_key_fingerprint));
+        let flag = given.iter().find_map(|g| {
+            g.split_once('=')
+                .filter(|(n, _)| *n == m.name)
+                .map(|(_, code)| code.to_string())
+        });
+        let typed = match flag {
+            Some(code) => code,
+            None if std::io::stdin().is_terminal() => {
+                eprint!("Type the code {} to confirm re-wrapping it: ", m.confirmation_code);
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map_err(|e| {
+                    CliError::new(airlock_core::exit::ExitCode::Io, format!("reading the confirmation: {e}"))
+                })?;
+                line
+            }
+            None => String::new(),
+        };
+        c.confirm_existing(&m.name, &typed)?;
+        eprintln!("Confirmed: {} re-wraps {}.", m.name, m.hsm_label);
+    }
     Ok(())
 }
 

@@ -1,9 +1,12 @@
 //! `airlock enroll`: first enrolment of the custodian quorum, or
-//! (`--replace`) re-enrolment with the current quorum's consent.
+//! (`--replace`) re-enrolment with the current quorum's consent. Enrolment
+//! pins the PKCS#11 module (path and SHA-256), the token and the quorum's
+//! policy into the sealed shares; `--replace --repin-module` re-pins them
+//! after an HSM driver upgrade the quorum agrees to.
 
 use std::path::{Path, PathBuf};
 
-use airlock_ceremony::enroll::{CustodianSecret, enroll, reenroll_custodians};
+use airlock_ceremony::enroll::{CustodianSecret, EnrollOptions, enroll, reenroll_custodians};
 use airlock_core::exit::ExitCode;
 use airlock_core::signature::group_hex;
 use clap::Args;
@@ -32,6 +35,21 @@ pub struct EnrollArgs {
     /// With --replace: a current custodian, NAME=@FILE or NAME.
     #[arg(long = "current", value_name = "NAME[=@FILE]", value_parser = parse_custodian)]
     current: Vec<CustodianArg>,
+    /// The quorum's policy: allow requests to re-wrap material already in
+    /// the HSM (`material.source = existing`), each key still confirmed on
+    /// its own during the ceremony. Off unless given (again at every
+    /// re-enrolment).
+    #[arg(long)]
+    allow_existing_material: bool,
+    /// First enrolment only: adopt a ceremony signing key that is already
+    /// in the token (it must have been generated there). Journaled.
+    #[arg(long)]
+    adopt_signing_key: bool,
+    /// With --replace: the PKCS#11 module or token changed on purpose (an
+    /// HSM driver upgrade); the current custodians open their shares with
+    /// the old pins and the new roster pins what is configured now.
+    #[arg(long)]
+    repin_module: bool,
     /// Print the outcome as JSON.
     #[arg(long)]
     json: bool,
@@ -55,6 +73,30 @@ pub fn run(args: EnrollArgs, config: Option<&Path>) -> Result<(), CliError> {
     }
     let config = load_config(config)?;
     let next = collect(&args.custodians, true)?;
+    let options = EnrollOptions {
+        adopt_signing_key: args.adopt_signing_key,
+        allow_existing_material: args.allow_existing_material,
+        repin_module: args.repin_module,
+    };
+    if args.repin_module && !args.replace {
+        return Err(CliError::new(
+            ExitCode::Usage,
+            "--repin-module is only for --replace (the current custodians must agree)",
+        ));
+    }
+    if args.adopt_signing_key && args.replace {
+        return Err(CliError::new(
+            ExitCode::Usage,
+            "--adopt-signing-key is only for a first enrolment",
+        ));
+    }
+    if args.threshold == args.custodians.len() {
+        eprintln!(
+            "warning: threshold {} of {} custodians: if any one custodian is absent or forgets their passphrase, no quorum can log in and nobody can re-enrol; enrol more custodians than the threshold (N > M)",
+            args.threshold,
+            args.custodians.len()
+        );
+    }
     let outcome = if args.replace {
         if args.current.is_empty() {
             return Err(CliError::new(
@@ -63,7 +105,7 @@ pub fn run(args: EnrollArgs, config: Option<&Path>) -> Result<(), CliError> {
             ));
         }
         let current = collect(&args.current, false)?;
-        reenroll_custodians(&config, &current, args.threshold, next)?
+        reenroll_custodians(&config, &current, args.threshold, next, options)?
     } else {
         if !args.current.is_empty() {
             return Err(CliError::new(
@@ -75,7 +117,7 @@ pub fn run(args: EnrollArgs, config: Option<&Path>) -> Result<(), CliError> {
             Some(f) => read_secret_file(f, "SO PIN")?,
             None => prompt_secret("Security officer PIN (not shown): ", false)?,
         };
-        enroll(&config, args.threshold, next, &so_pin)?
+        enroll(&config, args.threshold, next, &so_pin, options)?
     };
     if args.json {
         crate::output::print_json(&outcome);
@@ -100,6 +142,19 @@ pub fn run(args: EnrollArgs, config: Option<&Path>) -> Result<(), CliError> {
             "created in the HSM"
         } else {
             "already in the HSM"
+        }
+    );
+    println!(
+        "Pinned:      {} (SHA-256 {})",
+        outcome.module.path, outcome.module.sha256
+    );
+    println!("             {}", outcome.token);
+    println!(
+        "Policy:      existing HSM material {}",
+        if outcome.policy.allow_existing_material {
+            "may be re-wrapped (each key confirmed on its own)"
+        } else {
+            "is never re-wrapped"
         }
     );
     println!("Ceremony signing key fingerprint (SHA-256 of SPKI), read aloud and record it:");

@@ -127,16 +127,25 @@ impl Workbench {
         assert_ok(&out, "enroll");
     }
 
-    /// Enrols the test-only RSA-3072 request signer.
+    /// Enrols the test-only RSA-3072 request signer, approved by alice and
+    /// bob (a quorum trust change, sealed by the HSM).
     pub fn trust_signer(&self) {
         let pem = fixture_key("test-only-signer-rsa3072.pub.pem");
-        let out = self.run(&[
-            "trust",
-            "add-signer",
-            pem.to_str().unwrap(),
-            "--name",
-            "online-test",
-        ]);
+        let out = self
+            .airlock()
+            .args([
+                "trust",
+                "add-signer",
+                pem.to_str().unwrap(),
+                "--name",
+                "online-test",
+                "--custodian",
+                &self.custodian_arg("alice"),
+                "--custodian",
+                &self.custodian_arg("bob"),
+            ])
+            .output()
+            .unwrap();
         assert_ok(&out, "trust add-signer");
     }
 
@@ -165,7 +174,11 @@ impl Workbench {
 
     /// `ceremony run` arguments for `custodians`.
     pub fn ceremony_args(&self, request: &Path, out: &Path, custodians: &[&str]) -> Vec<String> {
+        // Ceremony mode reads the configuration only from --config (or the
+        // system path), never from AIRLOCK_CONFIG.
         let mut args = vec![
+            "--config".to_string(),
+            self.config.display().to_string(),
             "ceremony".to_string(),
             "run".into(),
             "--request".into(),

@@ -55,7 +55,10 @@ fn repo_root() -> PathBuf {
 /// Runs the `airlock` binary with the workstation's environment.
 pub fn airlock(ws: &Workstation, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
-    cmd.args(args).env("AIRLOCK_CONFIG", &ws.config_path);
+    cmd.arg("--config")
+        .arg(&ws.config_path)
+        .args(args)
+        .env("AIRLOCK_CONFIG", &ws.config_path);
     for (k, v) in ws.token.env_vars() {
         cmd.env(k, v);
     }
@@ -80,7 +83,14 @@ pub fn workstation(keys: usize) -> Workstation {
             passphrase: Zeroizing::new(p.to_string()),
         })
         .collect();
-    enroll(&config, 2, secrets, token.so_pin()).expect("enrolment");
+    enroll(
+        &config,
+        2,
+        secrets,
+        token.so_pin(),
+        airlock_ceremony::enroll::EnrollOptions::default(),
+    )
+    .expect("enrolment");
 
     let root = repo_root();
     let fixtures = root.join("tests/fixtures/test-only-keys");
@@ -117,22 +127,27 @@ pub fn workstation(keys: usize) -> Workstation {
         request_dir,
         out_parent,
     };
+    // A quorum trust change (sealed by the HSM), as `airlock trust
+    // add-signer --custodian ...` makes it.
     let pub_pem = fixtures.join("test-only-signer-rsa3072.pub.pem");
-    let out = airlock(
-        &ws,
-        &[
-            "trust",
-            "add-signer",
-            pub_pem.to_str().unwrap(),
-            "--name",
-            "gui-test-signer",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "trust add-signer: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let key = airlock_core::signature::SignerKey::from_pem(
+        &std::fs::read_to_string(&pub_pem).unwrap(),
+    )
+    .unwrap();
+    let approvers: Vec<CustodianSecret> = CUSTODIANS
+        .iter()
+        .map(|(n, p)| CustodianSecret {
+            name: n.to_string(),
+            passphrase: Zeroizing::new(p.to_string()),
+        })
+        .collect();
+    airlock_ceremony::trust_ops::add_signer(
+        &ws.config,
+        &approvers,
+        "gui-test-signer".parse().unwrap(),
+        key,
+    )
+    .expect("trust add-signer with the quorum");
     ws
 }
 

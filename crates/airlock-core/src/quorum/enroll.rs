@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::passphrase::{check_passphrase_policy, same_passphrase};
 use super::pin::{check_pin_format, generate_user_pin, os_random, pin_check};
-use super::roster::{ROSTER_ID_LEN, Roster, SealedShare, TokenRef};
+use super::roster::{Pinned, ROSTER_ID_LEN, Roster, SealedShare};
 use super::seal::{KdfParams, ShareBinding, seal_share};
 use super::shamir::split;
 use super::{CustodianName, MAX_CUSTODIANS, MIN_THRESHOLD, QuorumError, QuorumLogin};
@@ -99,12 +99,13 @@ impl Enrollment {
     /// Splits `pin` into one share per custodian and seals each under its
     /// custodian's passphrase with Argon2id `kdf` (which must lie within
     /// [`KdfParams::floor`] and [`KdfParams::CEILING`]), producing a new
-    /// roster with a fresh random id for `token`. Runs Argon2id once per
-    /// custodian. Nothing is written to disk.
+    /// roster with a fresh random id that pins `pinned` (module, token,
+    /// policy). Runs Argon2id once per custodian. Nothing is written to
+    /// disk.
     pub fn build(
         self,
         pin: &Zeroizing<String>,
-        token: TokenRef,
+        pinned: Pinned,
         kdf: KdfParams,
     ) -> Result<Roster, QuorumError> {
         let n = self.custodians.len();
@@ -129,8 +130,7 @@ impl Enrollment {
             let binding = |salt: &[u8]| {
                 ShareBinding {
                     roster_id: &id,
-                    token_label: &token.label,
-                    token_serial: &token.serial,
+                    pinned: &pinned,
                     custodian: name.as_str(),
                     threshold: self.threshold as u8,
                     custodians: n as u8,
@@ -155,7 +155,7 @@ impl Enrollment {
                 .replace_nanosecond(0)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH),
             threshold: self.threshold as u8,
-            token,
+            pinned,
             pin_check: check,
             custodians,
         };
@@ -195,15 +195,17 @@ impl std::fmt::Debug for Reenrollment {
 
 /// Replaces the roster's custodians: requires `login` (of the current
 /// roster) to be satisfied, rebuilds and checks the current PIN, and
-/// builds a new roster for the same token from `next`, sharing either the
-/// same PIN or a fresh one.
+/// builds a new roster from `next` that pins `pinned` (the current roster's
+/// pins, or a new module after an HSM driver upgrade the quorum agreed
+/// to), sharing either the same PIN or a fresh one.
 pub fn reenroll(
     login: QuorumLogin,
     next: Enrollment,
     kdf: KdfParams,
     rotation: PinRotation,
+    pinned: Pinned,
 ) -> Result<Reenrollment, QuorumError> {
-    let token = login.roster().token().clone();
+    let token = pinned;
     let current_pin = login.rebuild_pin()?;
     let new_pin = match rotation {
         PinRotation::KeepCurrent => None,

@@ -54,11 +54,15 @@ pub enum QuorumError {
         /// The custodian already added with the same passphrase.
         other: String,
     },
-    /// A login named a custodian who is not on the roster.
-    #[error("{name:?} is not an enrolled custodian; enrolled: {enrolled}")]
+    /// A login named a custodian who is not on the roster. The name typed
+    /// is never repeated (it may be a passphrase typed into the wrong
+    /// field): only a short hash of it, to tell two attempts apart.
+    #[error(
+        "the name typed (SHA-256 {name_sha256}...) is not an enrolled custodian; enrolled: {enrolled}"
+    )]
     UnknownCustodian {
-        /// The name given.
-        name: String,
+        /// The first 16 hex digits of the SHA-256 of the name as typed.
+        name_sha256: String,
         /// The enrolled names, comma separated.
         enrolled: String,
     },
@@ -155,6 +159,30 @@ pub enum QuorumError {
         /// What did not match.
         what: &'static str,
     },
+    /// The PKCS#11 module or token found now is not the one the quorum
+    /// pinned at enrolment. Nothing was unsealed and the PIN was not
+    /// rebuilt.
+    #[error(
+        "the {what} is not the one the custodians pinned at enrolment (enrolled: {enrolled}; found: {found}); no share was opened and the HSM PIN was not rebuilt. If the HSM driver was upgraded on purpose, M custodians re-pin it with `airlock enroll --replace --repin-module`; otherwise treat the workstation as tampered with"
+    )]
+    NotPinned {
+        /// What differs (module path, module SHA-256, token).
+        what: &'static str,
+        /// What the roster pins.
+        enrolled: String,
+        /// What was found.
+        found: String,
+    },
+    /// The roster was written by an Airlock that did not pin the module.
+    #[error(
+        "{origin}: this roster ({format}) was enrolled by an earlier Airlock that did not pin the PKCS#11 module and token; re-enrol: move roster.json aside and run `airlock enroll` with the security officer and every custodian (docs/quorum.md)"
+    )]
+    RosterOutdated {
+        /// Where the roster came from.
+        origin: String,
+        /// Its format.
+        format: &'static str,
+    },
     /// The authenticated custodians' shares rebuild a PIN that does not
     /// match the roster's check value.
     #[error(
@@ -207,8 +235,10 @@ impl ExitClass for QuorumError {
             | RosterTooLarge { .. }
             | RosterInvalid { .. }
             | RosterTampered { .. }
+            | RosterOutdated { .. }
             | SharesInconsistent { .. }
             | RosterExists { .. } => ExitCode::Roster,
+            NotPinned { .. } => ExitCode::HsmNotPinned,
             RosterRead { .. } | RosterWrite { .. } => ExitCode::Io,
             Random(_) | PinFormat { .. } | KdfParams { .. } => ExitCode::Internal,
         }

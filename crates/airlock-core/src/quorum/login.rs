@@ -14,10 +14,17 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::pin::{PIN_LEN, check_pin_format, pin_check};
-use super::roster::{Roster, SealedShare};
+use super::roster::{ModuleRef, Pinned, Roster, SealedShare, TokenRef};
 use super::seal::{UnsealFailure, unseal_share};
 use super::shamir::{Share, combine};
 use super::{CustodianName, QuorumError};
+
+/// The first 16 hex digits of the SHA-256 of a name as typed: what errors
+/// and journals show of a name that is not on the roster.
+pub fn name_hash(typed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(typed.trim().as_bytes())[..8])
+}
 
 /// Wrong passphrases in a row that lock a custodian out of a login.
 pub const MAX_WRONG_PASSPHRASES: u32 = 3;
@@ -60,6 +67,9 @@ impl AuthOutcome {
 pub struct QuorumLogin {
     /// A copy of the roster, so a login can live as long as its ceremony.
     roster: Roster,
+    /// What the shares' associated data binds: the module and token found
+    /// on the workstation ([`QuorumLogin::for_hsm`]) or the roster's own.
+    pinned: Pinned,
     /// Unsealed shares, by position in the roster.
     shares: Vec<(usize, Share)>,
     /// Who authenticated, and when, in order (public).
@@ -79,9 +89,38 @@ impl std::fmt::Debug for QuorumLogin {
 }
 
 impl QuorumLogin {
-    /// Starts a login against `roster`; nobody has authenticated yet.
+    /// Starts a login against `roster` that binds the roster's own pinned
+    /// module and token (re-pinning after an HSM driver upgrade, and tests
+    /// without a token); nobody has authenticated yet. A login that leads
+    /// to `C_Login` uses [`QuorumLogin::for_hsm`].
     pub fn new(roster: &Roster) -> Self {
+        Self::binding(roster, roster.pinned().clone())
+    }
+
+    /// Starts a login for the module and token found on the workstation:
+    /// refused at once (before any passphrase is tried) when they differ
+    /// from what the roster pins, and the shares' associated data is built
+    /// from what was found, so a changed module or token also makes every
+    /// share refuse to open.
+    pub fn for_hsm(
+        roster: &Roster,
+        token: &TokenRef,
+        module: &ModuleRef,
+    ) -> Result<Self, QuorumError> {
+        roster.check_pinned(token, module)?;
+        Ok(Self::binding(
+            roster,
+            Pinned {
+                token: token.clone(),
+                module: module.clone(),
+                policy: roster.policy(),
+            },
+        ))
+    }
+
+    fn binding(roster: &Roster, pinned: Pinned) -> Self {
         QuorumLogin {
+            pinned,
             roster: roster.clone(),
             shares: Vec::new(),
             authenticated: Vec::new(),
@@ -105,7 +144,7 @@ impl QuorumLogin {
     ) -> Result<AuthOutcome, QuorumError> {
         let Some(pos) = self.position(name) else {
             return Err(QuorumError::UnknownCustodian {
-                name: name.trim().to_string(),
+                name_sha256: name_hash(name),
                 enrolled: self.roster.names_list(),
             });
         };
@@ -127,7 +166,7 @@ impl QuorumLogin {
         }
         let ad = self
             .roster
-            .binding(entry, &entry.sealed.salt)
+            .binding(&self.pinned, entry, &entry.sealed.salt)
             .associated_data();
         match unseal_share(&entry.sealed, passphrase.as_bytes(), &ad, entry.kdf)? {
             Err(UnsealFailure::WrongPassphrase) => {
@@ -146,7 +185,7 @@ impl QuorumLogin {
             }
             Err(UnsealFailure::Tampered) => Err(QuorumError::RosterTampered {
                 custodian: custodian.to_string(),
-                what: "the sealed share does not match the roster's id, token, name, threshold, custodian count, share index or KDF parameters",
+                what: "the sealed share does not match the roster's id, pinned module, token or policy, name, threshold, custodian count, share index or KDF parameters",
             }),
             Ok(plain) => {
                 if plain.len() != 1 + PIN_LEN || plain[0] != entry.share_index {

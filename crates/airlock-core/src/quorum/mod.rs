@@ -31,13 +31,13 @@ mod tests;
 
 pub use enroll::{Enrollment, PinRotation, Reenrollment, reenroll};
 pub use error::QuorumError;
-pub use login::{AuthOutcome, MAX_WRONG_PASSPHRASES, QuorumLogin};
+pub use login::{AuthOutcome, MAX_WRONG_PASSPHRASES, QuorumLogin, name_hash};
 pub use name::{CustodianName, RESERVED_ACTOR};
 pub use passphrase::{MAX_PASSPHRASE_BYTES, MIN_PASSPHRASE_CHARS, check_passphrase_policy};
 pub use pin::{PIN_ALPHABET, PIN_LEN, generate_user_pin};
 pub use roster::{
-    MAX_ROSTER_BYTES, ROSTER_FILE_NAME, ROSTER_FORMAT, Roster, RosterFile, SEALED_SHARE_LEN,
-    SealedShare, TokenRef,
+    MAX_ROSTER_BYTES, ModuleRef, Pinned, ROSTER_FILE_NAME, ROSTER_FORMAT, ROSTER_FORMAT_UNPINNED,
+    Roster, RosterFile, RosterPolicy, SEALED_SHARE_LEN, SealedShare, TokenRef,
 };
 pub use seal::KdfParams;
 

@@ -1,8 +1,14 @@
 //! The custodian roster (`roster.json` in the state directory): who the
-//! custodians are, the threshold, the token it belongs to, and each
-//! custodian's sealed share with the Argon2id parameters used. Parsed
-//! strictly (unknown fields refused) and validated into [`Roster`]; the
-//! sealed shares are public, the passphrases that open them are not.
+//! custodians are, the threshold, what the quorum pinned at enrolment (the
+//! PKCS#11 module's path and SHA-256, the token's label, serial,
+//! manufacturer and model, and the quorum's policy), and each custodian's
+//! sealed share with the Argon2id parameters used. Everything pinned is in
+//! every share's AEAD associated data, so a changed module, token or policy
+//! makes the shares refuse to open. Parsed strictly (unknown fields
+//! refused) and validated into [`Roster`]; the sealed shares are public,
+//! the passphrases that open them are not. A roster written before the
+//! module was pinned (`airlock-roster/1`) is refused with a "re-enrol"
+//! error.
 
 use std::collections::HashSet;
 
@@ -17,7 +23,9 @@ use super::seal::{
 use super::{CustodianName, MAX_CUSTODIANS, MIN_THRESHOLD, QuorumError};
 
 /// The roster's `format` value.
-pub const ROSTER_FORMAT: &str = "airlock-roster/1";
+pub const ROSTER_FORMAT: &str = "airlock-roster/2";
+/// The format of rosters enrolled before the module and token were pinned.
+pub const ROSTER_FORMAT_UNPINNED: &str = "airlock-roster/1";
 /// The roster's file name in the state directory.
 pub const ROSTER_FILE_NAME: &str = "roster.json";
 /// A roster file larger than this is refused before it is read.
@@ -31,8 +39,8 @@ pub const KDF_ALGORITHM: &str = "argon2id";
 /// Argon2 version 1.3.
 pub const KDF_VERSION: u32 = 0x13;
 
-/// The token a roster belongs to (its PKCS#11 label and serial number,
-/// trailing blanks removed).
+/// The token a roster belongs to: its PKCS#11 label, serial number,
+/// manufacturer and model (`CK_TOKEN_INFO`, trailing blanks removed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRef {
@@ -40,16 +48,27 @@ pub struct TokenRef {
     pub label: String,
     /// Token serial number.
     pub serial: String,
+    /// Token manufacturer ID.
+    pub manufacturer: String,
+    /// Token model.
+    pub model: String,
 }
 
 impl TokenRef {
     /// A token reference; trailing blanks (PKCS#11 pads with spaces) are
-    /// removed. The label must not be empty; label up to 32 and serial up
-    /// to 16 bytes, as in `CK_TOKEN_INFO`.
-    pub fn new(label: &str, serial: &str) -> Result<Self, QuorumError> {
+    /// removed. The label must not be empty; label, manufacturer up to 32
+    /// and serial, model up to 16 bytes, as in `CK_TOKEN_INFO`.
+    pub fn new(
+        label: &str,
+        serial: &str,
+        manufacturer: &str,
+        model: &str,
+    ) -> Result<Self, QuorumError> {
         let t = TokenRef {
             label: label.trim_end().to_string(),
             serial: serial.trim_end().to_string(),
+            manufacturer: manufacturer.trim_end().to_string(),
+            model: model.trim_end().to_string(),
         };
         t.check("roster").map(|()| t)
     }
@@ -66,20 +85,93 @@ impl TokenRef {
         if self.serial.len() > 16 {
             return Err(bad("token.serial", "must be at most 16 bytes"));
         }
+        if self.manufacturer.len() > 32 {
+            return Err(bad("token.manufacturer", "must be at most 32 bytes"));
+        }
+        if self.model.len() > 16 {
+            return Err(bad("token.model", "must be at most 16 bytes"));
+        }
         Ok(())
     }
 
-    /// True when a token with this (possibly blank-padded) label and serial
-    /// is the one the roster belongs to.
-    pub fn matches(&self, label: &str, serial: &str) -> bool {
-        self.label == label.trim_end() && self.serial == serial.trim_end()
+    /// True when a token with this (possibly blank-padded) label, serial,
+    /// manufacturer and model is the one the roster belongs to.
+    pub fn matches(&self, label: &str, serial: &str, manufacturer: &str, model: &str) -> bool {
+        self.label == label.trim_end()
+            && self.serial == serial.trim_end()
+            && self.manufacturer == manufacturer.trim_end()
+            && self.model == model.trim_end()
     }
 }
 
 impl std::fmt::Display for TokenRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "token {:?} (serial {:?})", self.label, self.serial)
+        write!(
+            f,
+            "token {:?} (serial {:?}, {} {})",
+            self.label, self.serial, self.manufacturer, self.model
+        )
     }
+}
+
+/// The PKCS#11 module a roster belongs to: its absolute path and the
+/// SHA-256 of the library file, as hashed when it was loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleRef {
+    /// Absolute path of the library, as in `airlock.toml`.
+    pub path: String,
+    /// SHA-256 of the library file, lowercase hex.
+    pub sha256: String,
+}
+
+impl ModuleRef {
+    fn check(&self, origin: &str) -> Result<(), QuorumError> {
+        let bad = |field: &str, message: &str| QuorumError::RosterInvalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            message: message.to_string(),
+        };
+        if !self.path.starts_with('/') || self.path.len() > 4096 {
+            return Err(bad("module.path", "must be an absolute path"));
+        }
+        if self.sha256.len() != 64
+            || !self
+                .sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(bad("module.sha256", "must be 64 lowercase hex digits"));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for ModuleRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "module {} (SHA-256 {})", self.path, self.sha256)
+    }
+}
+
+/// What the quorum decided at enrolment and only a quorum can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterPolicy {
+    /// Requests may re-wrap material already in the HSM
+    /// (`material.source = existing`); off unless enabled at enrolment.
+    pub allow_existing_material: bool,
+}
+
+/// Everything a roster pins: the token, the module and the policy. All of
+/// it is bound into every sealed share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    /// The token.
+    pub token: TokenRef,
+    /// The PKCS#11 module.
+    pub module: ModuleRef,
+    /// The quorum's policy.
+    pub policy: RosterPolicy,
 }
 
 /// One custodian's entry: their name, share index and sealed share.
@@ -114,7 +206,7 @@ pub struct Roster {
     pub(crate) id: [u8; ROSTER_ID_LEN],
     pub(crate) created_at: OffsetDateTime,
     pub(crate) threshold: u8,
-    pub(crate) token: TokenRef,
+    pub(crate) pinned: Pinned,
     pub(crate) pin_check: [u8; 32],
     pub(crate) custodians: Vec<SealedShare>,
 }
@@ -142,7 +234,47 @@ impl Roster {
 
     /// The token this roster belongs to.
     pub fn token(&self) -> &TokenRef {
-        &self.token
+        &self.pinned.token
+    }
+
+    /// The PKCS#11 module this roster belongs to.
+    pub fn module(&self) -> &ModuleRef {
+        &self.pinned.module
+    }
+
+    /// The quorum's policy.
+    pub fn policy(&self) -> RosterPolicy {
+        self.pinned.policy
+    }
+
+    /// Everything the roster pins.
+    pub fn pinned(&self) -> &Pinned {
+        &self.pinned
+    }
+
+    /// Compares the module and token found now with the pinned ones; the
+    /// error names the first difference.
+    pub fn check_pinned(&self, token: &TokenRef, module: &ModuleRef) -> Result<(), QuorumError> {
+        let p = &self.pinned;
+        let differ = |what: &'static str, enrolled: &str, found: &str| QuorumError::NotPinned {
+            what,
+            enrolled: enrolled.to_string(),
+            found: found.to_string(),
+        };
+        if p.module.path != module.path {
+            return Err(differ("PKCS#11 module path", &p.module.path, &module.path));
+        }
+        if p.module.sha256 != module.sha256 {
+            return Err(differ(
+                "PKCS#11 module SHA-256",
+                &p.module.sha256,
+                &module.sha256,
+            ));
+        }
+        if p.token != *token {
+            return Err(differ("token", &p.token.to_string(), &token.to_string()));
+        }
+        Ok(())
     }
 
     /// The custodians' entries, in enrolment order.
@@ -168,11 +300,17 @@ impl Roster {
             .find(|c| c.name.as_str().eq_ignore_ascii_case(name))
     }
 
-    pub(crate) fn binding<'a>(&'a self, c: &'a SealedShare, salt: &'a [u8]) -> ShareBinding<'a> {
+    /// The associated data of `c`'s share, binding `pinned` (the roster's
+    /// own, or what was found on the workstation now).
+    pub(crate) fn binding<'a>(
+        &'a self,
+        pinned: &'a Pinned,
+        c: &'a SealedShare,
+        salt: &'a [u8],
+    ) -> ShareBinding<'a> {
         ShareBinding {
             roster_id: &self.id,
-            token_label: &self.token.label,
-            token_serial: &self.token.serial,
+            pinned,
             custodian: c.name.as_str(),
             threshold: self.threshold,
             custodians: self.custodians.len() as u8,
@@ -195,6 +333,16 @@ impl Roster {
         origin: &str,
         floor: &KdfParams,
     ) -> Result<Roster, QuorumError> {
+        // A roster from before the module was pinned has no module, and its
+        // shares bind less than this version requires: say "re-enrol".
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
+            && v.get("format").and_then(|f| f.as_str()) == Some(ROSTER_FORMAT_UNPINNED)
+        {
+            return Err(QuorumError::RosterOutdated {
+                origin: origin.to_string(),
+                format: ROSTER_FORMAT_UNPINNED,
+            });
+        }
         let raw: RosterFile =
             serde_json::from_slice(bytes).map_err(|e| QuorumError::RosterInvalid {
                 origin: origin.to_string(),
@@ -214,7 +362,9 @@ impl Roster {
                 .format(&Rfc3339)
                 .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into()),
             threshold: self.threshold as u64,
-            token: self.token.clone(),
+            token: self.pinned.token.clone(),
+            module: self.pinned.module.clone(),
+            policy: self.pinned.policy,
             pin_check: hex::encode(self.pin_check),
             custodians: self
                 .custodians
@@ -259,6 +409,8 @@ pub struct RosterFile {
     created_at: String,
     threshold: u64,
     token: TokenRef,
+    module: ModuleRef,
+    policy: RosterPolicy,
     pin_check: String,
     custodians: Vec<CustodianFile>,
 }
@@ -346,6 +498,7 @@ fn validate(raw: RosterFile, origin: &str, floor: &KdfParams) -> Result<Roster, 
         ));
     }
     raw.token.check(origin)?;
+    raw.module.check(origin)?;
     let pin_check = hex_exact::<32>(&raw.pin_check, origin, "pin_check")?;
 
     let mut custodians: Vec<SealedShare> = Vec::with_capacity(n);
@@ -422,7 +575,11 @@ fn validate(raw: RosterFile, origin: &str, floor: &KdfParams) -> Result<Roster, 
         id,
         created_at,
         threshold: threshold as u8,
-        token: raw.token,
+        pinned: Pinned {
+            token: raw.token,
+            module: raw.module,
+            policy: raw.policy,
+        },
         pin_check,
         custodians,
     })

@@ -6,9 +6,12 @@
 //! (key check matches, AEAD fails). The key check costs an attacker as much
 //! per guess as the AEAD tag itself does, so it adds no shortcut.
 //!
-//! The AEAD's associated data binds the format version, roster id, token,
-//! custodian name, threshold, N, share index, PIN check value, Argon2id
-//! parameters and salt, so any edit of them is detected on unsealing.
+//! The AEAD's associated data binds the format version, roster id, the
+//! pinned token (label, serial, manufacturer, model), the pinned PKCS#11
+//! module (path and SHA-256), the quorum's policy, custodian name,
+//! threshold, N, share index, PIN check value, Argon2id parameters and
+//! salt, so any edit of them — or a different module or token found at
+//! login — is detected on unsealing.
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -145,8 +148,7 @@ impl KdfParams {
 #[derive(Clone, Copy)]
 pub(crate) struct ShareBinding<'a> {
     pub roster_id: &'a [u8],
-    pub token_label: &'a str,
-    pub token_serial: &'a str,
+    pub pinned: &'a super::roster::Pinned,
     pub custodian: &'a str,
     pub threshold: u8,
     pub custodians: u8,
@@ -160,14 +162,20 @@ impl ShareBinding<'_> {
     /// The associated data: a version label, then each field length-prefixed
     /// (u32 big-endian) so that no two bindings encode alike.
     pub(crate) fn associated_data(&self) -> Vec<u8> {
-        let mut ad = b"airlock-roster/1 sealed-share\0".to_vec();
+        let mut ad = b"airlock-roster/2 sealed-share\0".to_vec();
         let mut field = |bytes: &[u8]| {
             ad.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
             ad.extend_from_slice(bytes);
         };
+        let p = self.pinned;
         field(self.roster_id);
-        field(self.token_label.as_bytes());
-        field(self.token_serial.as_bytes());
+        field(p.token.label.as_bytes());
+        field(p.token.serial.as_bytes());
+        field(p.token.manufacturer.as_bytes());
+        field(p.token.model.as_bytes());
+        field(p.module.path.as_bytes());
+        field(p.module.sha256.as_bytes());
+        field(&[u8::from(p.policy.allow_existing_material)]);
         field(self.custodian.as_bytes());
         field(&[self.threshold, self.custodians, self.share_index]);
         field(self.pin_check);
@@ -281,6 +289,7 @@ pub(crate) fn unseal_share(
 
 #[cfg(test)]
 mod tests {
+    use super::super::roster::{ModuleRef, Pinned, RosterPolicy, TokenRef};
     use super::*;
 
     const FAST: KdfParams = KdfParams::INSECURE_TEST;
@@ -353,12 +362,35 @@ mod tests {
         assert!(huge.check_bounds(&floor).unwrap_err().contains("maximum"));
     }
 
+    fn pinned(label: &str, serial: &str, sha: &str, path: &str, existing: bool) -> Pinned {
+        Pinned {
+            token: TokenRef {
+                label: label.into(),
+                serial: serial.into(),
+                manufacturer: "maker".into(),
+                model: "model".into(),
+            },
+            module: ModuleRef {
+                path: path.into(),
+                sha256: sha.into(),
+            },
+            policy: RosterPolicy {
+                allow_existing_material: existing,
+            },
+        }
+    }
+
     #[test]
     fn binding_encodes_every_field() {
+        let p0 = pinned("tok", "123", "aa", "/m.so", false);
+        let p_serial = pinned("tok", "124", "aa", "/m.so", false);
+        let p_shift = pinned("tok1", "23", "aa", "/m.so", false);
+        let p_sha = pinned("tok", "123", "ab", "/m.so", false);
+        let p_path = pinned("tok", "123", "aa", "/n.so", false);
+        let p_policy = pinned("tok", "123", "aa", "/m.so", true);
         let base = ShareBinding {
             roster_id: b"rid",
-            token_label: "tok",
-            token_serial: "123",
+            pinned: &p0,
             custodian: "Alice",
             threshold: 2,
             custodians: 3,
@@ -390,7 +422,19 @@ mod tests {
                 ..base
             },
             ShareBinding {
-                token_serial: "124",
+                pinned: &p_serial,
+                ..base
+            },
+            ShareBinding {
+                pinned: &p_sha,
+                ..base
+            },
+            ShareBinding {
+                pinned: &p_path,
+                ..base
+            },
+            ShareBinding {
+                pinned: &p_policy,
                 ..base
             },
             ShareBinding {
@@ -407,8 +451,7 @@ mod tests {
             },
             // Moving a byte between adjacent fields changes the encoding.
             ShareBinding {
-                token_label: "tok1",
-                token_serial: "23",
+                pinned: &p_shift,
                 ..base
             },
         ];

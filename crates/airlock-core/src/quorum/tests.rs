@@ -18,8 +18,23 @@ fn pass(name: &str) -> Zeroizing<String> {
     Zeroizing::new(format!("{name} passphrase, long enough"))
 }
 
-fn token() -> TokenRef {
-    TokenRef::new("airlock-test   ", "0123456789abcdef").unwrap()
+fn token() -> Pinned {
+    Pinned {
+        token: test_token(),
+        module: test_module(),
+        policy: RosterPolicy::default(),
+    }
+}
+
+fn test_token() -> TokenRef {
+    TokenRef::new("airlock-test   ", "0123456789abcdef", "Test Maker", "Model 1").unwrap()
+}
+
+fn test_module() -> ModuleRef {
+    ModuleRef {
+        path: "/usr/lib/pkcs11/test.so".into(),
+        sha256: "ab".repeat(32),
+    }
 }
 
 const NAMES: [&str; 10] = [
@@ -343,8 +358,16 @@ fn unknown_fields_and_bad_values_are_refused_with_their_place() {
             "unknown field `note`",
         ),
         (
-            Box::new(|v| v["format"] = "airlock-roster/2".into()),
+            Box::new(|v| v["format"] = "airlock-roster/3".into()),
             "format",
+        ),
+        (
+            Box::new(|v| v["module"]["sha256"] = "AB".repeat(32).into()),
+            "module.sha256",
+        ),
+        (
+            Box::new(|v| v["module"]["path"] = "lib.so".into()),
+            "module.path",
         ),
         (Box::new(|v| v["roster_id"] = "zz".into()), "roster_id"),
         (
@@ -401,7 +424,7 @@ fn altered_share_fails_the_pin_check_before_any_login() {
     let sealed = seal::seal_share(
         &forged,
         pass("Bob").as_bytes(),
-        |salt| roster.binding(&bob, salt).associated_data(),
+        |salt| roster.binding(roster.pinned(), &bob, salt).associated_data(),
         bob.kdf,
     )
     .unwrap();
@@ -476,10 +499,12 @@ fn roster_records_kdf_token_and_fresh_ids() {
     assert_eq!(a.token().label, "airlock-test");
     assert!(
         a.token()
-            .matches("airlock-test                    ", "0123456789abcdef")
+            .matches("airlock-test                    ", "0123456789abcdef", "Test Maker  ", "Model 1")
     );
     let v: Value = serde_json::from_str(&a.to_json()).unwrap();
-    assert_eq!(v["format"], "airlock-roster/1");
+    assert_eq!(v["format"], "airlock-roster/2");
+    assert_eq!(v["module"]["sha256"], "ab".repeat(32));
+    assert_eq!(v["policy"]["allow_existing_material"], false);
     assert_eq!(v["custodians"][0]["kdf"]["algorithm"], "argon2id");
     assert_eq!(v["custodians"][0]["kdf"]["version"], 19);
     assert_eq!(v["custodians"][0]["kdf"]["m_cost_kib"], FAST.m_cost_kib);
@@ -544,14 +569,14 @@ fn reenrolment_needs_a_satisfied_login_and_can_keep_or_rotate_the_pin() {
     // One custodian of the current roster is not enough.
     let mut login = QuorumLogin::new(&old);
     login.authenticate("Alice", &pass("Alice")).unwrap();
-    let e = reenroll(login, next(), FAST, PinRotation::KeepCurrent).unwrap_err();
+    let e = reenroll(login, next(), FAST, PinRotation::KeepCurrent, old.pinned().clone()).unwrap_err();
     assert!(matches!(e, QuorumError::QuorumNotMet { .. }), "{e}");
 
     // Keep the PIN: the new custodians rebuild the same PIN.
     let mut login = QuorumLogin::new(&old);
     login.authenticate("Alice", &pass("Alice")).unwrap();
     login.authenticate("Bob", &pass("Bob")).unwrap();
-    let r = reenroll(login, next(), FAST, PinRotation::KeepCurrent).unwrap();
+    let r = reenroll(login, next(), FAST, PinRotation::KeepCurrent, old.pinned().clone()).unwrap();
     assert_eq!(r.current_pin.as_str(), pin.as_str());
     assert!(r.new_pin.is_none());
     assert_ne!(r.roster.id_hex(), old.id_hex());
@@ -570,7 +595,7 @@ fn reenrolment_needs_a_satisfied_login_and_can_keep_or_rotate_the_pin() {
     let mut login = QuorumLogin::new(&old);
     login.authenticate("Carol", &pass("Carol")).unwrap();
     login.authenticate("Bob", &pass("Bob")).unwrap();
-    let r = reenroll(login, next(), FAST, PinRotation::Fresh).unwrap();
+    let r = reenroll(login, next(), FAST, PinRotation::Fresh, old.pinned().clone()).unwrap();
     let new_pin = r.new_pin.as_ref().unwrap();
     assert_ne!(new_pin.as_str(), pin.as_str());
     assert_eq!(r.current_pin.as_str(), pin.as_str());
@@ -692,4 +717,76 @@ proptest! {
         let refused = matches!(fewer, Err(QuorumError::QuorumNotMet { .. }));
         prop_assert!(refused);
     }
+}
+
+// ---- pinned module and token ----------------------------------------------
+
+#[test]
+fn a_changed_module_or_token_refuses_before_any_share_is_opened() {
+    let (roster, pin) = enrol(2, 2);
+    // What enrolment pinned opens the shares.
+    let mut login = QuorumLogin::for_hsm(&roster, &test_token(), &test_module()).unwrap();
+    login.authenticate("Alice", &pass("Alice")).unwrap();
+    login.authenticate("Bob", &pass("Bob")).unwrap();
+    assert_eq!(login.rebuild_pin().unwrap().as_str(), pin.as_str());
+
+    let mut swapped = test_module();
+    swapped.sha256 = "cd".repeat(32);
+    let e = QuorumLogin::for_hsm(&roster, &test_token(), &swapped).unwrap_err();
+    assert!(matches!(e, QuorumError::NotPinned { what: "PKCS#11 module SHA-256", .. }), "{e}");
+    assert_eq!(e.exit_code(), ExitCode::HsmNotPinned);
+    assert!(e.to_string().contains(&"cd".repeat(32)), "{e}");
+
+    let mut moved = test_module();
+    moved.path = "/tmp/evil.so".into();
+    let e = QuorumLogin::for_hsm(&roster, &test_token(), &moved).unwrap_err();
+    assert!(matches!(e, QuorumError::NotPinned { what: "PKCS#11 module path", .. }), "{e}");
+
+    let other = TokenRef::new("airlock-test", "0123456789abcdef", "Test Maker", "Model 2").unwrap();
+    let e = QuorumLogin::for_hsm(&roster, &other, &test_module()).unwrap_err();
+    assert!(matches!(e, QuorumError::NotPinned { what: "token", .. }), "{e}");
+}
+
+#[test]
+fn an_edited_pin_in_the_roster_makes_every_share_refuse() {
+    let (roster, _) = enrol(2, 2);
+    for (field, value) in [
+        ("/module/sha256", Value::from("cd".repeat(32))),
+        ("/module/path", Value::from("/tmp/evil.so")),
+        ("/token/model", Value::from("Other")),
+        ("/token/manufacturer", Value::from("Other")),
+        ("/policy/allow_existing_material", Value::from(true)),
+    ] {
+        let mut v: Value = serde_json::from_str(&roster.to_json()).unwrap();
+        *v.pointer_mut(field).unwrap() = value;
+        let edited = Roster::from_json(v.to_string().as_bytes(), "roster.json").unwrap();
+        let mut login = QuorumLogin::new(&edited);
+        let e = login.authenticate("Alice", &pass("Alice")).unwrap_err();
+        assert!(matches!(e, QuorumError::RosterTampered { .. }), "{field}: {e}");
+    }
+}
+
+#[test]
+fn a_roster_from_before_pinning_says_re_enrol() {
+    let (roster, _) = enrol(2, 2);
+    let mut v: Value = serde_json::from_str(&roster.to_json()).unwrap();
+    v["format"] = Value::from("airlock-roster/1");
+    let o = v.as_object_mut().unwrap();
+    o.remove("module");
+    o.remove("policy");
+    let e = Roster::from_json(v.to_string().as_bytes(), "roster.json").unwrap_err();
+    assert!(matches!(e, QuorumError::RosterOutdated { .. }), "{e}");
+    assert_eq!(e.exit_code(), ExitCode::Roster);
+    assert!(e.to_string().contains("re-enrol"), "{e}");
+}
+
+#[test]
+fn an_unknown_name_is_never_repeated() {
+    let (roster, _) = enrol(2, 2);
+    let mut login = QuorumLogin::new(&roster);
+    let typed = "correct horse battery staple";
+    let e = login.authenticate(typed, &pass("Alice")).unwrap_err();
+    assert!(!e.to_string().contains(typed), "{e}");
+    assert!(!format!("{e:?}").contains(typed), "{e:?}");
+    assert!(e.to_string().contains(&name_hash(typed)), "{e}");
 }

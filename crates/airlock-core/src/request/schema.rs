@@ -91,6 +91,12 @@ pub struct KeyArn {
 }
 
 impl KeyArn {
+    /// Parses `arn:<partition>:kms:<region>:<account>:key/<key id>`;
+    /// `None` when it is not a KMS key ARN.
+    pub fn parse(s: &str) -> Option<KeyArn> {
+        parse_key_arn(s)
+    }
+
     /// The ARN as written.
     pub fn as_str(&self) -> &str {
         &self.text
