@@ -61,7 +61,9 @@ impl std::fmt::Display for P11Error {
 
 /// The plan a value of [`FAULT_ENV`] asks for: a positive number N fails
 /// call N; anything else (unset, empty, 0, not a number) is no plan. Always
-/// no plan in a release build (`cfg(debug_assertions)` off).
+/// no plan in a release build (`cfg(debug_assertions)` off), where it is
+/// compiled only for the unit tests.
+#[cfg(any(debug_assertions, test))]
 pub(crate) fn fault_plan_from_env_value(value: Option<&str>) -> FaultPlan {
     if !cfg!(debug_assertions) {
         return FaultPlan::None;
