@@ -4,12 +4,16 @@
 //! debuggers and `/proc/<pid>/mem` out), and all memory locked in RAM
 //! (`mlockall(MCL_CURRENT | MCL_FUTURE)`) so secret pages never reach swap.
 //!
-//! Core dumps and dumpability are required; locking is best effort: the OS
-//! refuses it without `CAP_IPC_LOCK` or a large enough `RLIMIT_MEMLOCK`, and
-//! locking all future memory under a small limit would make later
-//! allocations fail mid-ceremony, so it is only attempted when the limit is
-//! unlimited or the process has CAP_IPC_LOCK. What happened is returned, kept for the
-//! ceremony journal ([`last_report`]), and shown to the operator.
+//! Core dumps and dumpability are required. Locking is attempted only when
+//! it can hold: the OS refuses it without `CAP_IPC_LOCK` or a large enough
+//! `RLIMIT_MEMLOCK`, and locking all future memory under a small limit
+//! would make later allocations fail mid-ceremony, so it is only attempted
+//! when the limit is unlimited or the process has CAP_IPC_LOCK. What
+//! happened is returned ([`HygieneReport::memory_locked`] and, when not,
+//! [`HygieneReport::memory_lock_reason`]), kept for the ceremony journal
+//! ([`last_report`]), and shown to the operator. A ceremony decides with
+//! [`require_locked_memory`]: without locked memory it stops unless the
+//! operator passed the explicit (journaled) rehearsal override.
 
 use std::sync::OnceLock;
 
@@ -26,6 +30,9 @@ pub struct HygieneReport {
     pub non_dumpable: bool,
     /// `mlockall(MCL_CURRENT | MCL_FUTURE)` succeeded.
     pub memory_locked: bool,
+    /// When memory is not locked: why, and what the operator can do (the
+    /// same text is also among [`Self::notes`]). `None` when locked.
+    pub memory_lock_reason: Option<String>,
     /// Why something could not be done, and what the operator can do.
     pub notes: Vec<String>,
 }
@@ -63,19 +70,24 @@ pub fn harden_process() -> HygieneReport {
         }
     };
 
-    let memory_locked = lock_memory(&mut notes);
+    let lock = lock_memory();
+    let memory_locked = lock.is_ok();
+    let memory_lock_reason = lock.err();
+    notes.extend(memory_lock_reason.clone());
 
     let report = HygieneReport {
         core_dumps_disabled,
         non_dumpable,
         memory_locked,
+        memory_lock_reason,
         notes,
     };
     let _ = LAST.set(report.clone());
     report
 }
 
-fn lock_memory(notes: &mut Vec<String>) -> bool {
+/// Locks all memory, or says why not (the reason names what to do).
+fn lock_memory() -> Result<(), String> {
     let limit = match getrlimit(Resource::RLIMIT_MEMLOCK) {
         Ok((soft, hard)) => {
             if soft != hard {
@@ -85,29 +97,50 @@ fn lock_memory(notes: &mut Vec<String>) -> bool {
             hard
         }
         Err(e) => {
-            notes.push(format!(
+            return Err(format!(
                 "could not read RLIMIT_MEMLOCK ({e}); memory not locked"
             ));
-            return false;
         }
     };
     if limit != RLIM_INFINITY && !has_cap_ipc_lock() {
-        notes.push(format!(
+        return Err(format!(
             "memory not locked: RLIMIT_MEMLOCK is {limit} bytes; give the workstation \
              account `memlock unlimited` (limits.conf) or CAP_IPC_LOCK so secrets cannot be swapped"
         ));
-        return false;
     }
-    match mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE) {
-        Ok(()) => true,
-        Err(e) => {
-            notes.push(format!(
-                "memory not locked: mlockall refused ({e}); grant CAP_IPC_LOCK, or use \
-                 encrypted or no swap on the workstation"
-            ));
-            false
-        }
+    mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE).map_err(|e| {
+        format!(
+            "memory not locked: mlockall refused ({e}); grant CAP_IPC_LOCK, or use \
+             encrypted or no swap on the workstation"
+        )
+    })
+}
+
+/// The flag that lets a ceremony go on without locked memory (rehearsals
+/// only; the runner journals its use).
+pub const ALLOW_UNLOCKED_MEMORY_FLAG: &str = "--allow-unlocked-memory";
+
+/// Whether a ceremony may go on with this hygiene: `Ok` when memory is
+/// locked, or when it is not and `allow_unlocked` (the operator's
+/// [`ALLOW_UNLOCKED_MEMORY_FLAG`]) says go on anyway — the caller journals
+/// that override. Otherwise an error saying what is wrong, why it matters
+/// and what to do.
+pub fn require_locked_memory(report: &HygieneReport, allow_unlocked: bool) -> Result<(), String> {
+    if report.memory_locked || allow_unlocked {
+        return Ok(());
     }
+    let why = report
+        .memory_lock_reason
+        .as_deref()
+        .unwrap_or("memory not locked: mlockall was not done");
+    Err(format!(
+        "the ceremony's memory is not locked in RAM ({why}). Without it the PINs, share \
+         passphrases and the rebuilt user PIN this process holds could be written to swap \
+         and outlive the wipe. Raise RLIMIT_MEMLOCK for the workstation account to unlimited \
+         (`memlock unlimited` in /etc/security/limits.conf, or `ulimit -l unlimited` as root) \
+         or run Airlock with CAP_IPC_LOCK, then start again; for a rehearsal only, pass \
+         {ALLOW_UNLOCKED_MEMORY_FLAG}, which is journaled"
+    ))
 }
 
 /// Whether the process is dumpable right now (`PR_GET_DUMPABLE`); `None`
@@ -182,7 +215,12 @@ mod tests {
         if report.memory_locked {
             assert!(locked_kb > 0, "mlockall succeeded but VmLck is 0");
             assert!(report.notes.is_empty(), "{report:?}");
+            assert_eq!(report.memory_lock_reason, None);
+            assert_eq!(require_locked_memory(&report, false), Ok(()));
         } else {
+            let reason = report.memory_lock_reason.as_deref().unwrap();
+            assert!(report.notes.iter().any(|n| n == reason), "{report:?}");
+            assert!(require_locked_memory(&report, false).is_err());
             assert!(
                 report.notes.iter().any(|n| n.contains("memory not locked")),
                 "{report:?}"
@@ -192,5 +230,60 @@ mod tests {
         assert_eq!(last_report(), Some(&report));
         assert_eq!(last_report_json()["non_dumpable"], true);
         assert!(harden_process().non_dumpable);
+    }
+
+    fn report(memory_locked: bool, reason: Option<&str>) -> HygieneReport {
+        HygieneReport {
+            core_dumps_disabled: true,
+            non_dumpable: true,
+            memory_locked,
+            memory_lock_reason: reason.map(str::to_string),
+            notes: reason.map(str::to_string).into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn locked_memory_passes_with_or_without_the_override() {
+        let locked = report(true, None);
+        assert_eq!(require_locked_memory(&locked, false), Ok(()));
+        assert_eq!(require_locked_memory(&locked, true), Ok(()));
+    }
+
+    #[test]
+    fn unlocked_memory_stops_the_ceremony_and_says_what_why_and_what_to_do() {
+        let why = "memory not locked: RLIMIT_MEMLOCK is 65536 bytes; give the workstation account";
+        let err = require_locked_memory(&report(false, Some(why)), false).unwrap_err();
+        for needle in [
+            "not locked in RAM",
+            "RLIMIT_MEMLOCK is 65536 bytes",
+            "swap",
+            "RLIMIT_MEMLOCK",
+            "CAP_IPC_LOCK",
+            "--allow-unlocked-memory",
+            "rehearsal",
+            "journaled",
+        ] {
+            assert!(err.contains(needle), "{needle:?} missing from: {err}");
+        }
+        // Without a recorded reason it still says what is wrong.
+        let err = require_locked_memory(&report(false, None), false).unwrap_err();
+        assert!(err.contains("mlockall was not done"), "{err}");
+    }
+
+    #[test]
+    fn the_override_lets_an_unlocked_rehearsal_go_on() {
+        assert_eq!(
+            require_locked_memory(&report(false, Some("memory not locked: x")), true),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_report_journals_the_lock_state_and_reason() {
+        let json = serde_json::to_value(report(false, Some("memory not locked: x"))).unwrap();
+        assert_eq!(json["memory_locked"], false);
+        assert_eq!(json["memory_lock_reason"], "memory not locked: x");
+        let json = serde_json::to_value(report(true, None)).unwrap();
+        assert_eq!(json["memory_lock_reason"], serde_json::Value::Null);
     }
 }

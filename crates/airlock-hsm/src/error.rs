@@ -168,7 +168,7 @@ pub enum HsmError {
     },
     /// A fault injected by the fault plan (tests / AIRLOCK_FAULT_FAIL_CALL).
     #[error(
-        "{context}: injected fault on PKCS#11 call #{call} ({function}) by the fault plan (AIRLOCK_FAULT_FAIL_CALL)"
+        "{context}: injected fault on PKCS#11 call #{call} ({function}) by the fault plan (a test-build hook)"
     )]
     Injected {
         /// What the engine was doing.

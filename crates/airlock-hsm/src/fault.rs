@@ -3,13 +3,20 @@
 //! injected error instead of making it. Issue 8's fault-injection walk and
 //! the CLI tests (`AIRLOCK_FAULT_FAIL_CALL=N`) use it. The cost on the
 //! normal path is two relaxed atomic operations.
+//!
+//! The environment variable exists only in debug builds (the tests and the
+//! demo): under `cfg(not(debug_assertions))` — every `--release` build,
+//! which is what the offline kit ships — [`CallGate::from_env`] never reads
+//! it and its name is not in the binary (`tests/release-hygiene/run.sh`
+//! checks with `strings`). A plan set in code ([`FaultPlan`] through
+//! `Hsm::set_fault_plan`) is unaffected.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::ckr_name;
 
-/// Environment variable read once when a module is opened: fail call N
-/// (counted from 1, from the moment the module is opened).
+/// Environment variable read once when a module is opened, in debug builds
+/// only: fail call N (counted from 1, from the moment the module is opened).
 pub const FAULT_ENV: &str = "AIRLOCK_FAULT_FAIL_CALL";
 
 /// What the chokepoint should do.
@@ -52,6 +59,21 @@ impl std::fmt::Display for P11Error {
     }
 }
 
+/// The plan a value of [`FAULT_ENV`] asks for: a positive number N fails
+/// call N; anything else (unset, empty, 0, not a number) is no plan. Always
+/// no plan in a release build (`cfg(debug_assertions)` off), where it is
+/// compiled only for the unit tests.
+#[cfg(any(debug_assertions, test))]
+pub(crate) fn fault_plan_from_env_value(value: Option<&str>) -> FaultPlan {
+    if !cfg!(debug_assertions) {
+        return FaultPlan::None;
+    }
+    match value.and_then(|v| v.trim().parse::<u64>().ok()) {
+        Some(n) if n > 0 => FaultPlan::FailCall(n),
+        _ => FaultPlan::None,
+    }
+}
+
 /// Counts calls and applies the fault plan.
 #[derive(Debug, Default)]
 pub(crate) struct CallGate {
@@ -61,16 +83,14 @@ pub(crate) struct CallGate {
 }
 
 impl CallGate {
-    /// A gate with the plan from [`FAULT_ENV`], if set to a positive number.
+    /// A gate with the plan from [`FAULT_ENV`] in a debug build; in a
+    /// release build a gate with no plan (the variable is not read).
     pub fn from_env() -> Self {
         let gate = CallGate::default();
-        if let Some(n) = std::env::var(FAULT_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|n| *n > 0)
-        {
-            gate.fail_at.store(n, Ordering::Relaxed);
-        }
+        #[cfg(debug_assertions)]
+        gate.set_plan(fault_plan_from_env_value(
+            std::env::var(FAULT_ENV).ok().as_deref(),
+        ));
         gate
     }
 
@@ -125,6 +145,29 @@ mod tests {
         assert_eq!(e.function, "C_B");
         assert!(g.call("C_C", || Ok(3)).is_ok());
         assert_eq!(g.calls(), 3);
+    }
+
+    #[test]
+    fn the_variable_is_honoured_only_in_debug_builds() {
+        let want = |n| {
+            if cfg!(debug_assertions) {
+                FaultPlan::FailCall(n)
+            } else {
+                FaultPlan::None
+            }
+        };
+        assert_eq!(fault_plan_from_env_value(Some("3")), want(3));
+        assert_eq!(fault_plan_from_env_value(Some(" 12\n")), want(12));
+        for v in [
+            None,
+            Some(""),
+            Some("0"),
+            Some("-1"),
+            Some("x"),
+            Some("1.5"),
+        ] {
+            assert_eq!(fault_plan_from_env_value(v), FaultPlan::None, "{v:?}");
+        }
     }
 
     #[test]
