@@ -22,7 +22,7 @@ for n in "$small" "$large"; do
     custodians=(--custodian "alice=@$work/secrets/alice" --custodian "bob=@$work/secrets/bob")
     bench_token
     make_request "$work/request" "$n" "bench-$n"
-    /usr/bin/time -v -o "$work/time.txt" ${WRAPPER:-} "$airlock" ceremony run \
+    /usr/bin/time -v -o "$work/time.txt" ${WRAPPER:-} "$airlock" --config "$AIRLOCK_CONFIG" ceremony run \
         --request "$work/request" --out "$work/import" --allow-network \
         "${custodians[@]}" >"$work/stdout.txt" 2>"$work/stderr.txt" || {
         cat "$work/stderr.txt" >&2

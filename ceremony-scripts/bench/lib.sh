@@ -44,7 +44,8 @@ bench_token() {
         --so-pin-file "$work/secrets/so-pin" >/dev/null
     "$airlock" trust add-signer \
         "$root/tests/fixtures/test-only-keys/test-only-signer-rsa3072.pub.pem" \
-        --name bench-signer >/dev/null
+        --name bench-signer \
+        --custodian "alice=@$work/secrets/alice" --custodian "bob=@$work/secrets/bob" >/dev/null
 }
 
 # make_request DIR COUNT ID [WRAPSPEC]: a signed request of COUNT

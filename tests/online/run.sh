@@ -197,7 +197,8 @@ expect "airlock request verify accepts the request" 0 "$airlock" request verify 
 check "airlock shows the same request digest" grep -q "$(sha256sum "$req/SHA256SUMS" | cut -c1-64)" "$work/last.out"
 "$airlock" enroll --custodian "alice=@$work/secrets/alice" --custodian "bob=@$work/secrets/bob" \
     --threshold 2 --so-pin-file "$work/secrets/so-pin" >/dev/null
-expect "airlock ceremony run writes the import bundle" 0 "$airlock" ceremony run --request "$req" --out "$work/import" \
+"$airlock" trust seal --custodian "alice=@$work/secrets/alice" --custodian "bob=@$work/secrets/bob" >/dev/null
+expect "airlock ceremony run writes the import bundle" 0 "$airlock" --config "$AIRLOCK_CONFIG" ceremony run --request "$req" --out "$work/import" \
     --custodian "alice=@$work/secrets/alice" --custodian "bob=@$work/secrets/bob" --allow-network
 bundle=$work/import
 ckey=$work/state/ceremony-signing-key.pem

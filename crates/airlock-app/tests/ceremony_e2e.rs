@@ -477,7 +477,9 @@ fn a_network_interface_up_is_refused_without_the_override() {
             "{err}"
         );
     }
-    // In a private network namespace only loopback exists: it runs.
+    // A private network namespace hides the host's interfaces but does not
+    // make the host air-gapped: refused too, naming the namespace (it ran
+    // before the air-gap check compared namespaces with PID 1's).
     let cmd = wb.airlock();
     let run = Command::new("unshare")
         .arg("-n")
@@ -489,9 +491,9 @@ fn a_network_interface_up_is_refused_without_the_override() {
         )
         .output()
         .unwrap();
-    assert_ok(&run, "ceremony in a private network namespace");
-    let manifest = read_json(&out.join("import.json"));
-    assert_eq!(manifest["workstation"]["air_gapped"], true);
+    let err = assert_exit(&run, 51, "ceremony in a private network namespace");
+    assert!(err.contains("namespace"), "{err}");
+    assert!(!out.exists(), "nothing exported");
 }
 
 #[test]
@@ -600,7 +602,7 @@ fn bundle_verify_refuses_a_flipped_byte_and_a_foreign_key() {
 
 #[test]
 fn existing_material_is_rewrapped_and_foreign_labels_are_never_reused() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready_with(TokenKind::Kryoptic, &["--allow-existing-material"]);
     let first = wb.path("usb/first");
     wb.make_request(
         &first,
@@ -654,12 +656,35 @@ fn existing_material_is_rewrapped_and_foreign_labels_are_never_reused() {
         ],
     );
     let out2 = wb.path("usb/import2");
+    // Without its own confirmation nothing is wrapped.
     let run = wb
         .airlock()
         .args(wb.ceremony_args(&again, &out2, &["alice", "bob"]))
         .output()
         .unwrap();
+    let err = assert_exit(&run, 5, "existing material without confirmation");
+    assert!(err.contains("--confirm-existing prod-s3="), "{err}");
+    assert!(!out2.exists());
+    let kcv = kcv1.as_str().unwrap().to_string();
+    let run = wb
+        .airlock()
+        .args(wb.ceremony_args(&again, &out2, &["alice", "bob"]))
+        .args(["--confirm-existing", "prod-s3=000000"])
+        .output()
+        .unwrap();
+    assert_exit(&run, 5, "a wrong confirmation code");
+    let run = wb
+        .airlock()
+        .args(wb.ceremony_args(&again, &out2, &["alice", "bob"]))
+        .args(["--confirm-existing", &format!("prod-s3={kcv}")])
+        .output()
+        .unwrap();
     assert_ok(&run, "re-import of existing material");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("EXISTING HSM MATERIAL") && stderr.contains(&kcv),
+        "{stderr}"
+    );
     let manifest = read_json(&out2.join("import.json"));
     assert_eq!(manifest["keys"][0]["kcv"], kcv1);
     assert_eq!(manifest["keys"][0]["import_type"], "EXISTING_KEY_MATERIAL");

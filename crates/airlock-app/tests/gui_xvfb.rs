@@ -17,7 +17,7 @@ fn the_app_starts_and_renders_under_xvfb() {
     let log = ws.dir.path().join("app.log");
     let limits = ws.dir.path().join("limits");
     let script = format!(
-        "\"$AIRLOCK_BIN\" >'{log}' 2>&1 & pid=$!; sleep 8; import -window root '{shot}'; \
+        "\"$AIRLOCK_BIN\" --config \"$AIRLOCK_CONFIG\" >'{log}' 2>&1 & pid=$!; sleep 8; import -window root '{shot}'; \
          cat /proc/$pid/limits > '{limits}'; kill $pid; wait $pid 2>/dev/null; true",
         log = log.display(),
         shot = shot.display(),

@@ -88,6 +88,13 @@ fn ceremony_keys_are_sensitive_and_their_values_cannot_be_read() {
         assert!(access.contains("sensitive"), "{label}: {access}");
         assert!(access.contains("always sensitive"), "{label}: {access}");
         assert!(!usage.contains("unwrap"), "{label}: usage {usage}");
+        // Issue 13: no use beyond being wrapped (and the AES CMAC KCV).
+        for word in ["encrypt", "decrypt", "verify", "derive"] {
+            assert!(!usage.contains(word), "{label}: usage {usage} has {word}");
+        }
+        if name != "prod-s3" {
+            assert!(!usage.contains("sign"), "{label}: usage {usage}");
+        }
         if name != "prod-sign" {
             assert!(!usage.contains("wrap"), "{label}: usage {usage}");
         }

@@ -244,6 +244,7 @@ fn a_panic_inside_the_engine_carries_no_secret() {
         allow_sha1: false,
         allow_network: true,
         wipe_request: false,
+        allow_unlocked_memory: false,
     };
     // As the CLI does first.
     let report = airlock_ceremony::hygiene::harden_process();

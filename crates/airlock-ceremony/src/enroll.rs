@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use airlock_core::config::AirlockConfig;
 use airlock_core::journal::{Actor, JournalWriter};
 use airlock_core::quorum::{
-    AuthOutcome, Enrollment, KdfParams, MAX_CUSTODIANS, MIN_THRESHOLD, ModuleRef, Pinned,
-    PinRotation, QuorumError, QuorumLogin, ROSTER_FILE_NAME, Roster, RosterPolicy, TokenRef,
+    AuthOutcome, Enrollment, KdfParams, MAX_CUSTODIANS, MIN_THRESHOLD, ModuleRef, PinRotation,
+    Pinned, QuorumError, QuorumLogin, ROSTER_FILE_NAME, Roster, RosterPolicy, TokenRef,
     generate_user_pin, name_hash, reenroll,
 };
 use airlock_core::signature::SignerKey;

@@ -148,6 +148,12 @@ pub enum CeremonyError {
         /// What the custodians must type back (the KCV or public key hash prefix).
         code: String,
     },
+    /// Memory could not be locked and the override was not given.
+    #[error("{reason}")]
+    MemoryNotLocked {
+        /// What, why and what to do.
+        reason: String,
+    },
     /// The roster belongs to another token.
     #[error(
         "the custodian roster was enrolled for token {roster_token} but the configured token is {token}; \
@@ -194,6 +200,7 @@ impl ExitClass for CeremonyError {
                 ExitCode::KeyBinding
             }
             CeremonyError::ExistingNotConfirmed { .. } => ExitCode::Cancelled,
+            CeremonyError::MemoryNotLocked { .. } => ExitCode::Ceremony,
         }
     }
 }

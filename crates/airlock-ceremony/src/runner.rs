@@ -53,9 +53,9 @@ use zeroize::Zeroizing;
 use crate::enroll::{enrolled_signing_key, found_pins, journal_name, pin_json};
 use crate::error::CeremonyError;
 use crate::event::Event;
-use crate::state_auth::{ceremony_journal_rel, seal_journal, verify_journal, verify_trust_store};
 use crate::preflight::{AirGapStatus, air_gap_status, hostname};
 use crate::state::{CeremonyRecord, CeremonyStatus, CeremonyStore};
+use crate::state_auth::{ceremony_journal_rel, seal_journal, verify_journal, verify_trust_store};
 
 /// File name of the enrolled ceremony signing key in the state directory.
 pub const ENROLLED_SIGNING_KEY_FILE: &str = "ceremony-signing-key.pem";
@@ -73,6 +73,8 @@ pub struct CeremonyOptions {
     pub allow_network: bool,
     /// Also wipe the request bundle at the end.
     pub wipe_request: bool,
+    /// Run although memory could not be locked (journaled; rehearsals only).
+    pub allow_unlocked_memory: bool,
 }
 
 /// How the attestation is printed (set with [`Ceremony::set_attestation`]).
@@ -251,13 +253,23 @@ fn sha256_hex(bytes: &[u8]) -> String {
 impl Ceremony {
     /// Step 1: the air gap, the clock, the HSM (open and probe), the roster.
     pub fn preflight(config: AirlockConfig, opts: CeremonyOptions) -> Result<Self, CeremonyError> {
+        // The engine hardens the process itself if the face did not.
+        if crate::hygiene::last_report().is_none() {
+            crate::hygiene::harden_process();
+        }
+        if let Some(report) = crate::hygiene::last_report() {
+            crate::hygiene::require_locked_memory(report, opts.allow_unlocked_memory)
+                .map_err(|reason| CeremonyError::MemoryNotLocked { reason })?;
+        }
         let air_gap = air_gap_status().map_err(CeremonyError::io(
             "listing network interfaces",
             "getifaddrs",
         ))?;
         if !air_gap.air_gapped() && !opts.allow_network {
             return Err(CeremonyError::NotAirGapped {
-                interfaces: air_gap.offending.join(", "),
+                interfaces: air_gap
+                    .reason()
+                    .unwrap_or_else(|| air_gap.offending_everywhere().join(", ")),
             });
         }
         let hsm = Hsm::open(&config.module, &config.token)?;
@@ -303,8 +315,10 @@ impl Ceremony {
             "hostname": p.hostname,
             "clock": rfc3339(p.clock),
             "air_gapped": p.air_gap.air_gapped(),
-            "interfaces_up": p.air_gap.offending,
+            "interfaces_up": p.air_gap.offending_everywhere(),
+            "air_gap": p.air_gap,
             "network_override": c.opts.allow_network && !p.air_gap.air_gapped(),
+            "unlocked_memory_override": c.opts.allow_unlocked_memory,
             "sha1_override": c.opts.allow_sha1,
             "token": {
                 "manufacturer": p.identity.manufacturer,
@@ -322,6 +336,30 @@ impl Ceremony {
         });
         c.log("preflight", Actor::System, data)?;
         Ok(c)
+    }
+
+    /// Checks the air gap again (before login, before export, at the
+    /// wipe); a change is journaled and stops the ceremony unless the
+    /// network override was given.
+    fn recheck_air_gap(&mut self, stage: &'static str) -> Result<(), CeremonyError> {
+        let now = air_gap_status().map_err(CeremonyError::io(
+            "listing network interfaces",
+            "getifaddrs",
+        ))?;
+        if let Some(change) = now.changes_since(&self.preflight.air_gap) {
+            let stops = !now.air_gapped() && !self.opts.allow_network;
+            self.log(
+                "air_gap_changed",
+                Actor::System,
+                json!({ "stage": stage, "change": change, "air_gap": now, "stops": stops }),
+            )?;
+            if stops {
+                return Err(CeremonyError::NotAirGapped {
+                    interfaces: format!("{change} (noticed {stage})"),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// What preflight saw.
@@ -776,6 +814,7 @@ impl Ceremony {
     }
 
     fn login_inner(&mut self) -> Result<Vec<(WrappingAlgorithm, WrapPath)>, CeremonyError> {
+        self.recheck_air_gap("before the quorum login")?;
         let quorum = self.quorum.take().expect("checked satisfied");
         let session = {
             let pin = quorum.rebuild_pin()?;
@@ -889,7 +928,10 @@ impl Ceremony {
         sealed: &[JournalEntry],
     ) -> Result<(), CeremonyError> {
         let request = self.request.as_ref().expect("verified");
-        let record = self.store().dir(self.ceremony_id().expect("id")).join("record.json");
+        let record = self
+            .store()
+            .dir(self.ceremony_id().expect("id"))
+            .join("record.json");
         let sums = sealed
             .iter()
             .find(|e| e.event == "request_verified")
@@ -906,14 +948,9 @@ impl Ceremony {
             }
             .into());
         }
-        if let Some(done) = sealed.iter().find(|e| e.event == "ceremony_completed") {
-            let _ = done;
-            return Err(CeremonyError::AlreadyCompleted {
-                request_id: request.request_id.to_string(),
-                ceremony_id: self.ceremony_id().expect("id").to_string(),
-                out: self.opts.out_dir.clone(),
-            });
-        }
+        // A sealed `ceremony_completed` whose record still says running
+        // (the logout after the final checkpoint failed): the rerun only
+        // re-verifies the published bundle and wipes again.
         Ok(())
     }
 
@@ -1043,11 +1080,7 @@ impl Ceremony {
     /// The custodians confirm one `existing` key by typing back its
     /// confirmation code (KCV, public key hash prefix or label) after
     /// seeing [`ExistingMaterial`]; journaled with what they saw.
-    pub fn confirm_existing(
-        &mut self,
-        name: &str,
-        typed_code: &str,
-    ) -> Result<(), CeremonyError> {
+    pub fn confirm_existing(&mut self, name: &str, typed_code: &str) -> Result<(), CeremonyError> {
         self.existing_material()?;
         let Some(m) = self.existing.iter().find(|m| m.name == name).cloned() else {
             return Err(CeremonyError::KeyBinding {
@@ -1202,8 +1235,7 @@ impl Ceremony {
                     match resumed.remove(&label) {
                         Some(existing) => (existing, label, KeyOrigin::Resumed),
                         None => {
-                            let binding =
-                                KeyBinding::new(&request_id, k.name.as_str(), &k.key_arn);
+                            let binding = KeyBinding::new(&request_id, k.name.as_str(), &k.key_arn);
                             let session = self.session.as_mut().expect("logged in");
                             let key =
                                 session.generate_bound(&label, k.key_spec, &binding.to_bytes())?;
@@ -1388,6 +1420,7 @@ impl Ceremony {
     }
 
     fn export_inner(&mut self) -> Result<(), CeremonyError> {
+        self.recheck_air_gap("before export")?;
         let out = self.opts.out_dir.clone();
         let mut stale = None;
         let staged = StagedDir::create(&out, |p| stale = Some(p.to_path_buf()))?;
@@ -1566,6 +1599,9 @@ impl Ceremony {
     }
 
     fn wipe_inner(&mut self, completed: bool) -> Result<WipeOutcome, CeremonyError> {
+        if completed {
+            self.recheck_air_gap("at the wipe")?;
+        }
         let mut outcome = WipeOutcome::default();
         if let Some(work) = self.work_dir() {
             outcome.work_dir =

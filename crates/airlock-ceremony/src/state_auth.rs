@@ -41,8 +41,10 @@ fn sign_and_write(
 ) -> Result<(), CeremonyError> {
     let sig = session.sign_message(&seal.message(), &format!("the state seal of {}", seal.file))?;
     seal.signature = hex::encode(sig);
-    state_seal::write_seal(file, &seal)
-        .map_err(CeremonyError::io("writing the HSM seal of", file.to_path_buf()))
+    state_seal::write_seal(file, &seal).map_err(CeremonyError::io(
+        "writing the HSM seal of",
+        file.to_path_buf(),
+    ))
 }
 
 /// Seals the file `rel` of `state_dir` as it is now.

@@ -282,7 +282,10 @@ impl AirlockConfig {
     /// journaled.
     pub fn load_for_ceremony(explicit: Option<&Path>) -> Result<Self, ConfigError> {
         let (path, origin) = match explicit {
-            Some(p) => (p.to_path_buf(), format!("--config {} on the command line", p.display())),
+            Some(p) => (
+                p.to_path_buf(),
+                format!("--config {} on the command line", p.display()),
+            ),
             None => {
                 let p = PathBuf::from(SYSTEM_CONFIG_PATH);
                 if !p.is_file() {

@@ -124,7 +124,13 @@ mod tests {
 
     #[test]
     fn refuses_what_airlock_did_not_write() {
-        for bad in [&b""[..], b"\xff", b"prod-key", b"airlock-binding/1\nr\nn", b"airlock-binding/2\nr\nn\narn:x"] {
+        for bad in [
+            &b""[..],
+            b"\xff",
+            b"prod-key",
+            b"airlock-binding/1\nr\nn",
+            b"airlock-binding/2\nr\nn\narn:x",
+        ] {
             assert!(KeyBinding::parse(bad).is_err(), "{bad:?}");
         }
     }

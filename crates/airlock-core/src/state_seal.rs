@@ -173,8 +173,8 @@ impl StateSeal {
                 self.signing_key_fingerprint
             )));
         }
-        let sig = hex::decode(&self.signature)
-            .map_err(|_| bad("the signature is not hex".into()))?;
+        let sig =
+            hex::decode(&self.signature).map_err(|_| bad("the signature is not hex".into()))?;
         key.verify(&self.message(), &sig)
             .map_err(|e| bad(format!("the signature does not verify ({e})")))
     }
@@ -297,7 +297,9 @@ pub fn verify_journal_checkpoint(
         problem,
     };
     let Some(n) = seal.journal_entries else {
-        return Err(bad("the seal is a file seal, not a journal checkpoint".into()));
+        return Err(bad(
+            "the seal is a file seal, not a journal checkpoint".into()
+        ));
     };
     if n == 0 || n > summary.entries {
         return Err(bad(format!(

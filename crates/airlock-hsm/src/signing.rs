@@ -198,7 +198,12 @@ impl UserSession {
             })?;
         {
             use rsa::traits::PublicKeyParts;
-            let public_n: Vec<u8> = key.n_bytes().iter().copied().skip_while(|b| *b == 0).collect();
+            let public_n: Vec<u8> = key
+                .n_bytes()
+                .iter()
+                .copied()
+                .skip_while(|b| *b == 0)
+                .collect();
             if self.private_modulus(private)? != public_n {
                 return Err(HsmError::Capability {
                     label: self.identity.label.clone(),

@@ -209,7 +209,10 @@ fn generated_keys_carry_their_binding_and_cannot_be_modified() {
     ] {
         let k = s.generate_bound(label, spec, binding).unwrap();
         assert_eq!(s.key_id(&k).unwrap(), binding.to_vec(), "{label}");
-        assert!(!s.is_modifiable(&k).unwrap(), "{label} must be non-modifiable");
+        assert!(
+            !s.is_modifiable(&k).unwrap(),
+            "{label} must be non-modifiable"
+        );
         // Found again, it still meets the policy (born here, always sensitive).
         let again = s.find_key(label, spec).unwrap().unwrap();
         assert_eq!(s.key_id(&again).unwrap(), binding.to_vec());

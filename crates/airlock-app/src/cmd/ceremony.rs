@@ -40,6 +40,10 @@ pub enum CeremonyCommand {
         /// Also wipe the request bundle at the end.
         #[arg(long)]
         wipe_request: bool,
+        /// Run although the process memory could not be locked (secrets may
+        /// reach swap). Journaled; for rehearsals only.
+        #[arg(long)]
+        allow_unlocked_memory: bool,
         /// Serial number of a tamper-evident bag the media travel in,
         /// printed on the attestation. Repeat for each bag.
         #[arg(long = "seal-serial", value_name = "SERIAL")]
@@ -75,6 +79,7 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
             allow_sha1,
             allow_network,
             wipe_request,
+            allow_unlocked_memory,
             seal_serials,
             letter,
             confirm_existing,
@@ -87,6 +92,7 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
                 allow_sha1,
                 allow_network,
                 wipe_request,
+                allow_unlocked_memory,
             },
             AttestationOptions {
                 seal_serials,
@@ -218,7 +224,11 @@ fn run_ceremony(
     }
     // Ceremony mode: --config on the command line or the system path only.
     let config = airlock_core::config::AirlockConfig::load_for_ceremony(config)?;
-    eprintln!("Configuration: {} ({})", config.source.display(), config.origin);
+    eprintln!(
+        "Configuration: {} ({})",
+        config.source.display(),
+        config.origin
+    );
     let reporter = Reporter {
         json,
         tty: std::io::stderr().is_terminal(),
@@ -336,7 +346,10 @@ fn confirm_existing_material(c: &mut Ceremony, given: &[String]) -> Result<(), C
         eprintln!();
         eprintln!("EXISTING HSM MATERIAL to be re-wrapped for key {}:", m.name);
         eprintln!("  HSM label:            {}", m.hsm_label);
-        eprintln!("  generated for:        {} ({})", m.original_arn, m.original_request);
+        eprintln!(
+            "  generated for:        {} ({})",
+            m.original_arn, m.original_request
+        );
         eprintln!("  to be wrapped for:    {}", m.key_arn);
         if let Some(k) = &m.kcv {
             eprintln!("  KCV:                  {k}");
@@ -344,7 +357,10 @@ fn confirm_existing_material(c: &mut Ceremony, given: &[String]) -> Result<(), C
         if let Some(h) = &m.public_key_sha256 {
             eprintln!("  public key SHA-256:   {}", group_hex(h));
         }
-        eprintln!("  new wrapping key:     {}", group_hex(&m.wrapping_key_fingerprint));
+        eprintln!(
+            "  new wrapping key:     {}",
+            group_hex(&m.wrapping_key_fingerprint)
+        );
         let flag = given.iter().find_map(|g| {
             g.split_once('=')
                 .filter(|(n, _)| *n == m.name)
@@ -353,10 +369,16 @@ fn confirm_existing_material(c: &mut Ceremony, given: &[String]) -> Result<(), C
         let typed = match flag {
             Some(code) => code,
             None if std::io::stdin().is_terminal() => {
-                eprint!("Type the code {} to confirm re-wrapping it: ", m.confirmation_code);
+                eprint!(
+                    "Type the code {} to confirm re-wrapping it: ",
+                    m.confirmation_code
+                );
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line).map_err(|e| {
-                    CliError::new(airlock_core::exit::ExitCode::Io, format!("reading the confirmation: {e}"))
+                    CliError::new(
+                        airlock_core::exit::ExitCode::Io,
+                        format!("reading the confirmation: {e}"),
+                    )
                 })?;
                 line
             }

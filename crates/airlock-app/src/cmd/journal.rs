@@ -96,21 +96,25 @@ fn check_checkpoint(
     };
     if !has_seal {
         if located.is_some() && logged_in {
-            return Err(CliError::from(airlock_core::state_seal::SealError::Missing {
-                file: file.to_path_buf(),
-                seal: airlock_core::state_seal::seal_path(file),
-                advice: "every ceremony that logged in leaves an HSM checkpoint of its journal; a missing one means the journal was replaced or its checkpoint deleted",
-            }));
+            return Err(CliError::from(
+                airlock_core::state_seal::SealError::Missing {
+                    file: file.to_path_buf(),
+                    seal: airlock_core::state_seal::seal_path(file),
+                    advice: "every ceremony that logged in leaves an HSM checkpoint of its journal; a missing one means the journal was replaced or its checkpoint deleted",
+                },
+            ));
         }
         return Ok(None);
     }
-    let key_path = key_path.unwrap_or_else(|| {
-        state.join(airlock_ceremony::runner::ENROLLED_SIGNING_KEY_FILE)
-    });
+    let key_path =
+        key_path.unwrap_or_else(|| state.join(airlock_ceremony::runner::ENROLLED_SIGNING_KEY_FILE));
     let pem = std::fs::read_to_string(&key_path).map_err(|e| {
         CliError::new(
             airlock_core::exit::ExitCode::Io,
-            format!("cannot read the ceremony signing key {}: {e}", key_path.display()),
+            format!(
+                "cannot read the ceremony signing key {}: {e}",
+                key_path.display()
+            ),
         )
         .with_hint("pass the enrolled key with --ceremony-key PEM")
     })?;

@@ -6,12 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
+use airlock_ceremony::enroll::CustodianSecret;
+use airlock_ceremony::trust_ops::{self, TrustChange};
 use airlock_core::exit::ExitCode;
 use airlock_core::request::rfc3339;
 use airlock_core::signature::SignerKey;
 use airlock_core::trust::{SignerName, TrustError, TrustStore};
-use airlock_ceremony::enroll::CustodianSecret;
-use airlock_ceremony::trust_ops::{self, TrustChange};
 use clap::Subcommand;
 
 use super::secrets::{CustodianArg, custodian_passphrase, parse_custodian};

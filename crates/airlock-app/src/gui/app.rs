@@ -32,6 +32,8 @@ pub struct Overrides {
     pub allow_sha1: bool,
     /// Also wipe the request bundle at the end.
     pub wipe_request: bool,
+    /// Run although memory could not be locked (rehearsals only).
+    pub allow_unlocked_memory: bool,
 }
 
 /// Live progress of the generate step.

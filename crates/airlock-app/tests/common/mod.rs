@@ -52,8 +52,14 @@ impl Workbench {
     /// A workbench ready for a ceremony: custodians alice and bob enrolled
     /// (2 of 2) and the test-only request signer trusted.
     pub fn ready(kind: TokenKind) -> Self {
+        Self::ready_with(kind, &[])
+    }
+
+    /// As [`Workbench::ready`] with extra `enroll` arguments (e.g.
+    /// `--allow-existing-material`).
+    pub fn ready_with(kind: TokenKind, enroll_args: &[&str]) -> Self {
         let wb = Self::new(kind);
-        wb.enroll(&["alice", "bob"], 2);
+        wb.enroll_with(&["alice", "bob"], 2, enroll_args);
         wb.trust_signer();
         wb
     }
@@ -115,6 +121,11 @@ impl Workbench {
 
     /// Enrols `names` with threshold `m`; panics with the output on failure.
     pub fn enroll(&self, names: &[&str], m: usize) {
+        self.enroll_with(names, m, &[])
+    }
+
+    /// The `enroll` arguments for `names` with threshold `m`.
+    pub fn enroll_args(&self, names: &[&str], m: usize) -> Vec<String> {
         let so = self.so_pin_file();
         let mut args: Vec<String> = vec!["enroll".into(), "--threshold".into(), m.to_string()];
         for n in names {
@@ -123,7 +134,17 @@ impl Workbench {
         }
         args.push("--so-pin-file".into());
         args.push(so.display().to_string());
-        let out = self.airlock().args(&args).output().unwrap();
+        args
+    }
+
+    /// As [`Workbench::enroll`] with extra arguments.
+    pub fn enroll_with(&self, names: &[&str], m: usize, extra: &[&str]) {
+        let out = self
+            .airlock()
+            .args(self.enroll_args(names, m))
+            .args(extra)
+            .output()
+            .unwrap();
         assert_ok(&out, "enroll");
     }
 

@@ -130,10 +130,9 @@ pub fn workstation(keys: usize) -> Workstation {
     // A quorum trust change (sealed by the HSM), as `airlock trust
     // add-signer --custodian ...` makes it.
     let pub_pem = fixtures.join("test-only-signer-rsa3072.pub.pem");
-    let key = airlock_core::signature::SignerKey::from_pem(
-        &std::fs::read_to_string(&pub_pem).unwrap(),
-    )
-    .unwrap();
+    let key =
+        airlock_core::signature::SignerKey::from_pem(&std::fs::read_to_string(&pub_pem).unwrap())
+            .unwrap();
     let approvers: Vec<CustodianSecret> = CUSTODIANS
         .iter()
         .map(|(n, p)| CustodianSecret {

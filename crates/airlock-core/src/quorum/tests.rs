@@ -27,7 +27,13 @@ fn token() -> Pinned {
 }
 
 fn test_token() -> TokenRef {
-    TokenRef::new("airlock-test   ", "0123456789abcdef", "Test Maker", "Model 1").unwrap()
+    TokenRef::new(
+        "airlock-test   ",
+        "0123456789abcdef",
+        "Test Maker",
+        "Model 1",
+    )
+    .unwrap()
 }
 
 fn test_module() -> ModuleRef {
@@ -424,7 +430,11 @@ fn altered_share_fails_the_pin_check_before_any_login() {
     let sealed = seal::seal_share(
         &forged,
         pass("Bob").as_bytes(),
-        |salt| roster.binding(roster.pinned(), &bob, salt).associated_data(),
+        |salt| {
+            roster
+                .binding(roster.pinned(), &bob, salt)
+                .associated_data()
+        },
         bob.kdf,
     )
     .unwrap();
@@ -497,10 +507,12 @@ fn roster_records_kdf_token_and_fresh_ids() {
     let (b, _) = enrol(2, 2);
     assert_ne!(a.id_hex(), b.id_hex());
     assert_eq!(a.token().label, "airlock-test");
-    assert!(
-        a.token()
-            .matches("airlock-test                    ", "0123456789abcdef", "Test Maker  ", "Model 1")
-    );
+    assert!(a.token().matches(
+        "airlock-test                    ",
+        "0123456789abcdef",
+        "Test Maker  ",
+        "Model 1"
+    ));
     let v: Value = serde_json::from_str(&a.to_json()).unwrap();
     assert_eq!(v["format"], "airlock-roster/2");
     assert_eq!(v["module"]["sha256"], "ab".repeat(32));
@@ -569,14 +581,28 @@ fn reenrolment_needs_a_satisfied_login_and_can_keep_or_rotate_the_pin() {
     // One custodian of the current roster is not enough.
     let mut login = QuorumLogin::new(&old);
     login.authenticate("Alice", &pass("Alice")).unwrap();
-    let e = reenroll(login, next(), FAST, PinRotation::KeepCurrent, old.pinned().clone()).unwrap_err();
+    let e = reenroll(
+        login,
+        next(),
+        FAST,
+        PinRotation::KeepCurrent,
+        old.pinned().clone(),
+    )
+    .unwrap_err();
     assert!(matches!(e, QuorumError::QuorumNotMet { .. }), "{e}");
 
     // Keep the PIN: the new custodians rebuild the same PIN.
     let mut login = QuorumLogin::new(&old);
     login.authenticate("Alice", &pass("Alice")).unwrap();
     login.authenticate("Bob", &pass("Bob")).unwrap();
-    let r = reenroll(login, next(), FAST, PinRotation::KeepCurrent, old.pinned().clone()).unwrap();
+    let r = reenroll(
+        login,
+        next(),
+        FAST,
+        PinRotation::KeepCurrent,
+        old.pinned().clone(),
+    )
+    .unwrap();
     assert_eq!(r.current_pin.as_str(), pin.as_str());
     assert!(r.new_pin.is_none());
     assert_ne!(r.roster.id_hex(), old.id_hex());
@@ -595,7 +621,14 @@ fn reenrolment_needs_a_satisfied_login_and_can_keep_or_rotate_the_pin() {
     let mut login = QuorumLogin::new(&old);
     login.authenticate("Carol", &pass("Carol")).unwrap();
     login.authenticate("Bob", &pass("Bob")).unwrap();
-    let r = reenroll(login, next(), FAST, PinRotation::Fresh, old.pinned().clone()).unwrap();
+    let r = reenroll(
+        login,
+        next(),
+        FAST,
+        PinRotation::Fresh,
+        old.pinned().clone(),
+    )
+    .unwrap();
     let new_pin = r.new_pin.as_ref().unwrap();
     assert_ne!(new_pin.as_str(), pin.as_str());
     assert_eq!(r.current_pin.as_str(), pin.as_str());
@@ -733,18 +766,39 @@ fn a_changed_module_or_token_refuses_before_any_share_is_opened() {
     let mut swapped = test_module();
     swapped.sha256 = "cd".repeat(32);
     let e = QuorumLogin::for_hsm(&roster, &test_token(), &swapped).unwrap_err();
-    assert!(matches!(e, QuorumError::NotPinned { what: "PKCS#11 module SHA-256", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            QuorumError::NotPinned {
+                what: "PKCS#11 module SHA-256",
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(e.exit_code(), ExitCode::HsmNotPinned);
     assert!(e.to_string().contains(&"cd".repeat(32)), "{e}");
 
     let mut moved = test_module();
     moved.path = "/tmp/evil.so".into();
     let e = QuorumLogin::for_hsm(&roster, &test_token(), &moved).unwrap_err();
-    assert!(matches!(e, QuorumError::NotPinned { what: "PKCS#11 module path", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            QuorumError::NotPinned {
+                what: "PKCS#11 module path",
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     let other = TokenRef::new("airlock-test", "0123456789abcdef", "Test Maker", "Model 2").unwrap();
     let e = QuorumLogin::for_hsm(&roster, &other, &test_module()).unwrap_err();
-    assert!(matches!(e, QuorumError::NotPinned { what: "token", .. }), "{e}");
+    assert!(
+        matches!(e, QuorumError::NotPinned { what: "token", .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -762,7 +816,10 @@ fn an_edited_pin_in_the_roster_makes_every_share_refuse() {
         let edited = Roster::from_json(v.to_string().as_bytes(), "roster.json").unwrap();
         let mut login = QuorumLogin::new(&edited);
         let e = login.authenticate("Alice", &pass("Alice")).unwrap_err();
-        assert!(matches!(e, QuorumError::RosterTampered { .. }), "{field}: {e}");
+        assert!(
+            matches!(e, QuorumError::RosterTampered { .. }),
+            "{field}: {e}"
+        );
     }
 }
 

@@ -20,6 +20,7 @@ pub fn start(app: &mut GuiApp) {
             allow_sha1: o.allow_sha1,
             allow_network: o.allow_network,
             wipe_request: o.wipe_request,
+            allow_unlocked_memory: o.allow_unlocked_memory,
         },
     });
 }
@@ -45,6 +46,10 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
             ui.checkbox(
                 &mut app.overrides.wipe_request,
                 "Also wipe the request bundle at the end",
+            );
+            ui.checkbox(
+                &mut app.overrides.allow_unlocked_memory,
+                "Run without locked memory (secrets may reach swap; rehearsals only)",
             );
         });
         ui.add_space(8.0);
