@@ -12,6 +12,8 @@ step() { printf '\n== %s ==\n' "$*"; }
 
 step "dependencies"
 bash ceremony-scripts/lib/install-deps.sh --test
+# The online tests (last) need Python 3.13: say so now, not after the build.
+bash ceremony-scripts/localstack/emulators.sh python
 
 # Whatever the tests start outside the repository (a cupsd and its print
 # queue, the emulators) is stopped and removed on exit, however the run

@@ -127,3 +127,20 @@ for bad in '[b](docs/missing.md)' '[b](docs/a.md#no-such-heading)' '![i](docs/no
 done
 check "every relative link in this repository's README.md and docs/*.md resolves" \
     bash ceremony-scripts/check-doc-links.sh
+
+# --- Python 3.13 for the online tests: a clear error up front --------------------
+rc=0
+out=$(PYTHON313=/nonexistent/python3.13 bash ceremony-scripts/localstack/emulators.sh python 2>&1) || rc=$?
+if ((rc == 3)) && grep -q "Python 3.13 not found at /nonexistent/python3.13" <<<"$out" && grep -q "PYTHON313=" <<<"$out"; then
+    ok "a missing Python 3.13 is exit 3 with what to do"; else fail "a missing Python 3.13 is exit 3 with what to do ($rc: $out)"; fi
+other=$(command -v python3 || true)
+if [[ -n $other ]] && ! "$other" -c 'import sys; sys.exit(sys.version_info[:2] == (3, 13))'; then
+    skip "a Python that is not 3.13 is refused (python3 here is 3.13)"
+elif [[ -n $other ]]; then
+    rc=0
+    PYTHON313=$other bash ceremony-scripts/localstack/emulators.sh python >/dev/null 2>&1 || rc=$?
+    if ((rc == 3)); then ok "a Python that is not 3.13 is refused (exit 3)"; else fail "a Python that is not 3.13 is refused (exit $rc)"; fi
+fi
+check "test-all.sh checks for Python 3.13 before building" \
+    bash -c "grep -n 'emulators.sh python' ceremony-scripts/test-all.sh | head -1 | cut -d: -f1 |
+             xargs -I{} awk -v l={} '/cargo build/ { exit !(NR > l) }' ceremony-scripts/test-all.sh"
