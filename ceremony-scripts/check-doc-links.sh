@@ -77,7 +77,8 @@ for f in "${files[@]}"; do
             broken=$((broken + 1))
             continue
         fi
-        if [[ -n $frag && $resolved == *.md ]] && ! anchors "$resolved" | grep -qxF -- "$frag"; then
+        # (a whole-list match, not `| grep -q`: with pipefail an early exit is a SIGPIPE failure)
+        if [[ -n $frag && $resolved == *.md && $'\n'$(anchors "$resolved")$'\n' != *$'\n'"$frag"$'\n'* ]]; then
             echo "$f:$line: $target: no heading for #$frag in $resolved" >&2
             broken=$((broken + 1))
         fi

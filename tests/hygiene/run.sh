@@ -12,25 +12,12 @@ work=$root/.work/hygiene-tests
 rm -rf "$work"
 mkdir -p "$work/pdf" "$work/emu"
 
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); printf 'ok    %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; }
-skip() { skipped=$((skipped + 1)); printf 'skip  %s\n' "$1"; }
-check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then ok "$name"; else fail "$name"; fi; }
-mine=()  # processes this test started, ended by id at exit
-finish() {
-    local p
-    for p in "${mine[@]}"; do kill "$p" 2>/dev/null || true; done
-    echo
-    if ((skipped)); then echo "($skipped skipped)"; fi
-    echo "$passed passed, $failed failed"
-    ((failed == 0 && passed > 0))
-}
-trap finish EXIT
+# shellcheck source=tests/lib/harness.sh
+source "$root/tests/lib/harness.sh"
 
 if command -v shellcheck >/dev/null; then
     check "shellcheck is clean on the hygiene scripts" shellcheck -x ceremony-scripts/lib/cleanup.sh \
-        ceremony-scripts/lib/install-deps.sh ceremony-scripts/test-all.sh tests/hygiene/run.sh
+        ceremony-scripts/lib/install-deps.sh ceremony-scripts/test-all.sh tests/hygiene/run.sh tests/lib/harness.sh
 fi
 
 # --- install-deps.sh never upgrades -------------------------------------------
@@ -41,7 +28,8 @@ parser_ok() (
     plan=$'NOTE: simulation\nInst libssl3 [3.0.15-1~deb12u1] (3.0.17-1~deb12u2 Debian:12/stable [amd64])\nInst newtool (1.2-1 Debian:12/stable [amd64])\nConf newtool (1.2-1 Debian:12/stable [amd64])'
     [[ $(upgrades_in_plan <<<"$plan") == libssl3 ]]
     [[ -z $(upgrades_in_plan <<<$'Inst newtool (1.2-1 Debian:12/stable [amd64])') ]]
-    installed_versions | grep -q '^dpkg:'
+    installed_versions >"$work/versions"  # (not piped into grep -q: pipefail and SIGPIPE)
+    grep -q '^dpkg:' "$work/versions"
 )
 check "install-deps.sh tells an upgrade of an installed package from a new package" parser_ok
 check "install-deps.sh installs with --no-upgrade only" \
@@ -144,3 +132,17 @@ fi
 check "test-all.sh checks for Python 3.13 before building" \
     bash -c "grep -n 'emulators.sh python' ceremony-scripts/test-all.sh | head -1 | cut -d: -f1 |
              xargs -I{} awk -v l={} '/cargo build/ { exit !(NR > l) }' ceremony-scripts/test-all.sh"
+
+# --- the harness itself: a failure fails the script ------------------------------
+mkdir -p "$work/harness"
+rc=0
+out=$(work=$work/harness bash -c 'source tests/lib/harness.sh; check "passes" true; check "fails" false' 2>&1) || rc=$?
+if ((rc != 0)) && [[ $(tail -1 <<<"$out") == "1 passed, 1 failed" ]]; then ok "a failing check fails a harness script"; else
+    fail "a failing check fails a harness script (exit $rc)" "$out"; fi
+rc=0
+out=$(work=$work/harness bash -c 'source tests/lib/harness.sh' 2>&1) || rc=$?
+if ((rc != 0)); then ok "a harness script that checked nothing fails"; else fail "a harness script that checked nothing fails"; fi
+rc=0
+out=$(work=$work/harness bash -c 'set -e; source tests/lib/harness.sh; check "passes" true; false; check "never reached" true' 2>&1) || rc=$?
+if ((rc != 0)) && grep -q "stopped early (exit 1)" <<<"$out"; then ok "a script that stops on an error fails, even after passes"; else
+    fail "a script that stops on an error fails, even after passes (exit $rc)" "$out"; fi

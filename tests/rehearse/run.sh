@@ -13,27 +13,8 @@ work=$root/.work/rehearse-tests
 rm -rf "$work"
 mkdir -p "$work"
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); printf 'ok    %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; [[ -z ${2:-} ]] || printf '%s\n' "$2" | sed 's/^/      /' | tail -20; }
-# expect NAME CODE CMD...: passes when CMD exits CODE (output in $work/last.out).
-expect() {
-    local name=$1 code=$2 rc=0
-    shift 2
-    "$@" >"$work/last.out" 2>&1 || rc=$?
-    if ((rc == code)); then ok "$name"; else fail "$name (exit $rc, wanted $code)" "$(cat "$work/last.out")"; fi
-}
-check() {
-    local name=$1
-    shift
-    if "$@" >"$work/check.out" 2>&1; then ok "$name"; else fail "$name" "$(cat "$work/check.out")"; fi
-}
-finish() {
-    echo
-    echo "$passed passed, $failed failed"
-    ((failed == 0 && passed > 0))
-}
-trap finish EXIT
+# shellcheck source=tests/lib/harness.sh
+source "$root/tests/lib/harness.sh"
 
 export AIRLOCK_BIN=${AIRLOCK_BIN:-$root/target/debug/airlock}
 export AIRLOCK_KRYOPTIC_MODULE=${AIRLOCK_KRYOPTIC_MODULE:-$root/target/debug/libairlock_kryoptic.so}

@@ -447,23 +447,9 @@ fn blank(p: &mut Pages, x: f32, y: f32, w: f32, label: &str) {
 }
 
 fn title(p: &mut Pages) {
-    p.y += 18.0;
-    p.text(Face::Bold, 17.0, p.left(), p.y, "Key ceremony checklist");
-    let right = p.left() + p.content_width();
-    p.text_right(
-        Face::Sans,
-        8.0,
-        right,
-        p.y - 8.0,
-        LABEL_GREY,
+    p.title_block(
+        "Key ceremony checklist",
         "Airlock · AWS KMS bring your own key",
-    );
-    p.text_right(
-        Face::Sans,
-        8.0,
-        right,
-        p.y + 2.0,
-        LABEL_GREY,
         &format!("edition {EDITION}"),
     );
     p.y += 8.0;
@@ -624,28 +610,9 @@ fn steps(p: &mut Pages) {
 }
 
 fn footers(p: &mut Pages) {
-    let n = p.pages.len();
-    let (l, r, y) = (p.left(), p.left() + p.content_width(), p.height - 28.0);
-    for i in 0..n {
-        p.select_page(i);
-        p.line(l, y - 10.0, r, y - 10.0, 0.4, RULE_GREY);
-        p.text_grey(
-            Face::Sans,
-            7.0,
-            l,
-            y,
-            LABEL_GREY,
-            format!("Airlock key ceremony checklist · edition {EDITION}"),
-        );
-        p.text_right(
-            Face::Sans,
-            7.0,
-            r,
-            y,
-            LABEL_GREY,
-            &format!("page {} of {n}", i + 1),
-        );
-    }
+    p.footers(&format!(
+        "Airlock key ceremony checklist · edition {EDITION}"
+    ));
 }
 
 /// Lays out the checklist (exposed for tests and previews).

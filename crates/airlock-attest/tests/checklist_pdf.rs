@@ -71,13 +71,7 @@ fn same_bytes_every_time_and_every_step_and_role_on_paper() {
     }
     let info = pdf_info(&pdf);
     assert!(info.contains("595.276 x 841.89"), "{info}");
-    let pages: usize = info
-        .lines()
-        .find_map(|l| l.strip_prefix("Pages:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pages = pdf_pages(&pdf);
     assert!(text.contains(&format!("page {pages} of {pages}")), "footer");
     for (name, embedded) in pdf_fonts(&pdf) {
         assert!(embedded, "font {name} not embedded");
