@@ -514,6 +514,16 @@ fn what_if_box(p: &mut Pages, rows: &[WhatIf]) {
     let w = p.content_width() - LABEL_W;
     let (pad, sit_w) = (5.0, 112.0);
     let line_h = SMALL + 3.0;
+    // The whole table on one page where it fits (rows are rarely many).
+    let total: f32 = rows
+        .iter()
+        .map(|r| {
+            let a = wrap(Face::Bold, SMALL, r.situation, sit_w - pad).len();
+            let b = wrap(Face::Sans, SMALL, r.action, w - sit_w - 2.0 * pad).len();
+            a.max(b) as f32 * line_h + 2.0 * pad - 2.0
+        })
+        .sum();
+    p.ensure(total + 5.0);
     for (i, r) in rows.iter().enumerate() {
         let sit = wrap(Face::Bold, SMALL, r.situation, sit_w - pad);
         let act = wrap(Face::Sans, SMALL, r.action, w - sit_w - 2.0 * pad);
@@ -546,6 +556,37 @@ fn what_if_box(p: &mut Pages, rows: &[WhatIf]) {
     }
 }
 
+/// One step: number, title, who, command, read aloud, ticks, what-ifs.
+fn step(p: &mut Pages, i: usize, s: &Step) {
+    p.y += 22.0;
+    let label = format!("{}.", i + 1);
+    p.text(Face::Bold, 11.0, p.left(), p.y, &label);
+    p.text(Face::Bold, 11.0, p.left() + 22.0, p.y, s.title);
+    let right = p.left() + p.content_width();
+    p.text_right(Face::Sans, BODY, right, p.y, LABEL_GREY, s.who);
+    p.y += 3.0;
+    p.line(p.left(), p.y, right, p.y, 0.4, RULE_GREY);
+    if let Some(c) = s.command {
+        row(p, "Type", c, Face::Mono);
+    }
+    row(p, "Read aloud", s.read_aloud, Face::Sans);
+    p.y += 2.0;
+    for (j, t) in s.ticks.iter().enumerate() {
+        if j == 0 {
+            p.text_grey(
+                Face::Sans,
+                SMALL,
+                p.left(),
+                p.y + BODY + 5.0,
+                LABEL_GREY,
+                "Tick",
+            );
+        }
+        tick(p, t);
+    }
+    what_if_box(p, s.what_if);
+}
+
 fn steps(p: &mut Pages) {
     p.new_page();
     p.y += 4.0;
@@ -558,41 +599,20 @@ fn steps(p: &mut Pages) {
     );
     p.y += 10.0;
     for (i, s) in STEPS.iter().enumerate() {
-        p.ensure(90.0);
-        p.y += 22.0;
-        let label = format!("{}.", i + 1);
-        p.text(Face::Bold, 11.0, p.left(), p.y, &label);
-        p.text(Face::Bold, 11.0, p.left() + 22.0, p.y, s.title);
-        let right = p.left() + p.content_width();
-        p.text_right(Face::Sans, BODY, right, p.y, LABEL_GREY, s.who);
-        p.y += 3.0;
-        p.line(p.left(), p.y, right, p.y, 0.4, RULE_GREY);
-        if let Some(c) = s.command {
-            row(p, "Type", c, Face::Mono);
-        }
-        row(p, "Read aloud", s.read_aloud, Face::Sans);
-        p.y += 2.0;
-        for (j, t) in s.ticks.iter().enumerate() {
-            if j == 0 {
-                p.text_grey(
-                    Face::Sans,
-                    SMALL,
-                    p.left(),
-                    p.y + BODY + 5.0,
-                    LABEL_GREY,
-                    "Tick",
-                );
-            }
-            tick(p, t);
-        }
-        what_if_box(p, s.what_if);
+        // A whole step on one page: measure it on an endless page first.
+        let mut scratch = Pages::new(p.width, f32::MAX / 4.0);
+        step(&mut scratch, i, s);
+        p.ensure(scratch.y - scratch.top);
+        step(p, i, s);
     }
+    // The notes and the witness's signature stay together on one page.
+    p.ensure(190.0);
     heading(
         p,
         "Notes (times, labels of keys left in the HSM, anything unusual)",
     );
     let (l, r) = (p.left(), p.left() + p.content_width());
-    for _ in 0..6 {
+    for _ in 0..5 {
         p.ensure(22.0);
         p.y += 20.0;
         p.line(l, p.y, r, p.y, 0.4, RULE_GREY);
