@@ -146,3 +146,10 @@ rc=0
 out=$(work=$work/harness bash -c 'set -e; source tests/lib/harness.sh; check "passes" true; false; check "never reached" true' 2>&1) || rc=$?
 if ((rc != 0)) && grep -q "stopped early (exit 1)" <<<"$out"; then ok "a script that stops on an error fails, even after passes"; else
     fail "a script that stops on an error fails, even after passes (exit $rc)" "$out"; fi
+
+# --- test-all.sh wires all of this in ------------------------------------------------
+check "test-all.sh restores what it started on exit (trap set before the build)" \
+    bash -c "awk '/^trap cleanup_restore EXIT/ { t = NR } /^cargo build/ && !b { b = NR } END { exit !(t && b && t < b) }' ceremony-scripts/test-all.sh"
+for s in ceremony-scripts/check-doc-links.sh tests/rehearse/run.sh tests/hygiene/run.sh; do
+    check "test-all.sh runs $s" grep -q "^bash $s\$" ceremony-scripts/test-all.sh
+done
