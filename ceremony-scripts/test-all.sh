@@ -2,7 +2,8 @@
 # The one command that runs every test on a fresh Debian 12 machine with
 # only Rust installed: installs what is missing, builds once into the shared
 # target/, checks formatting and lints, then runs every test (unit,
-# real-token integration under cargo-nextest, shell-level tests).
+# real-token integration under cargo-nextest, shell-level tests), and on
+# exit stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -11,6 +12,16 @@ step() { printf '\n== %s ==\n' "$*"; }
 
 step "dependencies"
 bash ceremony-scripts/lib/install-deps.sh --test
+# The online tests (last) need Python 3.13: say so now, not after the build.
+bash ceremony-scripts/localstack/emulators.sh python
+
+# Whatever the tests start outside the repository (a cupsd and its print
+# queue, the emulators) is stopped and removed on exit, however the run
+# ends; what was running before is left alone (ceremony-scripts/lib/cleanup.sh).
+# shellcheck source=ceremony-scripts/lib/cleanup.sh
+source ceremony-scripts/lib/cleanup.sh
+cleanup_snapshot
+trap cleanup_restore EXIT
 
 step "build (workspace, Kryoptic test token included)"
 cargo build --workspace --all-targets --locked
@@ -33,6 +44,15 @@ bash tests/offline-kit/run.sh
 
 step "fuzz smoke (every parser of outside input, briefly)"
 bash ceremony-scripts/fuzz-smoke.sh
+
+step "doc links (every relative link in README.md and docs/*.md resolves)"
+bash ceremony-scripts/check-doc-links.sh
+
+step "rehearsal kit (rehearse.sh, then the ceremony it prints)"
+bash tests/rehearse/run.sh
+
+step "test hygiene (cleanup of what the run started; install-deps never upgrades)"
+bash tests/hygiene/run.sh
 
 step "online scripts (LocalStack KMS + moto on 127.0.0.1)"
 bash tests/online/run.sh

@@ -4,6 +4,8 @@
 # network work) and the Rust tools the test command uses.
 #
 # Usage: install-deps.sh [--test]   (--test adds what only the tests need)
+# Exit codes: 0 ready; 3 cargo missing; 4 installing would upgrade (or
+# changed) an installed package, which it never does.
 set -euo pipefail
 
 want_test=0
@@ -27,6 +29,17 @@ if [[ $want_test == 1 ]]; then
   pkgs+=(xvfb xauth imagemagick)
 fi
 
+# upgrades_in_plan: reads `apt-get -s install` output on stdin and prints the
+# packages it would upgrade (an "Inst NAME [OLD-VERSION] ..." line is an
+# upgrade of an installed package; a new package has no [OLD-VERSION]).
+upgrades_in_plan() { awk '$1 == "Inst" && $3 ~ /^\[/ { print $2 }'; }
+
+installed_versions() { dpkg-query -W -f='${Package}:${Architecture} ${Version} ${Status}\n' | awk '$NF == "installed" { print $1, $2 }' | sort; }
+
+# Sourced by the tests with INSTALL_DEPS_LIB_ONLY=1: the functions only.
+# shellcheck disable=SC2317  # exit is reached when run, not sourced
+if [[ ${INSTALL_DEPS_LIB_ONLY:-} == 1 ]]; then return 0 2>/dev/null || exit 0; fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,7 +49,22 @@ if ((${#missing[@]})); then
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+  # Never upgrade what is already installed: --no-upgrade for the packages
+  # named, and a dry run first so that a missing package whose dependencies
+  # would pull newer versions of installed libraries is refused, not done.
+  upgrades=$(apt-get -s install --no-upgrade "${missing[@]}" | upgrades_in_plan)
+  if [[ -n $upgrades ]]; then
+    echo "install-deps: installing ${missing[*]} would upgrade installed packages: ${upgrades//$'\n'/ }" >&2
+    echo "install-deps: refusing (this script never upgrades a package); install them yourself, or upgrade those first" >&2
+    exit 4
+  fi
+  before=$(installed_versions)
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-upgrade "${missing[@]}"
+  changed=$(comm -23 <(printf '%s\n' "$before") <(installed_versions) | cut -d' ' -f1)
+  if [[ -n $changed ]]; then
+    echo "install-deps: these installed packages changed version or were removed during the install: ${changed//$'\n'/ }" >&2
+    exit 4
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then

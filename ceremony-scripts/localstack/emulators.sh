@@ -18,6 +18,7 @@ usage() {
 Usage: emulators.sh COMMAND
 
 Commands:
+  python    check that Python 3.13 is at $PYTHON313 (exit 3 if not)
   install   create the venv ($VENV) with $PYTHON313
             and install constraints.txt + moto-server.txt (idempotent: a venv
             whose stamp matches both files is left alone)
@@ -37,8 +38,14 @@ die() { local code=$1; shift; echo "emulators: $*" >&2; exit "$code"; }
 
 stamp_value() { cat "$here/constraints.txt" "$here/moto-server.txt" | sha256sum | cut -d' ' -f1; }
 
-install_venv() {
+check_python() {
     [[ -x $PYTHON313 ]] || die 3 "Python 3.13 not found at $PYTHON313; LocalStack 2026.3 needs it (3.11/3.12 fail). Install it (pyenv install 3.13.0) or set PYTHON313=/path/to/python3.13"
+    "$PYTHON313" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' ||
+        die 3 "$PYTHON313 is not Python 3.13 ($("$PYTHON313" --version 2>&1)); set PYTHON313=/path/to/python3.13"
+}
+
+install_venv() {
+    check_python
     local want
     want=$(stamp_value)
     if [[ -f $VENV/.airlock-stamp && $(cat "$VENV/.airlock-stamp") == "$want" ]]; then
@@ -118,6 +125,7 @@ EOF
 }
 
 case "${1:-}" in
+    python) check_python ;;
     install) install_venv ;;
     start) start ;;
     stop) stop_one localstack; stop_one moto ;;

@@ -9,8 +9,10 @@
 //! embedded, a QR code of the digest); [`print`] sends a file to CUPS.
 //! [`write_pdf_atomically`] writes it without ever leaving half a file.
 //! The CLI (`airlock attest`, `airlock print`), the ceremony and the
-//! desktop app all call these.
+//! desktop app all call these. [`checklist`] lays out the printable
+//! ceremony checklist with the same page model, fonts and PDF writer.
 
+pub mod checklist;
 pub mod error;
 pub mod fonts;
 pub mod model;

@@ -9,6 +9,11 @@ use crate::fonts::Face;
 /// A grey level: 0.0 is black, 1.0 is white.
 pub type Grey = f32;
 
+/// The grey of small captions (title taglines, footers).
+pub const CAPTION_GREY: Grey = 0.35;
+/// The grey of the footer's rule.
+pub const FOOTER_RULE_GREY: Grey = 0.6;
+
 /// One thing drawn on a page. Coordinates are points from the top left;
 /// text `y` is the baseline.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,6 +204,55 @@ impl Pages {
         self.line(x + w, y, x + w, y + h, width, grey);
         self.line(x + w, y + h, x, y + h, width, grey);
         self.line(x, y + h, x, y, width, grey);
+    }
+
+    /// The document title in large bold type at the cursor, with two small
+    /// grey lines right-aligned beside it (what the document is, and its
+    /// date or edition).
+    pub fn title_block(&mut self, title: &str, right_top: &str, right_bottom: &str) {
+        self.y += 18.0;
+        self.text(Face::Bold, 17.0, self.left(), self.y, title);
+        let right = self.left() + self.content_width();
+        self.text_right(
+            Face::Sans,
+            8.0,
+            right,
+            self.y - 8.0,
+            CAPTION_GREY,
+            right_top,
+        );
+        self.text_right(
+            Face::Sans,
+            8.0,
+            right,
+            self.y + 2.0,
+            CAPTION_GREY,
+            right_bottom,
+        );
+    }
+
+    /// A footer on every page: a rule, `left` and "page i of n". Call it
+    /// once all content is laid out.
+    pub fn footers(&mut self, left: &str) {
+        let n = self.pages.len();
+        let (l, r, y) = (
+            self.left(),
+            self.left() + self.content_width(),
+            self.height - 28.0,
+        );
+        for i in 0..n {
+            self.select_page(i);
+            self.line(l, y - 10.0, r, y - 10.0, 0.4, FOOTER_RULE_GREY);
+            self.text_grey(Face::Sans, 7.0, l, y, CAPTION_GREY, left);
+            self.text_right(
+                Face::Sans,
+                7.0,
+                r,
+                y,
+                CAPTION_GREY,
+                &format!("page {} of {n}", i + 1),
+            );
+        }
     }
 
     /// Every character drawn in `face`, for font subsetting and checks.

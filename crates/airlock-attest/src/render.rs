@@ -126,23 +126,9 @@ fn banner(p: &mut Pages, big: &str, small: &str) {
 }
 
 fn title(p: &mut Pages, a: &AttestationInput) {
-    p.y += 18.0;
-    p.text(Face::Bold, 17.0, p.left(), p.y, "Key ceremony attestation");
-    let right = p.left() + p.content_width();
-    p.text_right(
-        Face::Sans,
-        8.0,
-        right,
-        p.y - 8.0,
-        LABEL_GREY,
+    p.title_block(
+        "Key ceremony attestation",
         "Airlock · AWS KMS bring your own key",
-    );
-    p.text_right(
-        Face::Sans,
-        8.0,
-        right,
-        p.y + 2.0,
-        LABEL_GREY,
         &format!("sealed {}", a.completed_at),
     );
     p.y += 14.0;
@@ -507,7 +493,6 @@ fn signatures(p: &mut Pages, a: &AttestationInput) {
 }
 
 fn footers(p: &mut Pages, a: &AttestationInput) {
-    let n = p.pages.len();
     let left_text = format!(
         "Airlock attestation · ceremony {} · import SHA256SUMS {}…",
         a.ceremony_id,
@@ -517,20 +502,7 @@ fn footers(p: &mut Pages, a: &AttestationInput) {
                 .unwrap_or(&a.bundle_sums_sha256)
         )
     );
-    let (l, r, y) = (p.left(), p.left() + p.content_width(), p.height - 28.0);
-    for i in 0..n {
-        p.select_page(i);
-        p.line(l, y - 10.0, r, y - 10.0, 0.4, RULE_GREY);
-        p.text_grey(Face::Sans, 7.0, l, y, LABEL_GREY, left_text.clone());
-        p.text_right(
-            Face::Sans,
-            7.0,
-            r,
-            y,
-            LABEL_GREY,
-            &format!("page {} of {n}", i + 1),
-        );
-    }
+    p.footers(&left_text);
 }
 
 /// Lays out the attestation (exposed for tests and previews).

@@ -1,5 +1,5 @@
 //! Writing a bundle so that a crash leaves either a complete, verified
-//! bundle or none (design principle 3): files go into a hidden sibling
+//! bundle or none (`docs/runbook.md`, seal and export): files go into a hidden sibling
 //! directory on the target file system, created with O_EXCL and fsynced;
 //! the caller reads everything back and verifies it; only then is the
 //! directory renamed into place and the parent fsynced. An output path that

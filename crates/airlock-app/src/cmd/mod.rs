@@ -5,6 +5,7 @@
 mod attest;
 mod bundle;
 mod ceremony;
+mod checklist;
 mod config_cmd;
 mod enroll;
 mod hsm;
@@ -69,6 +70,8 @@ pub enum Command {
     Attest(attest::AttestArgs),
     /// Print a file (the attestation) through CUPS, or list printers.
     Print(print::PrintArgs),
+    /// Write the printable ceremony checklist (PDF) for the witness.
+    Checklist(checklist::ChecklistArgs),
 }
 
 /// An error that ends the command: message, optional advice, exit code.
@@ -139,5 +142,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Bundle(c)) => bundle::run(c),
         Some(Command::Attest(a)) => attest::run(a),
         Some(Command::Print(a)) => print::run(a),
+        Some(Command::Checklist(a)) => checklist::run(a),
     }
 }

@@ -142,6 +142,17 @@ pub fn pdf_info(pdf: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The page count `pdfinfo` reports.
+pub fn pdf_pages(pdf: &Path) -> usize {
+    let info = pdf_info(pdf);
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .unwrap_or_else(|| panic!("no Pages: in {info}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// Collapses runs of whitespace (pdftotext spreads columns with spaces).
 pub fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
