@@ -136,7 +136,9 @@ step "enrol alice, bob and carol (any 2 of 3)" "${al[@]}" enroll \
 step "make the rehearsal request signer" openssl genpkey -algorithm RSA \
     -pkeyopt rsa_keygen_bits:3072 -out "$DIR/online/signer.pem"
 step "export its public key" openssl pkey -in "$DIR/online/signer.pem" -pubout -out "$DIR/online/signer.pub.pem"
-step "enrol the request signer" "${al[@]}" trust add-signer "$DIR/online/signer.pub.pem" --name rehearsal-signer
+# Once custodians are enrolled a trust change needs M of them (sealed by the HSM).
+step "enrol the request signer (alice and bob approve)" "${al[@]}" trust add-signer "$DIR/online/signer.pub.pem" \
+    --name rehearsal-signer --custodian "alice=@$DIR/secrets/alice" --custodian "bob=@$DIR/secrets/bob"
 
 if [[ -z $PLAN ]]; then
     PLAN=$DIR/online/plan.json
