@@ -166,10 +166,11 @@ pub const STEPS: &[Step] = &[
         command: Some(
             "airlock ceremony run --request /media/usb/REQUEST --out /media/usb/IMPORT --custodian A --custodian B --seal-serial SERIAL",
         ),
-        read_aloud: "Operator: the air gap line, the clock, and the HSM manufacturer, model and serial.",
+        read_aloud: "Operator: the air gap line, the clock, the HSM manufacturer, model and serial, and the PKCS#11 module's SHA-256.",
         ticks: &[
             "Air gap: only loopback is up",
             "the HSM serial matches the asset register",
+            "the module SHA-256 matches the one recorded at enrolment",
         ],
         what_if: &[
             WhatIf {

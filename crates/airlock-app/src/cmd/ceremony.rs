@@ -236,6 +236,14 @@ fn run_ceremony(
     let mut c = Ceremony::preflight(config, opts)?;
     c.set_attestation(attestation);
     reporter.event(&c.preflight_event());
+    if !json {
+        let id = &c.preflight_report().identity;
+        eprintln!(
+            "PKCS#11 module: {} SHA-256 {} (pinned at enrolment)",
+            id.module_path,
+            group_hex(&id.module_sha256)
+        );
+    }
     let result = drive(&mut c, custodians, confirm_existing, &reporter);
     if let Err(e) = result {
         // The abort path: wipe the working directory, close the session.
