@@ -112,6 +112,10 @@ fn attestation_of_a_real_bundle() {
         manifest["request_signer_fingerprint"].as_str().unwrap(),
         manifest["journal_head_sha256"].as_str().unwrap(),
         fingerprint.as_str(),
+        // The pinned PKCS#11 module, as preflight journaled it (issue 13).
+        airlock_hsm::module_sha256(wb.token.module_path())
+            .unwrap()
+            .as_str(),
     ] {
         for half in group(digest) {
             assert!(t.contains(&half), "{half} of {digest} missing:\n{t}");

@@ -66,6 +66,10 @@ pub struct HsmLine {
     pub token_label: String,
     /// How the token wrapped (e.g. `CKM_RSA_PKCS_OAEP`).
     pub wrap_path: String,
+    /// SHA-256 of the PKCS#11 module the ceremony loaded (the one the
+    /// quorum pinned), from the journal's preflight entry; empty when the
+    /// journal predates it.
+    pub module_sha256: String,
 }
 
 /// A custodian who authenticated, and when.
@@ -398,6 +402,17 @@ impl AttestationInput {
                 serial: m.hsm.serial.clone(),
                 token_label: m.hsm.token_label.clone(),
                 wrap_path: m.hsm.wrap_path.clone(),
+                module_sha256: preflights
+                    .iter()
+                    .find_map(|e| {
+                        e.data
+                            .get("module")
+                            .and_then(|v| v.get("sha256"))
+                            .and_then(|v| v.as_str())
+                            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_default(),
             },
             custodians,
             request_signer_name: signer_name.to_string(),

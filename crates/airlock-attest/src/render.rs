@@ -290,6 +290,15 @@ fn ceremony(p: &mut Pages, a: &AttestationInput) {
     row(p, "Serial", &a.hsm.serial, Face::Mono, BODY);
     row(p, "Token label", &a.hsm.token_label, Face::Sans, BODY);
     row(p, "Wrap path", &a.hsm.wrap_path, Face::Mono, BODY);
+    if !a.hsm.module_sha256.is_empty() {
+        row(
+            p,
+            "PKCS#11 module SHA-256",
+            &airlock_core::signature::group_hex(&a.hsm.module_sha256),
+            Face::Mono,
+            BODY,
+        );
+    }
 
     heading(p, "Request");
     row(p, "Signed by", &a.request_signer_name, Face::Sans, BODY);

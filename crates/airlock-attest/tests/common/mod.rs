@@ -24,6 +24,7 @@ pub fn sample(keys: usize) -> AttestationInput {
         sha1_override: false,
         sha1_keys: vec![],
         hsm: HsmLine {
+            module_sha256: "ab".repeat(32),
             manufacturer: "Kryoptic Project".into(),
             model: "v1".into(),
             serial: "f8c57de3fa908d55".into(),
