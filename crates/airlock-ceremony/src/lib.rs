@@ -4,6 +4,7 @@
 //! journal, sealing and export, and the wipe; the faces only collect input
 //! and show events.
 
+pub mod backup;
 pub mod enroll;
 pub mod error;
 pub mod event;

@@ -164,7 +164,8 @@ fn seq_suffix(seq: Option<u64>) -> String {
 }
 
 impl JournalError {
-    fn with_file(mut self, path: &Path) -> Self {
+    /// The same error, naming `path` as the file it is about.
+    pub fn with_file(mut self, path: &Path) -> Self {
         match &mut self {
             JournalError::Broken { file, .. }
             | JournalError::HeadMismatch { file, .. }

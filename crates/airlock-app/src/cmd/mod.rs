@@ -14,6 +14,7 @@ mod print;
 mod quorum;
 mod request;
 mod secrets;
+mod state;
 mod trust;
 
 use std::fmt;
@@ -68,6 +69,9 @@ pub enum Command {
     Bundle(bundle::BundleCommand),
     /// Build the printed hash attestation (PDF) of a sealed import bundle.
     Attest(attest::AttestArgs),
+    /// Back up or restore the state directory (HSM-sealed).
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Print a file (the attestation) through CUPS, or list printers.
     Print(print::PrintArgs),
     /// Write the printable ceremony checklist (PDF) for the witness.
@@ -142,6 +146,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Bundle(c)) => bundle::run(c),
         Some(Command::Attest(a)) => attest::run(a),
         Some(Command::Print(a)) => print::run(a),
+        Some(Command::State(c)) => state::run(c, cli.config.as_deref()),
         Some(Command::Checklist(a)) => checklist::run(a),
     }
 }
