@@ -308,6 +308,20 @@ pub const STEPS: &[Step] = &[
         }],
     },
     Step {
+        title: "Back up the state directory",
+        who: "Operator, witness",
+        command: Some("airlock state backup --out /media/backup/state-CEREMONY_ID"),
+        read_aloud: "Operator: the backup's SHA256SUMS digest, written on the backup medium's label.",
+        ticks: &[
+            "backup written, HSM seals checked",
+            "digest on the label; medium stored apart from the workstation",
+        ],
+        what_if: &[WhatIf {
+            situation: "The state directory is lost or damaged later",
+            action: "On the workstation: airlock state restore --from BACKUP --ceremony-key-fingerprint FINGERPRINT (from the enrolment record or any attestation). A backup that was edited, or sealed by another key, is refused (exit 54 / 12).",
+        }],
+    },
+    Step {
         title: "Hand-off",
         who: "Online operator",
         command: Some("import-bundle.sh ... --expect-digest DIGEST"),
