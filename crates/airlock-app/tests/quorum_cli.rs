@@ -327,3 +327,53 @@ fn no_secret_in_any_output_journal_or_state_file() {
         }
     }
 }
+
+#[test]
+fn a_forgotten_passphrase_is_recovered_by_the_others_and_n_equal_m_is_warned() {
+    // 2 of 2: enrolment warns that one absent custodian blocks everything.
+    let wb = Workbench::new(TokenKind::Kryoptic);
+    let out = wb
+        .airlock()
+        .args(wb.enroll_args(&["alice", "bob"], 2))
+        .output()
+        .unwrap();
+    assert_ok(&out, "enroll 2 of 2");
+    assert!(stderr(&out).contains("N > M"), "{}", stderr(&out));
+    let roster = wb.state.join("roster.json");
+    std::fs::rename(&roster, wb.path("roster-2of2.json")).unwrap();
+
+    // 2 of 3 on the same token: its signing key is there already, from the
+    // first enrolment, so it is only adopted on request. No N = M warning.
+    let again = wb
+        .airlock()
+        .args(wb.enroll_args(&["alice", "bob", "carol"], 2))
+        .output()
+        .unwrap();
+    assert_exit(&again, 34, "a signing key already in the token");
+    let out = wb
+        .airlock()
+        .args(wb.enroll_args(&["alice", "bob", "carol"], 2))
+        .arg("--adopt-signing-key")
+        .output()
+        .unwrap();
+    // Then bob forgets his passphrase: alice and carol replace him with dave.
+    assert_ok(&out, "enroll 2 of 3");
+    assert!(!stderr(&out).contains("N > M"), "{}", stderr(&out));
+    let mut args = vec![
+        "enroll".to_string(),
+        "--replace".into(),
+        "--threshold".into(),
+        "2".into(),
+    ];
+    for n in ["alice", "carol", "dave"] {
+        args.push("--custodian".into());
+        args.push(wb.custodian_arg(n));
+    }
+    for n in ["alice", "carol"] {
+        args.push("--current".into());
+        args.push(wb.custodian_arg(n));
+    }
+    assert_ok(&wb.airlock().args(&args).output().unwrap(), "replace bob");
+    assert_ok(&quorum_test(&wb, &["dave", "alice"]), "dave counts now");
+    assert_exit(&quorum_test(&wb, &["bob", "alice"]), 40, "bob is gone");
+}
