@@ -6,7 +6,7 @@
 //! Key material never leaves the token except through C_WrapKey.
 //!
 //! Every PKCS#11 call goes through one chokepoint that can fail the Nth
-//! call ([`FaultPlan`], `AIRLOCK_FAULT_FAIL_CALL`). The only `unsafe` code
+//! call ([`FaultPlan`], `AIRLOCK_FAULT_FAIL_CALL`, read only by debug builds). The only `unsafe` code
 //! of the project is in the private `raw` module.
 
 mod error;
