@@ -28,7 +28,11 @@ pub fn start(app: &mut GuiApp) {
 /// Draws the step.
 pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     let Some(p) = app.snap.preflight.clone() else {
-        ui.label(format!("Configuration: {}", app.config.source.display()));
+        ui.label(format!(
+            "Configuration: {} ({})",
+            app.config.source.display(),
+            app.config.origin
+        ));
         ui.label("Checks the air gap, shows the workstation clock, opens and probes the HSM, and loads the roster.");
         ui.add_space(8.0);
         ui.label(
