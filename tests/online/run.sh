@@ -284,4 +284,148 @@ check "rotation tags are written (KeyRotationStatus, LastKeyRotationDate; old ke
     aws --output json kms list-resource-tags --key-id '${OLD[dev-s3]}' | jq -e 'any(.Tags[]; .TagKey == \"KeyRotationStatus\" and .TagValue == \"Rotated\") and any(.Tags[]; .TagKey == \"LastKeyRotationDate\")'"
 expect "int before dev's report is clean is refused (exit 25)" 25 ao import --expect-digest "$digest" "${IMP[@]}" --environments int --yes
 check "the refusal asks for a report of dev" grep -q 'no report of dev' "$work/last.out"
+
+# --- a moto inventory, and the report that gates int ----------------------------------------
+s3b() { # BUCKET KEY [ENV]
+    aws s3api create-bucket --bucket "$1" --create-bucket-configuration LocationConstraint=eu-west-1 >/dev/null
+    aws s3api put-bucket-encryption --bucket "$1" --server-side-encryption-configuration \
+        "{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\"$2\"},\"BucketKeyEnabled\":true}]}"
+    [[ -z ${3:-} ]] || aws s3api put-bucket-tagging --bucket "$1" --tagging "TagSet=[{Key=Environment,Value=$3}]"
+}
+s3b dev-logs-rotated "${OLD[dev-s3]}"          # on-demand: same ARN, new material: compliant
+s3b dev-data-alias alias/dev-s3 dev            # through the alias: compliant ...
+printf 'old object' >"$work/obj"               # ... but one object still under the replaced dev-rds key
+aws s3api put-object --bucket dev-data-alias --key old.txt --body "$work/obj" --server-side-encryption aws:kms --ssekms-key-id "${OLD[dev-rds]}" >/dev/null
+aws s3api create-bucket --bucket plain-sse-s3 --create-bucket-configuration LocationConstraint=eu-west-1 >/dev/null
+aws s3api put-bucket-tagging --bucket plain-sse-s3 --tagging 'TagSet=[{Key=Environment,Value=dev}]'
+s3b int-bucket alias/int-s3                     # int not imported yet: pending
+ddb() {
+    aws dynamodb create-table --table-name "$1" --attribute-definitions AttributeName=id,AttributeType=S \
+        --key-schema AttributeName=id,KeyType=HASH --billing-mode PAY_PER_REQUEST \
+        --sse-specification "Enabled=true,SSEType=KMS,KMSMasterKeyId=$2" >/dev/null
+}
+ddb int-orders-old "${OLD[int-dynamodb]}"      # pending now, replaced after int's import
+ddb dev-orders-new "$(newarn dev-dynamodb)"    # new key: compliant
+rdsi() {
+    aws rds create-db-instance --db-instance-identifier "$1" --db-instance-class db.t3.micro --engine postgres \
+        --master-username u --master-user-password 'not-a-real-pass-1' --allocated-storage 20 --storage-encrypted --kms-key-id "$2" >/dev/null
+}
+rdsi prod-db-old "${OLD[prod-rds]}"            # pending now, replaced after prod's import
+rdsi dev-db-new "$(newarn dev-rds)"            # new key: compliant
+rdsi dev-db-old "${OLD[dev-rds]}"              # snapshotted, then deleted: the snapshot stays on the replaced key
+aws rds create-db-snapshot --db-instance-identifier dev-db-old --db-snapshot-identifier dev-db-old-final >/dev/null
+aws rds delete-db-instance --db-instance-identifier dev-db-old --skip-final-snapshot >/dev/null
+aws rds create-db-cluster --db-cluster-identifier int-cluster-old --engine aurora-postgresql --master-username u \
+    --master-user-password 'not-a-real-pass-1' --storage-encrypted --kms-key-id "${OLD[int-rds]}" >/dev/null
+aws rds create-db-instance --db-instance-identifier int-cluster-old-1 --db-cluster-identifier int-cluster-old \
+    --engine aurora-postgresql --db-instance-class db.r5.large >/dev/null
+REP=(report --plan "$work/plan.json" --receipt-dir "$R")
+st() { jq -r --arg n "$1" '[.resources[] | select(.arn | endswith($n))][0] | .status + " " + .environment' "$work/report.json"; }
+expect "report --json exits 1 with resources left on old keys" 1 ao "${REP[@]}" --json
+cp "$work/last.out" "$work/report.json"
+check "report rows carry arn, service, environment, status and reason" \
+    jq -e '.resources | length > 0 and all(.[]; has("arn") and has("service") and has("environment") and has("status") and has("reason"))' "$work/report.json"
+check "report judges against plan + receipts: rotated COMPLIANT, old keys PENDING, replaced NON_COMPLIANT, SSE-S3 N/A" bash -c "
+    r='$work/report.json'; s() { jq -r --arg n \"\$1\" '[.resources[] | select(.arn | endswith(\$n))][0] | .status + \" \" + .environment' \$r; }
+    [ \"\$(s :dev-logs-rotated)\" = 'COMPLIANT dev' ] && [ \"\$(s table/dev-orders-new)\" = 'COMPLIANT dev' ] &&
+    [ \"\$(s :db:dev-db-new)\" = 'COMPLIANT dev' ] && [ \"\$(s :int-bucket)\" = 'PENDING int' ] &&
+    [ \"\$(s table/int-orders-old)\" = 'PENDING int' ] && [ \"\$(s :db:prod-db-old)\" = 'PENDING prod' ] &&
+    [ \"\$(s :plain-sse-s3)\" = 'NOT_APPLICABLE dev' ] && [ \"\$(s :snapshot:dev-db-old-final)\" = 'NON_COMPLIANT dev' ] &&
+    [ \"\$(s :dev-data-alias)\" = 'NON_COMPLIANT dev' ] &&
+    jq -e '[.resources[] | select(.arn | endswith(\":dev-data-alias\")) | .reason | test(\"object old.txt\")] == [true]' \$r"
+check "an Aurora cluster is counted once (its member instance is not a row)" bash -c \
+    "jq -e '([.resources[] | select(.arn | endswith(\":cluster:int-cluster-old\"))] | length) == 1 and ([.resources[] | select(.arn | endswith(\":db:int-cluster-old-1\"))] | length) == 0' '$work/report.json'"
+check "dev's report marker says not clean" jq -e '.clean == false' "$R/dev.report.json"
+expect "int while dev's report is not clean is refused (exit 25)" 25 ao import --expect-digest "$digest" "${IMP[@]}" --environments int --yes
+check "the refusal says dev's report was not clean" grep -q 'was not clean' "$work/last.out"
+aws s3api delete-object --bucket dev-data-alias --key old.txt >/dev/null
+aws rds delete-db-snapshot --db-snapshot-identifier dev-db-old-final >/dev/null
+expect "report exits 1 while int and prod are pending" 1 ao "${REP[@]}"
+check "the table's last line counts the statuses" grep -qE '^[0-9]+ compliant, 0 non-compliant, [0-9]+ pending, 0 error' "$work/last.out"
+check "dev's report marker now says clean" jq -e '.clean == true' "$R/dev.report.json"
+expect "import int after dev is done and clean" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments int --yes
+expect "report after int: int's old table and cluster are on replaced keys (exit 1)" 1 ao "${REP[@]}" --json
+cp "$work/last.out" "$work/report.json"
+check "int's replaced-key resources are NON_COMPLIANT, int's bucket COMPLIANT" bash -c \
+    "[ \"\$(jq -r '[.resources[] | select(.arn | endswith(\"table/int-orders-old\"))][0].status' '$work/report.json')\" = NON_COMPLIANT ] &&
+     [ \"\$(jq -r '[.resources[] | select(.arn | endswith(\":cluster:int-cluster-old\"))][0].status' '$work/report.json')\" = NON_COMPLIANT ] &&
+     [ \"\$(jq -r '[.resources[] | select(.arn | endswith(\":int-bucket\"))][0].status' '$work/report.json')\" = COMPLIANT ]"
+
+# --- prod: --keys subset under a recorded order override; reruns decided from KMS -----------
+expect "prod while int's report is not clean is refused (exit 25)" 25 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --yes
+expect "--keys prod-s3 with --override-order imports only that key" 0 \
+    ao import --expect-digest "$digest" "${IMP[@]}" --keys prod-s3 --override-order "rehearsal: int stragglers tracked in TICKET-1" --yes
+check "only prod-s3 changed: prod-rds is still PendingImport" bash -c \
+    "[ \"\$(aws --output json kms describe-key --key-id '$(newarn prod-rds)' | jq -r .KeyMetadata.KeyState)\" = PendingImport ] &&
+     [ \"\$(aws --output json kms describe-key --key-id '${OLD[prod-s3]}' | jq -r .KeyMetadata.CurrentKeyMaterialId)\" != '${MAT0[prod]}' ]"
+expect "the rest of prod with the override" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal: int stragglers tracked in TICKET-1" --yes
+rprod=$(ls "$R"/prod.*.receipt.json)
+check "prod's receipt records the override and its reason" jq -e '.order_override.reason | test("TICKET-1")' "$rprod"
+roundtrip() {
+    local k n want got
+    for k in "${samples[@]}"; do
+        n=$(kms decrypt --ciphertext-blob "fileb://$work/ct-$k" | jq -r .Plaintext | base64 -d)
+        [[ $n == "secret of $k" ]] || { echo "$k: old ciphertext gives '$n'"; return 1; }
+        want=$(newarn "$k")
+        got=$(kms encrypt --key-id "alias/$k" --plaintext "fileb://$work/plain-$k" | jq -r .KeyId)
+        [[ $got == "$want" ]] || { echo "$k: alias encrypts under $got, want $want"; return 1; }
+    done
+}
+check "data encrypted before the rotation decrypts after it; aliases encrypt under the planned keys" roundtrip
+t0=$(date +%s%N)
+expect "a rerun of a finished prod changes nothing and exits 0" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal" --yes
+echo "      rerun took $((($(date +%s%N) - t0) / 1000000)) ms"
+check "the rerun skipped every prod key" bash -c "[ \$(grep -c 'already done (decided from KMS)' '$work/last.out') = 3 ] && ! grep -q 'material imported' '$work/last.out'"
+for n in prod-s3 prod-rds prod-dynamodb; do
+    kms untag-resource --key-id "$(newarn $n)" --tag-keys KeyRotationStatus LastKeyRotationDate AirlockCeremony
+done
+expect "with the rotation tags removed, a rerun still changes nothing" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal" --yes
+check "... because it decided from KMS, not from tags" bash -c "[ \$(grep -c 'already done (decided from KMS)' '$work/last.out') = 3 ] && ! grep -q 'material imported' '$work/last.out'"
+kms update-alias --alias-name alias/prod-rds --target-key-id "${OLD[prod-rds]}"
+expect "after alias/prod-rds was pointed back by hand, a rerun is not 'already done'" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal" --yes
+check "... it switches alias/prod-rds again and imports nothing" bash -c \
+    "grep -q 'key prod-rds (prod rds, alias-switch): material already imported; switch the alias' '$work/last.out' && ! grep -q 'material imported (' '$work/last.out' &&
+     [ \"\$(aws --output json kms describe-key --key-id alias/prod-rds | jq -r .KeyMetadata.Arn)\" = '$(newarn prod-rds)' ]"
+
+# --- report: fail closed, CSV, --require-byok ------------------------------------------------
+ddb dev-orders-lost "arn:aws:kms:eu-west-1:000000000000:key/00000000-0000-4000-8000-000000000000"
+expect "a resource whose key cannot be described is ERROR and the report exits 3" 3 ao "${REP[@]}" --json
+check "the ERROR row names the failed call" bash -c \
+    "jq -e '[.resources[] | select(.arn | endswith(\"table/dev-orders-lost\"))][0] | .status == \"ERROR\" and (.reason | test(\"DescribeKey\"))' '$work/last.out'"
+check "... and dev's marker is no longer clean" jq -e '.clean == false' "$R/dev.report.json"
+aws dynamodb delete-table --table-name dev-orders-lost >/dev/null
+aws dynamodb delete-table --table-name int-orders-old >/dev/null
+aws rds delete-db-instance --db-instance-identifier int-cluster-old-1 --skip-final-snapshot >/dev/null
+aws rds delete-db-cluster --db-cluster-identifier int-cluster-old --skip-final-snapshot >/dev/null
+aws rds delete-db-instance --db-instance-identifier prod-db-old --skip-final-snapshot >/dev/null
+expect "the automated snapshot the deleted cluster left is found on the replaced key (exit 1)" 1 ao "${REP[@]}" --json
+check "... as a NON_COMPLIANT db-cluster-snapshot of int" bash -c \
+    "jq -e '[.resources[] | select(.kind == \"db-cluster-snapshot\" and .status == \"NON_COMPLIANT\" and .environment == \"int\")] | length == 1' '$work/last.out'"
+for s in $(aws rds describe-db-cluster-snapshots | jq -r '.DBClusterSnapshots[].DBClusterSnapshotIdentifier'); do
+    aws rds delete-db-cluster-snapshot --db-cluster-snapshot-identifier "$s" >/dev/null
+done
+expect "report exits 0 when everything is on rotated keys" 0 ao "${REP[@]}"
+expect "report --csv exits 0" 0 ao "${REP[@]}" --csv
+check "--csv has the header and one row per resource" bash -c \
+    "head -1 '$work/last.out' | grep -qx 'arn,service,kind,account,region,environment,status,key_arn,reason' && [ \$(grep -c ',COMPLIANT,' '$work/last.out') -ge 5 ]"
+expect "report --require-byok flags the SSE-S3 bucket (exit 1)" 1 ao "${REP[@]}" --require-byok --json
+check "--require-byok makes only the bucket without a BYOK key NON_COMPLIANT" \
+    jq -e '[.resources[] | select(.status == "NON_COMPLIANT") | .arn] == ["arn:aws:s3:::plain-sse-s3"]' "$work/last.out"
+expect "report without receipts calls nothing rotated (exit 1: all PENDING)" 1 ao report --plan "$work/plan.json" --json
+check "... every planned-key resource is PENDING, none COMPLIANT" jq -e '[.resources[] | select(.status == "COMPLIANT")] == []' "$work/last.out"
+expect "report --dry-run calls nothing and exits 0" 0 env AWS_ACCESS_KEY_ID=invalid "$AO" "${EP[@]}" "${REP[@]}" --dry-run
+check "report --dry-run prints the listing calls" grep -q 'DRY-RUN: rds:DescribeDBClusterSnapshots' "$work/last.out"
+
+# --- rollback -------------------------------------------------------------------------------
+expect "rollback --dry-run changes nothing" 0 ao rollback --receipt-dir "$R" --environment prod --dry-run
+check "the dry run names the alias moves" bash -c "[ \$(grep -c 'DRY-RUN: kms:UpdateAlias' '$work/last.out') = 2 ] && [ \"\$(aws --output json kms describe-key --key-id alias/prod-rds | jq -r .KeyMetadata.Arn)\" = '$(newarn prod-rds)' ]"
+expect "rollback prod re-points its aliases" 0 ao rollback --receipt-dir "$R" --environment prod
+check "rollback says plainly that the on-demand rotation cannot be undone" bash -c "grep -q 'prod-s3 .*CANNOT be undone in KMS' '$work/last.out'"
+check "alias/prod-rds and alias/prod-dynamodb point at the previous keys again" bash -c \
+    "[ \"\$(aws --output json kms describe-key --key-id alias/prod-rds | jq -r .KeyMetadata.Arn)\" = '${OLD[prod-rds]}' ] &&
+     [ \"\$(aws --output json kms describe-key --key-id alias/prod-dynamodb | jq -r .KeyMetadata.Arn)\" = '${OLD[prod-dynamodb]}' ] &&
+     jq -e '.rolled_back_at != null' '$rprod'"
+expect "rollback of an environment without a receipt is refused (exit 26)" 26 ao rollback --receipt-dir "$R" --environment staging
+expect "a rerun of import after rollback switches prod again" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal" --yes
+check "... and the aliases are on the new keys" bash -c "[ \"\$(aws --output json kms describe-key --key-id alias/prod-rds | jq -r .KeyMetadata.Arn)\" = '$(newarn prod-rds)' ]"
 # (rest follows)

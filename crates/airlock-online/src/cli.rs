@@ -2,8 +2,6 @@
 //! every subcommand shares (credential chain, region, endpoints, --dry-run,
 //! --json). The subcommands' own options live next to them.
 
-use std::path::PathBuf;
-
 use clap::{Args, Parser, Subcommand};
 
 /// The online operator's tool of Airlock (AWS KMS bring-your-own-key).
