@@ -428,4 +428,38 @@ check "alias/prod-rds and alias/prod-dynamodb point at the previous keys again" 
 expect "rollback of an environment without a receipt is refused (exit 26)" 26 ao rollback --receipt-dir "$R" --environment staging
 expect "a rerun of import after rollback switches prod again" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal" --yes
 check "... and the aliases are on the new keys" bash -c "[ \"\$(aws --output json kms describe-key --key-id alias/prod-rds | jq -r .KeyMetadata.Arn)\" = '$(newarn prod-rds)' ]"
-# (rest follows)
+
+# --- IAM policies, linted with parliament ------------------------------------------------------
+lintv=$root/.work/lint-venv
+if [[ ! -x $lintv/bin/parliament ]]; then
+    "${PYTHON313:-/root/.pyenv/versions/3.13.0/bin/python3.13}" -m venv "$lintv" &&
+        "$lintv/bin/pip" install -q -r "$cs/localstack/lint.txt" >/dev/null
+fi
+until=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+expect "iam writes the policies" 0 ao iam --plan "$work/plan.json" --valid-until "$until" --out "$work/iam" --request "$req" \
+    --signer-key-arn "$ksigner"
+for p in preparer importer reporter; do
+    # parliament reads stdin when it is not a terminal, so the policy goes in with --string.
+    check "parliament finds nothing in the $p policy" bash -c "out=\$('$lintv/bin/parliament' --string \"\$(cat '$work/iam/$p-policy.json')\" </dev/null) && [ -z \"\$out\" ] || { echo \"\$out\"; exit 1; }"
+done
+check "every statement is time-boxed by aws:CurrentTime up to --valid-until and needs MFA" bash -c \
+    "for f in '$work'/iam/*policy.json; do jq -e --arg u '$until' 'all(.Statement[]; .Condition.DateLessThan[\"aws:CurrentTime\"] == \$u and .Condition.Bool[\"aws:MultiFactorAuthPresent\"] == \"true\")' \"\$f\" >/dev/null || { echo \$f; exit 1; }; done"
+check "CreateKey tags are conditioned on aws:RequestTag and aws:TagKeys (no kms:CallerAction)" bash -c "
+    p='$work/iam/preparer-policy.json'
+    jq -e '.Statement[] | select(.Action == [\"kms:CreateKey\"]) | .Condition.StringEquals[\"kms:KeyOrigin\"] == \"EXTERNAL\" and .Condition.StringEquals[\"aws:RequestTag/KeyRotationStatus\"] == \"Pending\" and (.Condition[\"ForAllValues:StringEquals\"][\"aws:TagKeys\"] | index(\"Environment\") != null)' \$p &&
+    ! grep -q CallerAction '$work'/iam/*.json"
+check "the importer imports into exactly the request's keys, writes only rotation tags, tests under the context" bash -c "
+    p='$work/iam/importer-policy.json'
+    [ \"\$(jq -c '.Statement[] | select(.Sid == \"ImportIntoPlannedKeysWithoutExpiry\") | .Resource' \$p)\" = \"\$(jq -c '[.keys[].key_arn] | sort' '$req/request.json')\" ] &&
+    jq -e '.Statement[] | select(.Sid == \"RotationTagsOnly\") | .Condition[\"ForAllValues:StringEquals\"][\"aws:TagKeys\"] == [\"KeyRotationStatus\",\"LastKeyRotationDate\",\"AirlockCeremony\",\"ReplacedBy\"]' \$p &&
+    jq -e '.Statement[] | select(.Sid == \"TestCallsUnderTheTestContextOnly\") | .Condition.StringEquals[\"kms:EncryptionContext:airlock-purpose\"] == \"post-import-test\"' \$p &&
+    jq -e '[.Statement[] | select(.Action | index(\"kms:UpdateAlias\")) | .Resource[] | select(contains(\":alias/\"))] | length == 9' \$p"
+check "roles: MaxSessionDuration and MFA trust policies" bash -c \
+    "jq -e 'all(.roles[]; .MaxSessionDuration == 3600)' '$work/iam/roles.json' && jq -e '.Statement[0].Condition.NumericLessThan[\"aws:MultiFactorAuthAge\"] == \"3600\"' '$work/iam/importer-trust-policy.json'"
+expect "iam refuses a --valid-until in the past (exit 2)" 2 ao iam --plan "$work/plan.json" --valid-until 2020-01-01T00:00:00Z --out "$work/iam-old"
+expect "config-rule says plainly it is not in this version (exit 2)" 2 ao config-rule
+
+# --- the AWS Config rule's evaluation (the existing Lambda), against the same KMS -------------
+plain=$(kms create-key --description "not BYOK" | jq -r .KeyMetadata.Arn)
+check "the Config rule's evaluate() (replaced, rotated, too old, not BYOK, missing key)" \
+    python "$cs/config-rules/rule-test.py" "${OLD[prod-rds]}" "${OLD[prod-s3]}" "$plain"

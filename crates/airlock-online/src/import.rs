@@ -607,6 +607,7 @@ async fn import_environment(
                 .kms
                 .encrypt()
                 .key_id(arn)
+                .encryption_context(crate::iam::TEST_CONTEXT_KEY, crate::iam::TEST_CONTEXT_VALUE)
                 .plaintext(Blob::new(probe.as_bytes()))
                 .send()
                 .await
@@ -709,6 +710,7 @@ async fn import_environment(
                             .kms
                             .decrypt()
                             .key_id(arn)
+                            .encryption_context(crate::iam::TEST_CONTEXT_KEY, crate::iam::TEST_CONTEXT_VALUE)
                             .ciphertext_blob(Blob::new(blob))
                             .send()
                             .await

@@ -145,6 +145,7 @@ pub async fn test_key(kms: &Client, arn: &str, name: &str, key_spec: &str) -> Re
         let ct = kms
             .encrypt()
             .key_id(arn)
+            .encryption_context(crate::iam::TEST_CONTEXT_KEY, crate::iam::TEST_CONTEXT_VALUE)
             .plaintext(Blob::new(probe.as_bytes()))
             .send()
             .await
@@ -154,6 +155,7 @@ pub async fn test_key(kms: &Client, arn: &str, name: &str, key_spec: &str) -> Re
         let pt = kms
             .decrypt()
             .key_id(arn)
+            .encryption_context(crate::iam::TEST_CONTEXT_KEY, crate::iam::TEST_CONTEXT_VALUE)
             .ciphertext_blob(ct)
             .send()
             .await
