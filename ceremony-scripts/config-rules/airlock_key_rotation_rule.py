@@ -1,6 +1,7 @@
 """AWS Config custom rule (Lambda): is this resource on a rotated BYOK key?
 
-The same check as ceremony-scripts/compliance-report.sh, for AWS Config's
+A per-resource check in the spirit of `airlock-online report` (which judges
+against plan and receipts; this rule still reads the rotation tags), for AWS Config's
 configuration-change triggers on AWS::S3::Bucket, AWS::DynamoDB::Table,
 AWS::RDS::DBInstance and AWS::RDS::DBCluster. A resource is NON_COMPLIANT
 when its KMS key

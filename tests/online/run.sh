@@ -65,6 +65,9 @@ for s in prepare verify import rollback report iam config-rule; do
     check "airlock-online $s --help takes --dry-run and --json" bash -c "'$AO' $s --help | grep -q -- '--dry-run' && '$AO' $s --help | grep -q -- '--json'"
 done
 expect "an unknown option is refused with exit 2" 2 "$AO" import --no-such-option
+check "the root workspace (air-gapped build, offline kit) has no AWS SDK crate" bash -c \
+    "! grep -qE '^name = \"aws-(sdk|config|smithy)' '$root/Cargo.lock' && cargo metadata --manifest-path '$root/Cargo.toml' --format-version 1 --locked --offline 2>/dev/null | jq -e '[.packages[].name | select(startswith(\"aws-\"))] == []' >/dev/null"
+check "the online tool has its own Cargo.lock with the SDK" grep -q '^name = "aws-sdk-kms"' "$root/crates/airlock-online/Cargo.lock"
 
 # --- emulators (loopback only) --------------------------------------------------
 bash "$cs/localstack/emulators.sh" start

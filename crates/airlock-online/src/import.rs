@@ -710,7 +710,10 @@ async fn import_environment(
                             .kms
                             .decrypt()
                             .key_id(arn)
-                            .encryption_context(crate::iam::TEST_CONTEXT_KEY, crate::iam::TEST_CONTEXT_VALUE)
+                            .encryption_context(
+                                crate::iam::TEST_CONTEXT_KEY,
+                                crate::iam::TEST_CONTEXT_VALUE,
+                            )
                             .ciphertext_blob(Blob::new(blob))
                             .send()
                             .await

@@ -326,7 +326,7 @@ pub async fn run(args: &ReportArgs, global: &Global) -> Result<Exit> {
                     r.key_arn.as_deref().unwrap_or(""),
                     &r.reason
                 ]
-                .map(|x| csv_field(x))
+                .map(csv_field)
                 .join(",")
             );
         }
