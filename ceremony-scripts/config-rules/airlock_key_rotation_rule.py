@@ -40,9 +40,12 @@ def key_ref_of(item):
                 return d.get("kmsMasterKeyID", d.get("KMSMasterKeyID")) or "alias/aws/s3"
         return None
     if rtype == "AWS::DynamoDB::Table":
-        return (conf.get("ssedescription") or conf.get("SSEDescription") or {}).get("kMSMasterKeyArn") or (
-            conf.get("SSEDescription") or {}
-        ).get("KMSMasterKeyArn")
+        # AWS Config items: configuration.ssedescription.kmsmasterKeyArn
+        # (aws-config-resource-schema); the API's spelling as a fallback.
+        sse = conf.get("ssedescription") or conf.get("SSEDescription") or {}
+        if str(sse.get("status", sse.get("Status", ""))).upper() == "DISABLED":
+            return None
+        return sse.get("kmsmasterKeyArn") or sse.get("KMSMasterKeyArn")
     if rtype in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
         if conf.get("storageEncrypted", conf.get("StorageEncrypted")):
             return conf.get("kmsKeyId", conf.get("KmsKeyId"))
