@@ -85,6 +85,21 @@ fn parse_time(s: &str, what: &str) -> Result<time::OffsetDateTime> {
     })
 }
 
+/// Refuses (exit 24) a key whose import parameters are no longer valid at `now`.
+pub fn check_not_expired(name: &str, valid_to: &str, now: time::OffsetDateTime) -> Result<()> {
+    let valid = parse_time(valid_to, &format!("key {name} parameters_valid_to"))?;
+    if valid <= now {
+        return Err(Error::refused(
+            Exit::Expired,
+            format!(
+                "key {name}: its import parameters expired at {valid_to}; nothing was imported. \
+                 Prepare a new request (get-parameters-for-import) and hold a new ceremony"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The KeyMaterialDescription of this ceremony's material for `key`.
 pub fn material_description(ceremony_id: &str, request_id: &str, key: &str) -> String {
     let mut d = format!("airlock ceremony {ceremony_id} request {request_id} key {key}");
@@ -304,19 +319,7 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
         ) {
             Ok((strategy, action)) => {
                 if action.imports() {
-                    let valid = parse_time(
-                        &k.parameters_valid_to,
-                        &format!("key {} parameters_valid_to", k.name),
-                    )?;
-                    if valid <= now {
-                        return Err(Error::refused(
-                            Exit::Expired,
-                            format!(
-                                "key {}: its import parameters expired at {}; nothing was imported. Prepare a new request (get-parameters-for-import) and hold a new ceremony",
-                                k.name, k.parameters_valid_to
-                            ),
-                        ));
-                    }
+                    check_not_expired(&k.name, &k.parameters_valid_to, now)?;
                 }
                 planned.push(Planned {
                     key: (*k).clone(),
@@ -880,6 +883,28 @@ mod tests {
         let d = material_description("c-1", "r-1", "dev-s3");
         assert!(d.contains("ceremony c-1") && d.contains("dev-s3"));
         assert!(material_description(&"x".repeat(300), "r", "k").len() <= 256);
+    }
+
+    #[test]
+    fn expired_parameters_are_refused_before_any_import() {
+        let now = time::macros::datetime!(2026-11-28 09:00 UTC);
+        assert!(check_not_expired("k", "2026-11-29T09:00:00Z", now).is_ok());
+        assert_eq!(
+            check_not_expired("k", "2026-11-28T09:00:00Z", now)
+                .unwrap_err()
+                .exit(),
+            Exit::Expired
+        );
+        assert_eq!(
+            check_not_expired("k", "2026-11-27T09:00:00Z", now)
+                .unwrap_err()
+                .exit(),
+            Exit::Expired
+        );
+        assert_eq!(
+            check_not_expired("k", "yesterday", now).unwrap_err().exit(),
+            Exit::Content
+        );
     }
 
     #[test]
