@@ -27,14 +27,21 @@ step "build (workspace, Kryoptic test token included)"
 cargo build --workspace --all-targets --locked
 export AIRLOCK_KRYOPTIC_MODULE="$root/target/debug/libairlock_kryoptic.so"
 
+step "build (airlock-online: its own workspace, once, into the shared target/)"
+online=(--manifest-path crates/airlock-online/Cargo.toml)
+cargo build "${online[@]}" --target-dir target --all-targets --locked
+
 step "format"
 cargo fmt --all -- --check
+cargo fmt "${online[@]}" -- --check
 
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy "${online[@]}" --target-dir target --all-targets --locked -- -D warnings
 
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast
+cargo test "${online[@]}" --target-dir target --locked
 
 step "supply chain (cargo deny: licences, bans, sources; advisories need GitHub, see docs/install.md)"
 cargo deny check --hide-inclusion-graph licenses bans sources
@@ -54,5 +61,5 @@ bash tests/rehearse/run.sh
 step "test hygiene (cleanup of what the run started; install-deps never upgrades)"
 bash tests/hygiene/run.sh
 
-step "online scripts (LocalStack KMS + moto on 127.0.0.1)"
+step "online tool airlock-online (LocalStack KMS + moto on 127.0.0.1)"
 bash tests/online/run.sh

@@ -1,6 +1,7 @@
 """AWS Config custom rule (Lambda): is this resource on a rotated BYOK key?
 
-The same check as ceremony-scripts/compliance-report.sh, for AWS Config's
+A per-resource check in the spirit of `airlock-online report` (which judges
+against plan and receipts; this rule still reads the rotation tags), for AWS Config's
 configuration-change triggers on AWS::S3::Bucket, AWS::DynamoDB::Table,
 AWS::RDS::DBInstance and AWS::RDS::DBCluster. A resource is NON_COMPLIANT
 when its KMS key
@@ -39,9 +40,12 @@ def key_ref_of(item):
                 return d.get("kmsMasterKeyID", d.get("KMSMasterKeyID")) or "alias/aws/s3"
         return None
     if rtype == "AWS::DynamoDB::Table":
-        return (conf.get("ssedescription") or conf.get("SSEDescription") or {}).get("kMSMasterKeyArn") or (
-            conf.get("SSEDescription") or {}
-        ).get("KMSMasterKeyArn")
+        # AWS Config items: configuration.ssedescription.kmsmasterKeyArn
+        # (aws-config-resource-schema); the API's spelling as a fallback.
+        sse = conf.get("ssedescription") or conf.get("SSEDescription") or {}
+        if str(sse.get("status", sse.get("Status", ""))).upper() == "DISABLED":
+            return None
+        return sse.get("kmsmasterKeyArn") or sse.get("KMSMasterKeyArn")
     if rtype in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
         if conf.get("storageEncrypted", conf.get("StorageEncrypted")):
             return conf.get("kmsKeyId", conf.get("KmsKeyId"))

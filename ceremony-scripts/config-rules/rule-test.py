@@ -29,4 +29,9 @@ item = {"resourceType": "AWS::RDS::DBInstance", "configuration": {"storageEncryp
 if key_ref_of(item) != replaced:
     print("MISMATCH: key_ref_of(RDS item)")
     bad += 1
+ddb = {"resourceType": "AWS::DynamoDB::Table",
+       "configuration": {"ssedescription": {"status": "ENABLED", "sseType": "KMS", "kmsmasterKeyArn": rotated}}}
+if key_ref_of(ddb) != rotated:
+    print("MISMATCH: key_ref_of(DynamoDB item) must read configuration.ssedescription.kmsmasterKeyArn")
+    bad += 1
 sys.exit(1 if bad else 0)

@@ -79,3 +79,19 @@ if [[ $want_test == 1 ]] && ! cargo deny --version >/dev/null 2>&1; then
   echo "install-deps: installing cargo-deny from crates.io" >&2
   cargo install --locked cargo-deny
 fi
+# The online tests' Python side (idempotent, each by a stamp of its
+# requirements): the LocalStack + moto venv, and parliament (the IAM policy
+# linter) in a venv of its own so its pins never meet the emulators'.
+if [[ $want_test == 1 ]]; then
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  bash "$here/localstack/emulators.sh" install
+  lintv=$here/../.work/lint-venv
+  want=$(sha256sum "$here/localstack/lint.txt" | cut -d' ' -f1)
+  if [[ ! -x $lintv/bin/parliament || $(cat "$lintv/.airlock-stamp" 2>/dev/null) != "$want" ]]; then
+    echo "install-deps: building $lintv (parliament)" >&2
+    rm -rf "$lintv"
+    "${PYTHON313:-/root/.pyenv/versions/3.13.0/bin/python3.13}" -m venv "$lintv"
+    "$lintv/bin/pip" install -q -r "$here/localstack/lint.txt"
+    printf '%s\n' "$want" >"$lintv/.airlock-stamp"
+  fi
+fi

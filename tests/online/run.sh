@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016  # jq programs are single-quoted on purpose
-# The online scripts' tests, against real emulators on 127.0.0.1 only:
-# LocalStack KMS (real unwrapping of imported material) and moto (S3,
-# DynamoDB, RDS inventories). One whole rotation: on-demand keys behind
-# existing aliases and new keys for an alias swap, dev/int/prod x
-# s3/rds/dynamodb, a real ceremony with `airlock` on a Kryoptic soft token,
-# tampered bundles, import, rerun, and the compliance report.
+# Tests of `airlock-online` (crates/airlock-online), against real emulators
+# on 127.0.0.1 only: LocalStack KMS/STS (real unwrapping of imported
+# material) and moto (S3, DynamoDB, RDS inventories). One whole rotation:
+# on-demand keys behind existing aliases and new keys for an alias switch,
+# dev/int/prod x s3/rds/dynamodb, a real ceremony with `airlock` on a
+# Kryoptic soft token, tampered bundles, import in order, reruns decided
+# from KMS, rollback, the compliance report, the IAM policies (linted with
+# parliament) and the Config rule. The aws CLI here is only the tests'
+# independent view of the emulators.
 # Prints "N passed, M failed" last and exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,34 +50,38 @@ done
 airlock=${AIRLOCK_BIN:-$root/target/debug/airlock}
 export AIRLOCK_BIN=$airlock
 module=$root/target/debug/libairlock_kryoptic.so
-if [[ ! -x $airlock ]]; then
-    cargo build -q -p airlock-app --no-default-features
-fi
+[[ -x $airlock ]] || cargo build -q -p airlock-app --no-default-features
 [[ -f $module ]] || cargo build -q -p airlock-test-token
+AO=${AIRLOCK_ONLINE_BIN:-$root/target/debug/airlock-online}
+[[ -x $AO ]] || cargo build -q --manifest-path crates/airlock-online/Cargo.toml --target-dir "$root/target" --locked
+EP=(--kms-endpoint-url http://127.0.0.1:4566 --inventory-endpoint-url http://127.0.0.1:5000)
+ao() { "$AO" "${EP[@]}" "$@"; }
 
 # --- static checks -----------------------------------------------------------
-scripts=("$cs"/prepare-request.sh "$cs"/import-bundle.sh "$cs"/compliance-report.sh "$cs"/make-iam-policies.sh
-    "$cs"/online-lib.sh "$cs"/localstack/emulators.sh "$root"/tests/online/run.sh)
-check "shellcheck is clean on the online scripts" shellcheck -x "${scripts[@]}"
-for s in prepare-request import-bundle compliance-report make-iam-policies; do
-    check "$s.sh --help lists the exit codes" bash -c "bash '$cs/$s.sh' --help | grep -q '31  on-demand rotation failed'"
-    check "$s.sh uses set -euo pipefail" grep -qx 'set -euo pipefail' "$cs/$s.sh"
-    expect "$s.sh refuses an unknown option with exit 2" 2 bash "$cs/$s.sh" --no-such-option
+check "shellcheck is clean on the online test, emulators and bundle recipe" \
+    shellcheck -x "$root/tests/online/run.sh" "$cs/localstack/emulators.sh" "$cs/check-bundle.sh"
+check "airlock-online --help lists the exit codes" bash -c "'$AO' --help | grep -q '31  on-demand rotation failed' && '$AO' --help | grep -q '3  report: at least one resource ERROR'"
+for s in prepare verify import rollback report iam config-rule; do
+    check "airlock-online $s --help takes --dry-run and --json" bash -c "'$AO' $s --help | grep -q -- '--dry-run' && '$AO' $s --help | grep -q -- '--json'"
 done
+expect "an unknown option is refused with exit 2" 2 "$AO" import --no-such-option
+check "the root workspace (air-gapped build, offline kit) has no AWS SDK crate" bash -c \
+    "! grep -qE '^name = \"aws-(sdk|config|smithy)' '$root/Cargo.lock' && cargo metadata --manifest-path '$root/Cargo.toml' --format-version 1 --locked --offline 2>/dev/null | jq -e '[.packages[].name | select(startswith(\"aws-\"))] == []' >/dev/null"
+check "the online tool has its own Cargo.lock with the SDK" grep -q '^name = "aws-sdk-kms"' "$root/crates/airlock-online/Cargo.lock"
 
 # --- emulators (loopback only) --------------------------------------------------
 bash "$cs/localstack/emulators.sh" start
 eval "$(bash "$cs/localstack/emulators.sh" env)"
 export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:4566 AWS_ENDPOINT_URL_STS=http://127.0.0.1:4566
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:5000 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:5000
-export AWS_ENDPOINT_URL_RDS=http://127.0.0.1:5000 AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:5000
-export AWS_DEFAULT_REGION=eu-west-1
+export AWS_ENDPOINT_URL_RDS=http://127.0.0.1:5000
+export AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 check "emulators listen on 127.0.0.1 only" bash -c "! ss -ltn | grep -E ':(4566|5000) ' | grep -vq '127.0.0.1:'"
 kms() { aws --output json kms "$@"; }
 
 # --- fixture: existing EXTERNAL keys behind the s3 aliases (on-demand), and
-#     old AWS_KMS keys behind the rds/dynamodb aliases (to be swapped) ----------
+#     old AWS_KMS keys behind the rds/dynamodb aliases (to be switched) ----------
 seed_material() { # KEY_ARN: imports a first random 32-byte material, wrapped with openssl
     local arn=$1 p
     p=$(kms get-parameters-for-import --key-id "$arn" --wrapping-algorithm RSAES_OAEP_SHA_256 --wrapping-key-spec RSA_4096)
@@ -99,16 +106,18 @@ for env in dev int prod; do
         OLD[$env-$svc]=$arn
     done
 done
-# Data encrypted before the rotation, through the aliases (one key per
-# environment and strategy; blobs go through files: aws CLI v1 sends inline
-# blob arguments as literal text).
+material() { kms describe-key --key-id "$1" | jq -r '.KeyMetadata.CurrentKeyMaterialId // "none"'; }
+declare -A MAT0=()
+for env in dev int prod; do MAT0[$env]=$(material "${OLD[$env-s3]}"); done
+# Data encrypted before the rotation, through the aliases (blobs go through
+# files: aws CLI v1 sends inline blob arguments as literal text).
 samples=(dev-s3 prod-s3 int-rds prod-dynamodb)
 for k in "${samples[@]}"; do
     printf 'secret of %s' "$k" >"$work/plain-$k"
     kms encrypt --key-id "alias/$k" --plaintext "fileb://$work/plain-$k" | jq -r .CiphertextBlob | base64 -d >"$work/ct-$k"
 done
 
-# --- plan and request -------------------------------------------------------------
+# --- plan and request (prepare) ------------------------------------------------------
 jq -n '{format: "airlock-plan/1", request_id: "online-test-rotation", aws_account: "000000000000", aws_region: "eu-west-1",
         keys: [("dev", "int", "prod") as $e | ("s3", "rds", "dynamodb") as $s
                | {name: "\($e)-\($s)", alias: "alias/\($e)-\($s)", environment: $e, service: $s, key_spec: "SYMMETRIC_DEFAULT",
@@ -118,26 +127,27 @@ signer_pub=$root/tests/fixtures/test-only-keys/test-only-signer-rsa3072.pub.pem
 
 jq '.keys[1].strategy = "sometimes" | .keys[2].colour = "red"' "$work/plan.json" >"$work/bad-plan.json"
 expect "a bad plan is refused with exit 10 before any AWS call" 10 \
-    "$cs/prepare-request.sh" --plan "$work/bad-plan.json" --out "$work/never" --signer "pem:$signer" --create-keys
-check "the bad-plan error names the key and the field" bash -c "grep -q \"keys\\[1\\] (dev-rds): field 'strategy'\" '$work/last.out' && grep -q \"unknown field 'colour'\" '$work/last.out' && [ ! -e '$work/never' ]"
-jq '.keys[0].strategy = "new-key" | .keys[0].key_spec = "HMAC_256" | .keys[0].strategy = "on-demand"' "$work/plan.json" >"$work/bad-plan2.json"
+    ao prepare --plan "$work/bad-plan.json" --out "$work/never" --signer "pem:$signer" --create-keys
+check "the bad-plan error names every key and field at once" bash -c "grep -q \"keys\\[1\\] (dev-rds): field 'strategy'\" '$work/last.out' && grep -q \"keys\\[2\\] (dev-dynamodb): unknown field 'colour'\" '$work/last.out' && [ ! -e '$work/never' ]"
+jq '.keys[0].key_spec = "HMAC_256"' "$work/plan.json" >"$work/bad-plan2.json"
 expect "on-demand for an HMAC key is refused (exit 10)" 10 \
-    "$cs/prepare-request.sh" --plan "$work/bad-plan2.json" --out "$work/never" --signer "pem:$signer"
+    ao prepare --plan "$work/bad-plan2.json" --out "$work/never" --signer "pem:$signer"
+expect "a 2048-bit signer is refused (exit 2)" 2 ao prepare --plan "$work/plan.json" --out "$work/never" \
+    --signer "pem:$root/tests/fixtures/test-only-keys/test-only-signer-rsa2048.key.pem" --create-keys
 
 nkeys_before=$(kms list-keys | jq '.Keys | length')
-expect "prepare-request --dry-run exits 0" 0 \
-    "$cs/prepare-request.sh" --plan "$work/plan.json" --out "$work/dry" --signer "pem:$signer" --create-keys --dry-run
-check "prepare-request --dry-run prints the calls and creates nothing" bash -c \
-    "[ \$(grep -c '^DRY-RUN: aws .*kms create-key --origin EXTERNAL' '$work/last.out') = 6 ] && [ \$(grep -c 'get-parameters-for-import' '$work/last.out') = 9 ] && [ ! -e '$work/dry' ] && [ \$(aws --output json kms list-keys | jq '.Keys | length') = $nkeys_before ]"
+expect "prepare --dry-run exits 0" 0 ao prepare --plan "$work/plan.json" --out "$work/dry" --signer "pem:$signer" --create-keys --dry-run
+check "prepare --dry-run prints the calls and creates nothing" bash -c \
+    "[ \$(grep -c '^DRY-RUN: kms:CreateKey Origin=EXTERNAL' '$work/last.out') = 6 ] && [ \$(grep -c 'kms:GetParametersForImport' '$work/last.out') = 9 ] && [ ! -e '$work/dry' ] && [ \$(aws --output json kms list-keys | jq '.Keys | length') = $nkeys_before ]"
 
-t0=$(date +%s)
-expect "prepare-request builds the request (9 keys, dev/int/prod x s3/rds/dynamodb)" 0 \
-    "$cs/prepare-request.sh" --plan "$work/plan.json" --out "$work/request" --signer "pem:$signer" --create-keys
-echo "      prepare-request took $(($(date +%s) - t0)) s"
+t0=$(date +%s%N)
+expect "prepare builds the request (9 keys, dev/int/prod x s3/rds/dynamodb)" 0 \
+    ao prepare --plan "$work/plan.json" --out "$work/request" --signer "pem:$signer" --create-keys
+echo "      prepare took $((($(date +%s%N) - t0) / 1000000)) ms"
 cp "$work/last.out" "$work/prepare.out"
 req=$work/request
 fp=$(openssl pkey -pubin -in "$signer_pub" -outform DER | sha256sum | cut -d' ' -f1)
-check "prepare-request prints the signer fingerprint and the request digest" bash -c \
+check "prepare prints the signer fingerprint and the request digest" bash -c \
     "grep -q 'signer fingerprint  $fp' '$work/prepare.out' && grep -q \"request digest      \$(sha256sum '$req/SHA256SUMS' | cut -c1-64)\" '$work/prepare.out'"
 check "request: SHA256SUMS sorted coreutils format, sha256sum -c passes" bash -c \
     "cd '$req' && sha256sum -c --strict --quiet SHA256SUMS && cut -c67- SHA256SUMS | LC_ALL=C sort -c && [ \$(wc -l <SHA256SUMS) = 19 ]"
@@ -145,31 +155,24 @@ check "request: signature verifies with openssl (PSS salt 32)" openssl dgst -sha
     -sigopt rsa_pss_saltlen:32 -verify "$signer_pub" -signature "$req/SHA256SUMS.sig" "$req/SHA256SUMS"
 check "request: on-demand keys are the keys behind the s3 aliases" bash -c \
     "[ \"\$(jq -r '.keys[] | select(.service == \"s3\") | .key_arn' '$req/request.json' | sort)\" = \"\$(printf '%s\n' '${OLD[dev-s3]}' '${OLD[int-s3]}' '${OLD[prod-s3]}' | sort)\" ]"
-check "request: new keys are EXTERNAL, PendingImport, tagged Pending" bash -c '
+check "request: new keys are EXTERNAL, PendingImport, tagged Pending with their environment" bash -c '
     for arn in $(jq -r ".keys[] | select(.service != \"s3\") | .key_arn" "'"$req"'/request.json"); do
       m=$(aws --output json kms describe-key --key-id "$arn" | jq -r ".KeyMetadata | .Origin + \" \" + .KeyState")
       [ "$m" = "EXTERNAL PendingImport" ] || { echo "$arn: $m"; exit 1; }
-      aws --output json kms list-resource-tags --key-id "$arn" | jq -e ".Tags[] | select(.TagKey == \"KeyRotationStatus\" and .TagValue == \"Pending\")" >/dev/null || exit 1
+      env=$(jq -r --arg a "$arn" ".keys[] | select(.key_arn == \$a) | .environment" "'"$req"'/request.json")
+      aws --output json kms list-resource-tags --key-id "$arn" | jq -e --arg e "$env" "any(.Tags[]; .TagKey == \"KeyRotationStatus\" and .TagValue == \"Pending\") and any(.Tags[]; .TagKey == \"Environment\" and .TagValue == \$e)" >/dev/null || exit 1
     done'
 check "request: wrapping keys are RSA 4096 SPKI DER" bash -c \
     "openssl pkey -pubin -inform DER -in '$req/keys/prod-rds/WrappingPublicKey.bin' -noout -text | grep -q '4096 bit'"
-expect "prepare-request refuses an existing output folder (exit 4)" 4 \
-    "$cs/prepare-request.sh" --plan "$work/plan.json" --out "$work/request" --signer "pem:$signer" --create-keys
-
-# --- IAM policies --------------------------------------------------------------------
-expect "make-iam-policies writes both documents" 0 "$cs/make-iam-policies.sh" --plan "$work/plan.json" --request "$req" \
-    --out "$work/iam" --signer-key-arn arn:aws:kms:eu-west-1:000000000000:key/11111111-2222-3333-4444-555555555555
-check "importer policy names exactly the planned key ARNs and aliases" bash -c "
-    jq -e . '$work/iam/importer-policy.json' >/dev/null &&
-    [ \"\$(jq -c '.Statement[] | select(.Sid == \"ImportIntoPlannedKeysOnly\") | .Resource' '$work/iam/importer-policy.json')\" = \"\$(jq -c '[.keys[].key_arn] | sort' '$req/request.json')\" ] &&
-    [ \"\$(jq -c '[.Statement[] | select(.Sid == \"SwapPlannedAliasesOnly\") | .Resource[] | select(contains(\":alias/\"))]' '$work/iam/importer-policy.json')\" = \"\$(jq -c '[.keys[].alias | \"arn:aws:kms:eu-west-1:000000000000:\" + .] | sort' '$work/plan.json')\" ] &&
-    jq -e '.Statement[] | select(.Sid == \"ImportIntoPlannedKeysOnly\") | .Condition.StringEquals[\"kms:ExpirationModel\"] == \"KEY_MATERIAL_DOES_NOT_EXPIRE\"' '$work/iam/importer-policy.json' >/dev/null"
-check "preparer policy: CreateKey only EXTERNAL, planned wrapping algorithm, Sign only on the signer" bash -c "
-    p='$work/iam/preparer-policy.json'
-    jq -e '.Statement[] | select(.Action == \"kms:CreateKey\") | .Condition.StringEquals[\"kms:KeyOrigin\"] == \"EXTERNAL\"' \$p &&
-    jq -e '.Statement[] | select(.Action == \"kms:GetParametersForImport\") | .Condition[\"ForAnyValue:StringEquals\"][\"kms:WrappingAlgorithm\"] == [\"RSAES_OAEP_SHA_256\"]' \$p &&
-    jq -e '[.Statement[] | select(.Action | tostring | contains(\"kms:Sign\")) | .Resource] == [\"arn:aws:kms:eu-west-1:000000000000:key/11111111-2222-3333-4444-555555555555\"]' \$p &&
-    ! jq -e '.Statement[] | select(.Action | tostring | test(\"ImportKeyMaterial|UpdateAlias\"))' \$p" 
+expect "prepare refuses an existing output folder (exit 4)" 4 \
+    ao prepare --plan "$work/plan.json" --out "$work/request" --signer "pem:$signer" --create-keys
+# A KMS-held request signer (kms sign --message-type DIGEST).
+ksigner=$(kms create-key --key-spec RSA_3072 --key-usage SIGN_VERIFY | jq -r .KeyMetadata.Arn)
+jq '.keys |= [.[0]] | .request_id = "kms-signed"' "$work/plan.json" >"$work/plan-one.json"
+expect "prepare signs with a KMS key (kms:ID)" 0 ao prepare --plan "$work/plan-one.json" --out "$work/request-kms" --signer "kms:$ksigner"
+kms get-public-key --key-id "$ksigner" | jq -r .PublicKey | base64 -d | openssl pkey -pubin -inform DER -out "$work/ksigner.pem"
+check "the KMS-made signature verifies with openssl (PSS salt 32)" openssl dgst -sha256 -sigopt rsa_padding_mode:pss \
+    -sigopt rsa_pss_saltlen:32 -verify "$work/ksigner.pem" -signature "$work/request-kms/SHA256SUMS.sig" "$work/request-kms/SHA256SUMS"
 
 # --- the ceremony on a Kryoptic soft token ---------------------------------------------
 cat >"$work/kryoptic.conf" <<CONF
@@ -203,141 +206,264 @@ expect "airlock ceremony run writes the import bundle" 0 "$airlock" --config "$A
 bundle=$work/import
 ckey=$work/state/ceremony-signing-key.pem
 digest=$(sha256sum "$bundle/SHA256SUMS" | cut -c1-64)
+cfp=$(openssl pkey -pubin -in "$ckey" -outform DER | sha256sum | cut -c1-64)
+R=$work/receipts
+# The rehearsal ceremony ran with --allow-network, so the bundle says so.
+BASE=(--allow-not-air-gapped --receipt-dir "$R")
+IMP=(--bundle "$bundle" --ceremony-key "$ckey" --request "$req" "${BASE[@]}")
+
+# --- verify and the independent recipe -----------------------------------------------------
+expect "check-bundle.sh (sha256sum + openssl only) accepts the bundle" 0 bash "$cs/check-bundle.sh" "$bundle" "$ckey" "$digest"
+expect "verify accepts the bundle with the pinned key, fingerprint and digest" 0 \
+    ao verify --bundle "$bundle" --ceremony-key "$ckey" --ceremony-fingerprint "$cfp" --expect-digest "$digest" --allow-not-air-gapped --request "$req" --json
+check "verify --json names the digest, the key fingerprint and 9 keys with environments" bash -c \
+    "jq -e --arg d '$digest' --arg f '$cfp' '.sums_sha256 == \$d and .ceremony_fingerprint == \$f and (.keys | length) == 9 and all(.keys[]; .environment != null)' '$work/last.out'"
+expect "verify refuses a bundle whose workstation was not air-gapped (exit 23)" 23 \
+    ao verify --bundle "$bundle" --ceremony-key "$ckey" --expect-digest "$digest"
+wrongfp=$(printf '%s' "$cfp" | tr '0123456789abcdef' '123456789abcdef0')
+expect "verify refuses a ceremony key with another fingerprint than the pinned one (exit 20)" 20 \
+    ao verify --bundle "$bundle" --ceremony-key "$ckey" --ceremony-fingerprint "$wrongfp" --expect-digest "$digest" --allow-not-air-gapped
 
 # --- refusals: nothing is imported ----------------------------------------------------------
-untouched() { # no key of the request was imported or tagged by a ceremony
-    local arn
+untouched() { # no key of the request was imported, no alias moved
+    local arn env
     for arn in $(jq -r '.keys[] | select(.service != "s3") | .key_arn' "$req/request.json"); do
-        [[ $(kms describe-key --key-id "$arn" | jq -r .KeyMetadata.KeyState) == PendingImport ]] || return 1
+        [[ $(kms describe-key --key-id "$arn" | jq -r .KeyMetadata.KeyState) == PendingImport ]] || { echo "$arn imported"; return 1; }
     done
-    for arn in $(jq -r '.keys[] | select(.service == "s3") | .key_arn' "$req/request.json"); do
-        kms list-resource-tags --key-id "$arn" | jq -e '[.Tags[] | select(.TagKey == "AirlockCeremony")] == []' >/dev/null || return 1
+    for env in dev int prod; do
+        [[ $(material "${OLD[$env-s3]}") == "${MAT0[$env]}" ]] || { echo "$env-s3 material changed"; return 1; }
     done
+    [[ ! -e $R ]] || [[ -z $(find "$R" -name '*.receipt.json') ]] || { echo "a receipt was written"; return 1; }
 }
 cp -r "$bundle" "$work/flipped"
 f=$work/flipped/keys/prod-dynamodb/EncryptedKeyMaterial.bin
 byte=$(od -An -tu1 -j100 -N1 "$f" | tr -d ' ')
 # shellcheck disable=SC2059  # the format is the octal escape of one byte
 printf "\\$(printf '%03o' $((byte ^ 1)))" | dd of="$f" bs=1 seek=100 conv=notrunc status=none
-expect "a bundle with one flipped byte is refused (exit 20)" 20 "$cs/import-bundle.sh" --bundle "$work/flipped" \
-    --ceremony-key "$ckey" --expect-digest "$digest" --request "$req" --receipt-dir "$work/receipts" --yes
+expect "a bundle with one flipped byte is refused (exit 20)" 20 ao import --expect-digest "$digest" --bundle "$work/flipped" --ceremony-key "$ckey" --request "$req" "${BASE[@]}" --yes
 check "the flipped-byte refusal names the file" grep -q 'keys/prod-dynamodb/EncryptedKeyMaterial.bin' "$work/last.out"
+expect "check-bundle.sh refuses the flipped byte too" 1 bash "$cs/check-bundle.sh" "$work/flipped" "$ckey" "$digest"
 wrong=$(printf '%s' "$digest" | tr '0123456789abcdef' '123456789abcdef0')
-expect "a wrong expected digest is refused (exit 21)" 21 "$cs/import-bundle.sh" --bundle "$bundle" \
-    --ceremony-key "$ckey" --expect-digest "$wrong" --request "$req" --receipt-dir "$work/receipts" --yes
+expect "a wrong expected digest is refused (exit 21)" 21 ao import --expect-digest "$wrong" "${IMP[@]}" --yes
+check "after a digest mismatch the real digest is not printed" bash -c "! grep -qi '$digest' '$work/last.out' && ! grep -qi \"\$(fold -w4 <<<'$digest' | head -3 | paste -sd' ')\" '$work/last.out'"
 cp -r "$bundle" "$work/extra" && echo surprise >"$work/extra/keys/dev-s3/notes.txt"
-expect "a bundle with an unlisted file is refused (exit 20)" 20 "$cs/import-bundle.sh" --bundle "$work/extra" \
-    --ceremony-key "$ckey" --expect-digest "$digest" --receipt-dir "$work/receipts" --yes
+expect "a bundle with an unlisted file is refused (exit 20)" 20 ao import --expect-digest "$digest" --bundle "$work/extra" --ceremony-key "$ckey" --request "$req" "${BASE[@]}" --yes
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 2>/dev/null | openssl pkey -pubout -out "$work/other.pub.pem"
-expect "a bundle under another ceremony key is refused (exit 20)" 20 "$cs/import-bundle.sh" --bundle "$bundle" \
-    --ceremony-key "$work/other.pub.pem" --expect-digest "$digest" --receipt-dir "$work/receipts" --yes
-expect "import-bundle --dry-run verifies and prints the calls" 0 "$cs/import-bundle.sh" --bundle "$bundle" \
-    --ceremony-key "$ckey" --expect-digest "$digest" --request "$req" --receipt-dir "$work/receipts" --dry-run
-check "the dry run names import-key-material with KEY_MATERIAL_DOES_NOT_EXPIRE for all 9 keys" bash -c \
-    "[ \$(grep -c 'DRY-RUN: aws .*kms import-key-material .*--import-type NEW_KEY_MATERIAL --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE' '$work/last.out') = 9 ]"
+expect "a bundle under another ceremony key is refused (exit 20)" 20 ao import --expect-digest "$digest" --bundle "$bundle" --ceremony-key "$work/other.pub.pem" --request "$req" "${BASE[@]}" --yes
+expect "a bundle that does not answer the request given is refused (exit 22)" 22 \
+    ao import --expect-digest "$digest" --bundle "$bundle" --ceremony-key "$ckey" --request "$work/request-kms" "${BASE[@]}" --yes
+expect "credentials of another account are refused (exit 22)" 22 \
+    env AWS_ACCESS_KEY_ID=111111111111 "$AO" "${EP[@]}" import --expect-digest "$digest" "${IMP[@]}" --yes
+check "the account refusal names both accounts" bash -c "grep -q '000000000000' '$work/last.out' && grep -q '111111111111' '$work/last.out'"
+expect "another region is refused (exit 22)" 22 ao import --expect-digest "$digest" "${IMP[@]}" --region us-east-1 --yes
+expect "int before dev is refused (exit 25)" 25 ao import --expect-digest "$digest" "${IMP[@]}" --environments int --yes
+check "the order refusal says dev comes first" grep -q 'int before dev is done' "$work/last.out"
+expect "import --dry-run checks everything and prints the calls" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments dev --dry-run
+check "the dry run names ImportKeyMaterial with NEW_KEY_MATERIAL, an explicit ExpirationModel and the ceremony for dev's 3 keys" bash -c \
+    "[ \$(grep -c 'DRY-RUN: kms:ImportKeyMaterial .*ImportType=NEW_KEY_MATERIAL ExpirationModel=KEY_MATERIAL_DOES_NOT_EXPIRE KeyMaterialDescription=\"airlock ceremony ' '$work/last.out') = 3 ] && grep -q 'DRY-RUN: kms:RotateKeyOnDemand' '$work/last.out'"
 check "after the refusals and the dry run nothing was imported" untouched
 
-# --- import: dev first, declining its alias swap, then everything ------------------------------
+# --- import dev: declining its alias switch, then --keys, then the rest ----------------------
 grouped=$(fold -w4 <<<"$digest" | paste -sd' ' | tr a-f A-F)
-t0=$(date +%s)
-expect "declining dev's alias swap stops with exit 5" 5 bash -c "echo no | '$cs/import-bundle.sh' --bundle '$bundle' \
-    --ceremony-key '$ckey' --expect-digest '$grouped' --request '$req' --receipt-dir '$work/receipts' --environments dev"
-check "after the declined swap dev-rds is imported but alias/dev-rds still points at the old key" bash -c \
+t0=$(date +%s%N)
+expect "declining dev's alias switch stops with exit 5" 5 bash -c "echo no | '$AO' ${EP[*]} import --expect-digest '$grouped' ${IMP[*]} --environments dev"
+newarn() { jq -r --arg n "$1" '.keys[] | select(.name == $n) | .key_arn' "$req/request.json"; }
+check "after the declined switch dev-rds is imported but alias/dev-rds still points at the old key" bash -c \
     "[ \"\$(aws --output json kms describe-key --key-id alias/dev-rds | jq -r .KeyMetadata.Arn)\" = '${OLD[dev-rds]}' ] &&
-     [ \"\$(aws --output json kms describe-key --key-id \"\$(jq -r '.keys[] | select(.name == \"dev-rds\") | .key_arn' '$req/request.json')\" | jq -r .KeyMetadata.KeyState)\" = Enabled ] &&
-     [ \"\$(aws --output json kms describe-key --key-id alias/int-rds | jq -r .KeyMetadata.Arn)\" = '${OLD[int-rds]}' ]"
-expect "import-bundle imports, tests, rotates and swaps all 9 keys" 0 "$cs/import-bundle.sh" --bundle "$bundle" \
-    --ceremony-key "$ckey" --expect-digest "$grouped" --request "$req" --receipt-dir "$work/receipts" --yes
-echo "      import-bundle took $(($(date +%s) - t0)) s (both runs)"
-cp "$work/last.out" "$work/import.out"
-check "the rerun part skipped dev's imports already done" grep -q 'dev-rds: material already imported' "$work/import.out"
-receipt=$(tail -1 "$work/import.out")
-check "the receipt records every key done, with replaced keys for the swaps" bash -c \
-    "jq -e '.completed_at != null and ([.keys[] | select(.status == \"done\")] | length) == 9 and
-            ([.keys[] | select(.strategy == \"alias-swap\") | .replaced_key_arn] | length) == 6 and
-            ([.keys[] | select(.strategy == \"on-demand\") | .old_ciphertext_decrypts] | all)' '$receipt'"
-roundtrip() {
-    local k n want got
-    for k in "${samples[@]}"; do
-        n=$(kms decrypt --ciphertext-blob "fileb://$work/ct-$k" | jq -r .Plaintext | base64 -d)
-        [[ $n == "secret of $k" ]] || { echo "$k: old ciphertext gives '$n'"; return 1; }
-        want=$(jq -r --arg n "$k" '.keys[] | select(.name == $n) | .key_arn' "$req/request.json")
-        got=$(kms encrypt --key-id "alias/$k" --plaintext "fileb://$work/plain-$k" | jq -r .KeyId)
-        [[ $got == "$want" ]] || { echo "$k: alias encrypts under $got, want $want"; return 1; }
-    done
-    # Every alias points at the key the request named (one list-aliases call).
-    kms list-aliases | jq -e --slurpfile r "$req/request.json" '
-        ([.Aliases[] | select(.TargetKeyId != null) | {(.AliasName): .TargetKeyId}] | add) as $a
-        | all($r[0].keys[]; ($a[.alias] // "none") as $t | .key_arn | endswith($t))' >/dev/null ||
-        { echo "an alias does not point at its planned key"; return 1; }
-}
-check "data encrypted before the rotation decrypts after it; aliases encrypt under the planned keys" roundtrip
-check "swapped-out keys are tagged Replaced, rotated keys Rotated with a date" bash -c "
-    aws --output json kms list-resource-tags --key-id '${OLD[prod-rds]}' | jq -e '[.Tags[] | select(.TagKey == \"KeyRotationStatus\")][0].TagValue == \"Replaced\"' &&
-    aws --output json kms list-resource-tags --key-id '${OLD[prod-s3]}' | jq -e 'any(.Tags[]; .TagKey == \"KeyRotationStatus\" and .TagValue == \"Rotated\") and any(.Tags[]; .TagKey == \"LastKeyRotationDate\")'"
-t0=$(date +%s)
-expect "a rerun of a finished import changes nothing and exits 0" 0 "$cs/import-bundle.sh" --bundle "$bundle" \
-    --ceremony-key "$ckey" --expect-digest "$digest" --request "$req" --receipt-dir "$work/receipts" --environments prod
-echo "      rerun took $(($(date +%s) - t0)) s"
-check "the rerun skipped every prod key" bash -c "[ \$(grep -c 'already rotated by ceremony' '$work/last.out') = 3 ] && ! grep -q 'material imported' '$work/last.out'"
+     [ \"\$(aws --output json kms describe-key --key-id '$(newarn dev-rds)' | jq -r .KeyMetadata.KeyState)\" = Enabled ]"
+check "dev-s3 was rotated on demand: its CurrentKeyMaterialId changed" bash -c "[ \"\$(aws --output json kms describe-key --key-id '${OLD[dev-s3]}' | jq -r .KeyMetadata.CurrentKeyMaterialId)\" != '${MAT0[dev]}' ]"
+expect "the rerun switches dev's aliases" 0 ao import --expect-digest "$grouped" "${IMP[@]}" --environments dev --yes
+echo "      import dev took $((($(date +%s%N) - t0) / 1000000)) ms (both runs)"
+check "the rerun decided from KMS: dev-s3 already done, dev-rds only the switch" bash -c \
+    "grep -q 'key dev-s3 (dev s3, on-demand): already done' '$work/last.out' && grep -q 'key dev-rds (dev rds, alias-switch): material already imported; switch the alias' '$work/last.out' && ! grep -q 'material imported (KeyMaterialId' '$work/last.out'"
+rdev=$(ls "$R"/dev.*.receipt.json)
+check "dev's receipt: complete, material ids from KMS, previous alias targets recorded" bash -c "
+    jq -e --arg m0 '${MAT0[dev]}' --arg old '${OLD[dev-rds]}' '.completed_at != null and .environment == \"dev\" and .air_gapped == false and
+        ([.keys[] | select(.status == \"done\")] | length) == 3 and
+        (.keys[] | select(.name == \"dev-s3\") | .strategy == \"on-demand\" and .previous_key_material_id == \$m0 and .imported_key_material_id != \$m0 and .old_ciphertext_decrypts == true) and
+        (.keys[] | select(.name == \"dev-rds\") | .strategy == \"alias-switch\" and .previous_alias_target == \$old)' '$rdev' &&
+    [ \"\$(jq -r '.keys[] | select(.name == \"dev-s3\") | .imported_key_material_id' '$rdev')\" = \"\$(aws --output json kms describe-key --key-id '${OLD[dev-s3]}' | jq -r .KeyMetadata.CurrentKeyMaterialId)\" ]"
+check "rotation tags are written (KeyRotationStatus, LastKeyRotationDate; old key Replaced)" bash -c "
+    aws --output json kms list-resource-tags --key-id '${OLD[dev-rds]}' | jq -e 'any(.Tags[]; .TagKey == \"KeyRotationStatus\" and .TagValue == \"Replaced\")' &&
+    aws --output json kms list-resource-tags --key-id '${OLD[dev-s3]}' | jq -e 'any(.Tags[]; .TagKey == \"KeyRotationStatus\" and .TagValue == \"Rotated\") and any(.Tags[]; .TagKey == \"LastKeyRotationDate\")'"
+expect "int before dev's report is clean is refused (exit 25)" 25 ao import --expect-digest "$digest" "${IMP[@]}" --environments int --yes
+check "the refusal asks for a report of dev" grep -q 'no report of dev' "$work/last.out"
 
-# --- compliance report on a moto inventory ---------------------------------------------------------
-new() { jq -r --arg n "$1" '.keys[] | select(.name == $n) | .key_arn' "$req/request.json"; }
-s3b() { # BUCKET KEY
+# --- a moto inventory, and the report that gates int ----------------------------------------
+s3b() { # BUCKET KEY [ENV]
     aws s3api create-bucket --bucket "$1" --create-bucket-configuration LocationConstraint=eu-west-1 >/dev/null
     aws s3api put-bucket-encryption --bucket "$1" --server-side-encryption-configuration \
-        "{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\"$2\"}}]}"
+        "{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\"$2\"},\"BucketKeyEnabled\":true}]}"
+    [[ -z ${3:-} ]] || aws s3api put-bucket-tagging --bucket "$1" --tagging "TagSet=[{Key=Environment,Value=$3}]"
 }
 s3b dev-logs-rotated "${OLD[dev-s3]}"          # on-demand: same ARN, new material: compliant
-s3b prod-data-alias alias/prod-s3              # through the alias: compliant
+s3b dev-data-alias alias/dev-s3 dev            # through the alias: compliant ...
+printf 'old object' >"$work/obj"               # ... but one object still under the replaced dev-rds key
+aws s3api put-object --bucket dev-data-alias --key old.txt --body "$work/obj" --server-side-encryption aws:kms --ssekms-key-id "${OLD[dev-rds]}" >/dev/null
 aws s3api create-bucket --bucket plain-sse-s3 --create-bucket-configuration LocationConstraint=eu-west-1 >/dev/null
+aws s3api put-bucket-tagging --bucket plain-sse-s3 --tagging 'TagSet=[{Key=Environment,Value=dev}]'
+s3b int-bucket alias/int-s3                     # int not imported yet: pending
 ddb() {
     aws dynamodb create-table --table-name "$1" --attribute-definitions AttributeName=id,AttributeType=S \
         --key-schema AttributeName=id,KeyType=HASH --billing-mode PAY_PER_REQUEST \
         --sse-specification "Enabled=true,SSEType=KMS,KMSMasterKeyId=$2" >/dev/null
 }
-ddb int-orders-old "${OLD[int-dynamodb]}"      # replaced key: NON_COMPLIANT
-ddb prod-orders-new "$(new prod-dynamodb)"     # new key: compliant
+ddb int-orders-old "${OLD[int-dynamodb]}"      # pending now, replaced after int's import
+ddb dev-orders-new "$(newarn dev-dynamodb)"    # new key: compliant
 rdsi() {
     aws rds create-db-instance --db-instance-identifier "$1" --db-instance-class db.t3.micro --engine postgres \
         --master-username u --master-user-password 'not-a-real-pass-1' --allocated-storage 20 --storage-encrypted --kms-key-id "$2" >/dev/null
 }
-rdsi prod-db-old "${OLD[prod-rds]}"            # replaced key: NON_COMPLIANT
-rdsi dev-db-new "$(new dev-rds)"               # new key: compliant
+rdsi prod-db-old "${OLD[prod-rds]}"            # pending now, replaced after prod's import
+rdsi dev-db-new "$(newarn dev-rds)"            # new key: compliant
+rdsi dev-db-old "${OLD[dev-rds]}"              # snapshotted, then deleted: the snapshot stays on the replaced key
+aws rds create-db-snapshot --db-instance-identifier dev-db-old --db-snapshot-identifier dev-db-old-final >/dev/null
+aws rds delete-db-instance --db-instance-identifier dev-db-old --skip-final-snapshot >/dev/null
 aws rds create-db-cluster --db-cluster-identifier int-cluster-old --engine aurora-postgresql --master-username u \
     --master-user-password 'not-a-real-pass-1' --storage-encrypted --kms-key-id "${OLD[int-rds]}" >/dev/null
-expect "compliance-report --json exits 1 when something is non-compliant" 1 "$cs/compliance-report.sh" --json --receipts "$work/receipts"
+aws rds create-db-instance --db-instance-identifier int-cluster-old-1 --db-cluster-identifier int-cluster-old \
+    --engine aurora-postgresql --db-instance-class db.r5.large >/dev/null
+REP=(report --plan "$work/plan.json" --receipt-dir "$R")
+st() { jq -r --arg n "$1" '[.resources[] | select(.arn | endswith($n))][0] | .status + " " + .environment' "$work/report.json"; }
+expect "report --json exits 1 with resources left on old keys" 1 ao "${REP[@]}" --json
 cp "$work/last.out" "$work/report.json"
-check "--json names exactly the three non-compliant resources with their environment" bash -c \
-    "jq -e '[.resources[] | .resource] | sort == [\"cluster:int-cluster-old\", \"db:prod-db-old\", \"int-orders-old\"]' '$work/report.json' &&
-     jq -e '[.resources[] | select(.resource == \"db:prod-db-old\") | .environment] == [\"prod\"]' '$work/report.json' &&
-     jq -e '.summary == {total: 8, compliant: 4, non_compliant: 3, not_applicable: 1}' '$work/report.json'"
-expect "the table (rendered from the saved report) exits 1" 1 "$cs/compliance-report.sh" --from-json "$work/report.json"
-check "the table lists exactly the non-compliant resources" bash -c "
-    o='$work/last.out'; grep -q prod-db-old \$o && grep -q int-orders-old \$o && grep -q int-cluster-old \$o &&
-    ! grep -qE 'dev-logs-rotated|prod-data-alias|prod-orders-new|dev-db-new|plain-sse-s3' \$o && grep -q '^3 non-compliant, 4 compliant, 1 not applicable' \$o"
-expect "--csv exits 1" 1 "$cs/compliance-report.sh" --from-json "$work/report.json" --csv
-check "--csv has a header and three rows" bash -c \
-    "head -1 '$work/last.out' | grep -qx 'service,region,resource,key_arn,environment,status,reason' && [ \$(grep -c NON_COMPLIANT '$work/last.out') = 3 ] && [ \$(wc -l <'$work/last.out') = 4 ]"
-aws kms tag-resource --key-id "$(new dev-rds)" --tags TagKey=LastKeyRotationDate,TagValue=2020-01-01T00:00:00Z
-expect "--max-age-days flags material older than the policy (and --put-metrics publishes)" 1 \
-    bash -c "'$cs/compliance-report.sh' --json --max-age-days 365 --put-metrics 2>'$work/metrics.err'"
-check "the too-old key's resource is listed with its age" bash -c \
-    "jq -e '[.resources[] | select(.resource == \"db:dev-db-new\") | .reason | test(\"days old\")] == [true]' '$work/last.out'"
-check "CloudWatch has the rotation metrics" bash -c \
-    "aws --output json --endpoint-url http://127.0.0.1:5000 cloudwatch list-metrics --namespace Airlock/KeyRotation | jq -e '[.Metrics[].MetricName] | unique == [\"RotatedResources\", \"TotalResources\"]'"
-# Move the stragglers to the new keys: the report is clean.
-aws kms tag-resource --key-id "$(new dev-rds)" --tags "TagKey=LastKeyRotationDate,TagValue=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-aws dynamodb delete-table --table-name int-orders-old >/dev/null
-aws rds delete-db-instance --db-instance-identifier prod-db-old --skip-final-snapshot >/dev/null
-aws rds delete-db-cluster --db-cluster-identifier int-cluster-old --skip-final-snapshot >/dev/null
-expect "compliance-report exits 0 when everything is on rotated keys" 0 "$cs/compliance-report.sh" --max-age-days 365
-expect "compliance-report --require-byok flags the SSE-S3 bucket" 1 "$cs/compliance-report.sh" --json --require-byok
-check "--require-byok lists only the bucket without a BYOK key" jq -e '[.resources[].resource] == ["plain-sse-s3"]' "$work/last.out"
-expect "compliance-report --dry-run calls nothing and exits 0" 0 "$cs/compliance-report.sh" --dry-run
-check "compliance-report --dry-run prints the listing calls" grep -q 'DRY-RUN: aws .*rds describe-db-clusters' "$work/last.out"
+check "report rows carry arn, service, environment, status and reason" \
+    jq -e '.resources | length > 0 and all(.[]; has("arn") and has("service") and has("environment") and has("status") and has("reason"))' "$work/report.json"
+check "report judges against plan + receipts: rotated COMPLIANT, old keys PENDING, replaced NON_COMPLIANT, SSE-S3 N/A" bash -c "
+    r='$work/report.json'; s() { jq -r --arg n \"\$1\" '[.resources[] | select(.arn | endswith(\$n))][0] | .status + \" \" + .environment' \$r; }
+    [ \"\$(s :dev-logs-rotated)\" = 'COMPLIANT dev' ] && [ \"\$(s table/dev-orders-new)\" = 'COMPLIANT dev' ] &&
+    [ \"\$(s :db:dev-db-new)\" = 'COMPLIANT dev' ] && [ \"\$(s :int-bucket)\" = 'PENDING int' ] &&
+    [ \"\$(s table/int-orders-old)\" = 'PENDING int' ] && [ \"\$(s :db:prod-db-old)\" = 'PENDING prod' ] &&
+    [ \"\$(s :plain-sse-s3)\" = 'NOT_APPLICABLE dev' ] && [ \"\$(s :snapshot:dev-db-old-final)\" = 'NON_COMPLIANT dev' ] &&
+    [ \"\$(s :dev-data-alias)\" = 'NON_COMPLIANT dev' ] &&
+    jq -e '[.resources[] | select(.arn | endswith(\":dev-data-alias\")) | .reason | test(\"object old.txt\")] == [true]' \$r"
+check "an Aurora cluster is counted once (its member instance is not a row)" bash -c \
+    "jq -e '([.resources[] | select(.arn | endswith(\":cluster:int-cluster-old\"))] | length) == 1 and ([.resources[] | select(.arn | endswith(\":db:int-cluster-old-1\"))] | length) == 0' '$work/report.json'"
+check "dev's report marker says not clean" jq -e '.clean == false' "$R/dev.report.json"
+expect "int while dev's report is not clean is refused (exit 25)" 25 ao import --expect-digest "$digest" "${IMP[@]}" --environments int --yes
+check "the refusal says dev's report was not clean" grep -q 'was not clean' "$work/last.out"
+aws s3api delete-object --bucket dev-data-alias --key old.txt >/dev/null
+aws rds delete-db-snapshot --db-snapshot-identifier dev-db-old-final >/dev/null
+expect "report exits 1 while int and prod are pending" 1 ao "${REP[@]}"
+check "the table's last line counts the statuses" grep -qE '^[0-9]+ compliant, 0 non-compliant, [0-9]+ pending, 0 error' "$work/last.out"
+check "dev's report marker now says clean" jq -e '.clean == true' "$R/dev.report.json"
+expect "import int after dev is done and clean" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments int --yes
+expect "report after int: int's old table and cluster are on replaced keys (exit 1)" 1 ao "${REP[@]}" --json
+cp "$work/last.out" "$work/report.json"
+check "int's replaced-key resources are NON_COMPLIANT, int's bucket COMPLIANT" bash -c \
+    "[ \"\$(jq -r '[.resources[] | select(.arn | endswith(\"table/int-orders-old\"))][0].status' '$work/report.json')\" = NON_COMPLIANT ] &&
+     [ \"\$(jq -r '[.resources[] | select(.arn | endswith(\":cluster:int-cluster-old\"))][0].status' '$work/report.json')\" = NON_COMPLIANT ] &&
+     [ \"\$(jq -r '[.resources[] | select(.arn | endswith(\":int-bucket\"))][0].status' '$work/report.json')\" = COMPLIANT ]"
 
-# --- the AWS Config rule's evaluation, against the same KMS ------------------------------------------
+# --- prod: --keys subset under a recorded order override; reruns decided from KMS -----------
+expect "prod while int's report is not clean is refused (exit 25)" 25 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --yes
+expect "--keys prod-s3 with --override-order imports only that key" 0 \
+    ao import --expect-digest "$digest" "${IMP[@]}" --keys prod-s3 --override-order "rehearsal: int stragglers tracked in TICKET-1" --yes
+check "only prod-s3 changed: prod-rds is still PendingImport" bash -c \
+    "[ \"\$(aws --output json kms describe-key --key-id '$(newarn prod-rds)' | jq -r .KeyMetadata.KeyState)\" = PendingImport ] &&
+     [ \"\$(aws --output json kms describe-key --key-id '${OLD[prod-s3]}' | jq -r .KeyMetadata.CurrentKeyMaterialId)\" != '${MAT0[prod]}' ]"
+expect "the rest of prod with the override" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal: int stragglers tracked in TICKET-1" --yes
+rprod=$(ls "$R"/prod.*.receipt.json)
+check "prod's receipt records the override and its reason" jq -e '.order_override.reason | test("TICKET-1")' "$rprod"
+roundtrip() {
+    local k n want got
+    for k in "${samples[@]}"; do
+        n=$(kms decrypt --ciphertext-blob "fileb://$work/ct-$k" | jq -r .Plaintext | base64 -d)
+        [[ $n == "secret of $k" ]] || { echo "$k: old ciphertext gives '$n'"; return 1; }
+        want=$(newarn "$k")
+        got=$(kms encrypt --key-id "alias/$k" --plaintext "fileb://$work/plain-$k" | jq -r .KeyId)
+        [[ $got == "$want" ]] || { echo "$k: alias encrypts under $got, want $want"; return 1; }
+    done
+}
+check "data encrypted before the rotation decrypts after it; aliases encrypt under the planned keys" roundtrip
+t0=$(date +%s%N)
+expect "a rerun of a finished prod changes nothing and exits 0" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal" --yes
+echo "      rerun took $((($(date +%s%N) - t0) / 1000000)) ms"
+check "the rerun skipped every prod key" bash -c "[ \$(grep -c 'already done (decided from KMS)' '$work/last.out') = 3 ] && ! grep -q 'material imported' '$work/last.out'"
+for n in prod-s3 prod-rds prod-dynamodb; do
+    kms untag-resource --key-id "$(newarn $n)" --tag-keys KeyRotationStatus LastKeyRotationDate AirlockCeremony
+done
+expect "with the rotation tags removed, a rerun still changes nothing" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal" --yes
+check "... because it decided from KMS, not from tags" bash -c "[ \$(grep -c 'already done (decided from KMS)' '$work/last.out') = 3 ] && ! grep -q 'material imported' '$work/last.out'"
+kms update-alias --alias-name alias/prod-rds --target-key-id "${OLD[prod-rds]}"
+expect "after alias/prod-rds was pointed back by hand, a rerun is not 'already done'" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal" --yes
+check "... it switches alias/prod-rds again and imports nothing" bash -c \
+    "grep -q 'key prod-rds (prod rds, alias-switch): material already imported; switch the alias' '$work/last.out' && ! grep -q 'material imported (' '$work/last.out' &&
+     [ \"\$(aws --output json kms describe-key --key-id alias/prod-rds | jq -r .KeyMetadata.Arn)\" = '$(newarn prod-rds)' ]"
+
+# --- report: fail closed, CSV, --require-byok ------------------------------------------------
+ddb dev-orders-lost "arn:aws:kms:eu-west-1:000000000000:key/00000000-0000-4000-8000-000000000000"
+expect "a resource whose key cannot be described is ERROR and the report exits 3" 3 ao "${REP[@]}" --json
+check "the ERROR row names the failed call" bash -c \
+    "jq -e '[.resources[] | select(.arn | endswith(\"table/dev-orders-lost\"))][0] | .status == \"ERROR\" and (.reason | test(\"DescribeKey\"))' '$work/last.out'"
+check "... and dev's marker is no longer clean" jq -e '.clean == false' "$R/dev.report.json"
+aws dynamodb delete-table --table-name dev-orders-lost >/dev/null
+aws dynamodb delete-table --table-name int-orders-old >/dev/null
+aws rds delete-db-instance --db-instance-identifier int-cluster-old-1 --skip-final-snapshot >/dev/null
+aws rds delete-db-cluster --db-cluster-identifier int-cluster-old --skip-final-snapshot >/dev/null
+aws rds delete-db-instance --db-instance-identifier prod-db-old --skip-final-snapshot >/dev/null
+expect "the automated snapshot the deleted cluster left is found on the replaced key (exit 1)" 1 ao "${REP[@]}" --json
+check "... as a NON_COMPLIANT db-cluster-snapshot of int" bash -c \
+    "jq -e '[.resources[] | select(.kind == \"db-cluster-snapshot\" and .status == \"NON_COMPLIANT\" and .environment == \"int\")] | length == 1' '$work/last.out'"
+for s in $(aws rds describe-db-cluster-snapshots | jq -r '.DBClusterSnapshots[].DBClusterSnapshotIdentifier'); do
+    aws rds delete-db-cluster-snapshot --db-cluster-snapshot-identifier "$s" >/dev/null
+done
+expect "report exits 0 when everything is on rotated keys" 0 ao "${REP[@]}"
+expect "report --csv exits 0" 0 ao "${REP[@]}" --csv
+check "--csv has the header and one row per resource" bash -c \
+    "head -1 '$work/last.out' | grep -qx 'arn,service,kind,account,region,environment,status,key_arn,reason' && [ \$(grep -c ',COMPLIANT,' '$work/last.out') -ge 5 ]"
+expect "report --require-byok flags the SSE-S3 bucket (exit 1)" 1 ao "${REP[@]}" --require-byok --json
+check "--require-byok makes only the bucket without a BYOK key NON_COMPLIANT" \
+    jq -e '[.resources[] | select(.status == "NON_COMPLIANT") | .arn] == ["arn:aws:s3:::plain-sse-s3"]' "$work/last.out"
+expect "report without receipts calls nothing rotated (exit 1: all PENDING)" 1 ao report --plan "$work/plan.json" --json
+check "... every planned-key resource is PENDING, none COMPLIANT" jq -e '[.resources[] | select(.status == "COMPLIANT")] == []' "$work/last.out"
+expect "report --dry-run calls nothing and exits 0" 0 env AWS_ACCESS_KEY_ID=invalid "$AO" "${EP[@]}" "${REP[@]}" --dry-run
+check "report --dry-run prints the listing calls" grep -q 'DRY-RUN: rds:DescribeDBClusterSnapshots' "$work/last.out"
+
+# --- rollback -------------------------------------------------------------------------------
+expect "rollback --dry-run changes nothing" 0 ao rollback --receipt-dir "$R" --environment prod --dry-run
+check "the dry run names the alias moves" bash -c "[ \$(grep -c 'DRY-RUN: kms:UpdateAlias' '$work/last.out') = 2 ] && [ \"\$(aws --output json kms describe-key --key-id alias/prod-rds | jq -r .KeyMetadata.Arn)\" = '$(newarn prod-rds)' ]"
+expect "rollback prod re-points its aliases" 0 ao rollback --receipt-dir "$R" --environment prod
+check "rollback says plainly that the on-demand rotation cannot be undone" bash -c "grep -q 'prod-s3 .*CANNOT be undone in KMS' '$work/last.out'"
+check "alias/prod-rds and alias/prod-dynamodb point at the previous keys again" bash -c \
+    "[ \"\$(aws --output json kms describe-key --key-id alias/prod-rds | jq -r .KeyMetadata.Arn)\" = '${OLD[prod-rds]}' ] &&
+     [ \"\$(aws --output json kms describe-key --key-id alias/prod-dynamodb | jq -r .KeyMetadata.Arn)\" = '${OLD[prod-dynamodb]}' ] &&
+     jq -e '.rolled_back_at != null' '$rprod'"
+expect "rollback of an environment without a receipt is refused (exit 26)" 26 ao rollback --receipt-dir "$R" --environment staging
+expect "a rerun of import after rollback switches prod again" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments prod --override-order "rehearsal" --yes
+check "... and the aliases are on the new keys" bash -c "[ \"\$(aws --output json kms describe-key --key-id alias/prod-rds | jq -r .KeyMetadata.Arn)\" = '$(newarn prod-rds)' ]"
+
+# --- IAM policies, linted with parliament ------------------------------------------------------
+lintv=$root/.work/lint-venv
+if [[ ! -x $lintv/bin/parliament ]]; then
+    "${PYTHON313:-/root/.pyenv/versions/3.13.0/bin/python3.13}" -m venv "$lintv" &&
+        "$lintv/bin/pip" install -q -r "$cs/localstack/lint.txt" >/dev/null
+fi
+until=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+expect "iam writes the policies" 0 ao iam --plan "$work/plan.json" --valid-until "$until" --out "$work/iam" --request "$req" \
+    --signer-key-arn "$ksigner"
+for p in preparer importer reporter; do
+    # parliament reads stdin when it is not a terminal, so the policy goes in with --string.
+    check "parliament finds nothing in the $p policy" bash -c "out=\$('$lintv/bin/parliament' --string \"\$(cat '$work/iam/$p-policy.json')\" </dev/null) && [ -z \"\$out\" ] || { echo \"\$out\"; exit 1; }"
+done
+check "every statement is time-boxed by aws:CurrentTime up to --valid-until and needs MFA" bash -c \
+    "for f in '$work'/iam/*policy.json; do jq -e --arg u '$until' 'all(.Statement[]; .Condition.DateLessThan[\"aws:CurrentTime\"] == \$u and .Condition.Bool[\"aws:MultiFactorAuthPresent\"] == \"true\")' \"\$f\" >/dev/null || { echo \$f; exit 1; }; done"
+check "CreateKey tags are conditioned on aws:RequestTag and aws:TagKeys (no kms:CallerAction)" bash -c "
+    p='$work/iam/preparer-policy.json'
+    jq -e '.Statement[] | select(.Action == [\"kms:CreateKey\"]) | .Condition.StringEquals[\"kms:KeyOrigin\"] == \"EXTERNAL\" and .Condition.StringEquals[\"aws:RequestTag/KeyRotationStatus\"] == \"Pending\" and (.Condition[\"ForAllValues:StringEquals\"][\"aws:TagKeys\"] | index(\"Environment\") != null)' \$p &&
+    ! grep -q CallerAction '$work'/iam/*.json"
+check "the importer imports into exactly the request's keys, writes only rotation tags, tests under the context" bash -c "
+    p='$work/iam/importer-policy.json'
+    [ \"\$(jq -c '.Statement[] | select(.Sid == \"ImportIntoPlannedKeysWithoutExpiry\") | .Resource' \$p)\" = \"\$(jq -c '[.keys[].key_arn] | sort' '$req/request.json')\" ] &&
+    jq -e '.Statement[] | select(.Sid == \"RotationTagsOnly\") | .Condition[\"ForAllValues:StringEquals\"][\"aws:TagKeys\"] == [\"KeyRotationStatus\",\"LastKeyRotationDate\",\"AirlockCeremony\",\"ReplacedBy\"]' \$p &&
+    jq -e '.Statement[] | select(.Sid == \"TestCallsUnderTheTestContextOnly\") | .Condition.StringEquals[\"kms:EncryptionContext:airlock-purpose\"] == \"post-import-test\"' \$p &&
+    jq -e '[.Statement[] | select(.Action | index(\"kms:UpdateAlias\")) | .Resource[] | select(contains(\":alias/\"))] | length == 9' \$p"
+check "roles: MaxSessionDuration and MFA trust policies" bash -c \
+    "jq -e 'all(.roles[]; .MaxSessionDuration == 3600)' '$work/iam/roles.json' && jq -e '.Statement[0].Condition.NumericLessThan[\"aws:MultiFactorAuthAge\"] == \"3600\"' '$work/iam/importer-trust-policy.json'"
+expect "iam refuses a --valid-until in the past (exit 2)" 2 ao iam --plan "$work/plan.json" --valid-until 2020-01-01T00:00:00Z --out "$work/iam-old"
+expect "config-rule says plainly it is not in this version (exit 2)" 2 ao config-rule
+
+# --- the AWS Config rule's evaluation (the existing Lambda), against the same KMS -------------
 plain=$(kms create-key --description "not BYOK" | jq -r .KeyMetadata.Arn)
-check "the Config rule's evaluate() agrees with the report (replaced, rotated, too old, not BYOK, missing key)" \
+check "the Config rule's evaluate() (replaced, rotated, too old, not BYOK, missing key)" \
     python "$cs/config-rules/rule-test.py" "${OLD[prod-rds]}" "${OLD[prod-s3]}" "$plain"

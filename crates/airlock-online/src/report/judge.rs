@@ -1,0 +1,415 @@
+//! Judging one resource against the plan and the receipts (never tags):
+//! COMPLIANT only on a rotated key (a receipt says done, not rolled back)
+//! and, for on-demand keys, with the imported material current;
+//! NON_COMPLIANT on a replaced key or old material; PENDING when planned
+//! but not yet imported; ERROR when any AWS call about it failed;
+//! NOT_APPLICABLE (NON_COMPLIANT with --require-byok) for SSE-S3, AWS
+//! owned or managed keys, unencrypted resources and keys outside the plan.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::plan::Plan;
+use crate::receipt::{Receipt, Strategy};
+
+/// A verdict, ordered from best to worst for combining parts of a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Not on a customer key (and BYOK not required).
+    NotApplicable,
+    /// On the rotated key with the imported material.
+    Compliant,
+    /// Planned, not yet imported.
+    Pending,
+    /// On a replaced key or old material (or not BYOK under --require-byok).
+    NonCompliant,
+    /// An AWS call about it failed: the report cannot vouch for it.
+    Error,
+}
+
+impl Status {
+    /// The spelling in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotApplicable => "NOT_APPLICABLE",
+            Status::Compliant => "COMPLIANT",
+            Status::Pending => "PENDING",
+            Status::NonCompliant => "NON_COMPLIANT",
+            Status::Error => "ERROR",
+        }
+    }
+}
+
+/// What encrypts a resource (or one part of it, e.g. an S3 object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRef {
+    /// No customer key: why (SSE-S3, AWS owned key, unencrypted).
+    NoKey(String),
+    /// A KMS key id, ARN, alias name or alias ARN.
+    Key(String),
+}
+
+/// What KMS says about a referenced key.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyInfo {
+    /// Its ARN.
+    pub arn: String,
+    /// AWS or CUSTOMER.
+    pub manager: String,
+    /// AWS_KMS, EXTERNAL, ...
+    pub origin: String,
+    /// CurrentKeyMaterialId.
+    pub current_material: Option<String>,
+}
+
+/// A rotated key, from a receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    /// Plan key name.
+    pub name: String,
+    /// Environment.
+    pub environment: String,
+    /// How it was rotated.
+    pub strategy: Strategy,
+    /// The imported KeyMaterialId.
+    pub material: Option<String>,
+}
+
+/// What the plan and receipts say about key ARNs.
+#[derive(Debug, Clone, Default)]
+pub struct Knowledge {
+    /// Rotated keys by ARN.
+    pub rotated: BTreeMap<String, Rotated>,
+    /// Replaced keys by ARN -> (name, environment, the key that replaced it).
+    pub replaced: BTreeMap<String, (String, String, String)>,
+    /// Keys planned but not rotated yet by ARN -> (name, environment).
+    pub planned: BTreeMap<String, (String, String)>,
+}
+
+impl Knowledge {
+    /// Builds it from the plan, the receipts and the current alias targets
+    /// (alias name -> key ARN).
+    pub fn new(plan: &Plan, receipts: &[Receipt], alias_arns: &BTreeMap<String, String>) -> Self {
+        let mut k = Knowledge::default();
+        let mut rs: Vec<&Receipt> = receipts.iter().collect();
+        rs.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        let names: BTreeMap<&str, &str> = plan
+            .keys
+            .iter()
+            .map(|p| (p.name.as_str(), p.environment.as_str()))
+            .collect();
+        let mut latest: BTreeMap<String, (String, Rotated, bool)> = BTreeMap::new();
+        for r in rs {
+            for key in &r.keys {
+                let Some(env) = names.get(key.name.as_str()) else {
+                    continue;
+                };
+                if let Some(prev) = &key.previous_alias_target
+                    && key.status == "done"
+                {
+                    k.replaced.insert(
+                        prev.clone(),
+                        (key.name.clone(), env.to_string(), key.key_arn.clone()),
+                    );
+                }
+                let done = key.status == "done" && r.rolled_back_at.is_none();
+                latest.insert(
+                    key.name.clone(),
+                    (
+                        key.key_arn.clone(),
+                        Rotated {
+                            name: key.name.clone(),
+                            environment: env.to_string(),
+                            strategy: key.strategy,
+                            material: key.imported_key_material_id.clone(),
+                        },
+                        done,
+                    ),
+                );
+            }
+        }
+        for (arn, rot, done) in latest.into_values() {
+            if done {
+                k.replaced.remove(&arn);
+                k.rotated.insert(arn, rot);
+            } else {
+                k.planned.insert(arn, (rot.name, rot.environment));
+            }
+        }
+        for p in &plan.keys {
+            if let Some(arn) = alias_arns.get(&p.alias)
+                && !k.rotated.contains_key(arn)
+                && !k.replaced.contains_key(arn)
+            {
+                k.planned
+                    .insert(arn.clone(), (p.name.clone(), p.environment.clone()));
+            }
+        }
+        k
+    }
+
+    /// The plan's environment for a key ARN, if the plan knows the key.
+    pub fn environment_of(&self, arn: &str) -> Option<&str> {
+        self.rotated
+            .get(arn)
+            .map(|r| r.environment.as_str())
+            .or_else(|| self.replaced.get(arn).map(|r| r.1.as_str()))
+            .or_else(|| self.planned.get(arn).map(|r| r.1.as_str()))
+    }
+}
+
+/// Judges one key reference; `key` is KMS's answer for it (None for
+/// `KeyRef::NoKey`).
+pub fn judge(
+    r: &KeyRef,
+    key: Option<&Result<KeyInfo, String>>,
+    k: &Knowledge,
+    require_byok: bool,
+) -> (Status, String) {
+    let not_byok = |why: String| {
+        if require_byok {
+            (Status::NonCompliant, format!("{why}; BYOK is required"))
+        } else {
+            (Status::NotApplicable, why)
+        }
+    };
+    let key = match (r, key) {
+        (KeyRef::NoKey(why), _) => return not_byok(why.clone()),
+        (KeyRef::Key(id), None) => return (Status::Error, format!("key {id} was not looked up")),
+        (KeyRef::Key(id), Some(Err(e))) => {
+            return (Status::Error, format!("key {id}: {e}"));
+        }
+        (KeyRef::Key(_), Some(Ok(info))) => info,
+    };
+    if let Some(rot) = k.rotated.get(&key.arn) {
+        return match rot.strategy {
+            Strategy::AliasSwitch => (
+                Status::Compliant,
+                format!("on {}'s rotated key (new key, alias switched)", rot.name),
+            ),
+            Strategy::OnDemand => {
+                if rot.material.is_some() && key.current_material == rot.material {
+                    (
+                        Status::Compliant,
+                        format!(
+                            "on {}'s key, current material is the imported one",
+                            rot.name
+                        ),
+                    )
+                } else {
+                    (
+                        Status::NonCompliant,
+                        format!(
+                            "on {}'s key but its current material {:?} is not the imported {:?}",
+                            rot.name, key.current_material, rot.material
+                        ),
+                    )
+                }
+            }
+        };
+    }
+    if let Some((name, _, new)) = k.replaced.get(&key.arn) {
+        return (
+            Status::NonCompliant,
+            format!("on {name}'s replaced key {}; move it to {new}", key.arn),
+        );
+    }
+    if let Some((name, _)) = k.planned.get(&key.arn) {
+        return (
+            Status::Pending,
+            format!("on {name}'s key, planned but not yet imported"),
+        );
+    }
+    if key.manager == "AWS" {
+        return not_byok(format!("AWS managed key {}", key.arn));
+    }
+    if key.origin != "EXTERNAL" {
+        return not_byok(format!(
+            "customer key {} outside the plan, not BYOK ({})",
+            key.arn, key.origin
+        ));
+    }
+    (
+        Status::NotApplicable,
+        format!("BYOK key {} outside the plan", key.arn),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receipt::KeyReceipt;
+
+    fn plan() -> Plan {
+        crate::plan::parse(
+            br#"{"format": "airlock-plan/1", "request_id": "r",
+                 "keys": [{"name": "dev-s3", "alias": "alias/dev-s3", "environment": "dev", "service": "s3",
+                           "key_spec": "SYMMETRIC_DEFAULT", "strategy": "on-demand"},
+                          {"name": "dev-rds", "alias": "alias/dev-rds", "environment": "dev", "service": "rds",
+                           "key_spec": "SYMMETRIC_DEFAULT", "strategy": "new-key"},
+                          {"name": "int-rds", "alias": "alias/int-rds", "environment": "int", "service": "rds",
+                           "key_spec": "SYMMETRIC_DEFAULT", "strategy": "new-key"}]}"#,
+            "plan",
+        )
+        .unwrap()
+    }
+
+    fn key(name: &str, arn: &str, strategy: Strategy, status: &str) -> KeyReceipt {
+        KeyReceipt {
+            name: name.into(),
+            alias: format!("alias/{name}"),
+            key_arn: arn.into(),
+            service: None,
+            strategy,
+            previous_key_material_id: None,
+            imported_key_material_id: Some("m-new".into()),
+            previous_alias_target: (strategy == Strategy::AliasSwitch)
+                .then(|| format!("{arn}-old")),
+            status: status.into(),
+            imported_at: None,
+            rotated_at: None,
+            alias_switched_at: None,
+            tested: true,
+            old_ciphertext_decrypts: None,
+            pre_rotation_ciphertext: None,
+        }
+    }
+
+    fn receipt(keys: Vec<KeyReceipt>, rolled_back: bool) -> Receipt {
+        let mut r: Receipt = serde_json::from_value(serde_json::json!({
+            "format": "airlock-receipt/2", "request_id": "r", "ceremony_id": "c", "environment": "dev",
+            "bundle_sums_sha256": "", "ceremony_key_fingerprint": "", "account": "", "region": "",
+            "air_gapped": true, "started_at": "2026-01-01T00:00:00Z", "completed_at": null,
+            "order_override": null, "rolled_back_at": null, "keys": []}))
+        .unwrap();
+        r.keys = keys;
+        if rolled_back {
+            r.rolled_back_at = Some("2026-01-02T00:00:00Z".into());
+        }
+        r
+    }
+
+    fn info(arn: &str, material: Option<&str>) -> Option<Result<KeyInfo, String>> {
+        Some(Ok(KeyInfo {
+            arn: arn.into(),
+            manager: "CUSTOMER".into(),
+            origin: "EXTERNAL".into(),
+            current_material: material.map(str::to_string),
+        }))
+    }
+
+    fn aliases() -> BTreeMap<String, String> {
+        [
+            ("alias/dev-s3", "s3key"),
+            ("alias/dev-rds", "rdsnew"),
+            ("alias/int-rds", "intold"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn before_any_import_everything_planned_is_pending() {
+        let k = Knowledge::new(&plan(), &[], &aliases());
+        let r = KeyRef::Key("alias/int-rds".into());
+        assert_eq!(
+            judge(&r, info("intold", None).as_ref(), &k, false).0,
+            Status::Pending
+        );
+        assert_eq!(
+            judge(&r, info("s3key", Some("m-old")).as_ref(), &k, false).0,
+            Status::Pending
+        );
+        assert_eq!(k.environment_of("intold"), Some("int"));
+    }
+
+    #[test]
+    fn after_import() {
+        let rs = vec![receipt(
+            vec![
+                key("dev-s3", "s3key", Strategy::OnDemand, "done"),
+                key("dev-rds", "rdsnew", Strategy::AliasSwitch, "done"),
+            ],
+            false,
+        )];
+        let k = Knowledge::new(&plan(), &rs, &aliases());
+        let r = KeyRef::Key("x".into());
+        assert_eq!(
+            judge(&r, info("s3key", Some("m-new")).as_ref(), &k, false).0,
+            Status::Compliant
+        );
+        // on-demand key whose current material is not the imported one
+        assert_eq!(
+            judge(&r, info("s3key", Some("m-old")).as_ref(), &k, false).0,
+            Status::NonCompliant
+        );
+        assert_eq!(
+            judge(&r, info("rdsnew", None).as_ref(), &k, false).0,
+            Status::Compliant
+        );
+        let (s, why) = judge(&r, info("rdsnew-old", None).as_ref(), &k, false);
+        assert_eq!(s, Status::NonCompliant);
+        assert!(why.contains("replaced") && why.contains("rdsnew"));
+        assert_eq!(k.environment_of("rdsnew-old"), Some("dev"));
+    }
+
+    #[test]
+    fn rolled_back_and_unfinished_are_not_compliant() {
+        let rs = vec![receipt(
+            vec![key("dev-rds", "rdsnew", Strategy::AliasSwitch, "done")],
+            true,
+        )];
+        let k = Knowledge::new(&plan(), &rs, &aliases());
+        assert_eq!(
+            judge(
+                &KeyRef::Key("x".into()),
+                info("rdsnew", None).as_ref(),
+                &k,
+                false
+            )
+            .0,
+            Status::Pending
+        );
+        let rs = vec![receipt(
+            vec![key("dev-rds", "rdsnew", Strategy::AliasSwitch, "imported")],
+            false,
+        )];
+        let k = Knowledge::new(&plan(), &rs, &aliases());
+        assert_eq!(
+            judge(
+                &KeyRef::Key("x".into()),
+                info("rdsnew", None).as_ref(),
+                &k,
+                false
+            )
+            .0,
+            Status::Pending
+        );
+    }
+
+    #[test]
+    fn errors_fail_closed_and_byok() {
+        let k = Knowledge::default();
+        let r = KeyRef::Key("k".into());
+        assert_eq!(
+            judge(&r, Some(&Err("AccessDenied".into())), &k, false).0,
+            Status::Error
+        );
+        assert_eq!(judge(&r, None, &k, false).0, Status::Error);
+        let sse = KeyRef::NoKey("SSE-S3".into());
+        assert_eq!(judge(&sse, None, &k, false).0, Status::NotApplicable);
+        assert_eq!(judge(&sse, None, &k, true).0, Status::NonCompliant);
+        let mut aws = info("aws", None);
+        if let Some(Ok(i)) = aws.as_mut() {
+            i.manager = "AWS".into();
+            i.origin = "AWS_KMS".into();
+        }
+        assert_eq!(judge(&r, aws.as_ref(), &k, false).0, Status::NotApplicable);
+        assert_eq!(judge(&r, aws.as_ref(), &k, true).0, Status::NonCompliant);
+        assert!(Status::Error > Status::NonCompliant && Status::NonCompliant > Status::Pending);
+        assert!(Status::Pending > Status::Compliant && Status::Compliant > Status::NotApplicable);
+    }
+}
