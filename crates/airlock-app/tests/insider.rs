@@ -517,3 +517,75 @@ fn a_passphrase_typed_as_a_name_never_reaches_the_journal() {
         assert!(text.contains("unknown (sha256"), "{text}");
     }
 }
+
+#[test]
+fn with_wrap_with_trusted_the_security_officer_marks_the_wrapping_keys_on_softhsm() {
+    // SoftHSM2 enforces CKA_WRAP_WITH_TRUSTED; it wraps with OAEP SHA-1 only.
+    let wb = Workbench::ready_with(TokenKind::SoftHsm, &["--wrap-with-trusted"]);
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &[
+            "--count",
+            "2",
+            "--algorithm",
+            "RSAES_OAEP_SHA_1",
+            "--wrapping-key-spec",
+            "RSA_2048",
+        ],
+    );
+    let out = wb.path("usb/import");
+    // Without the SO (no terminal to ask on) nothing logs in.
+    let run = wb.run_ceremony(&request, &out, &["--allow-sha1"]);
+    assert!(!run.status.success());
+    assert!(!out.exists());
+    let so = wb.so_pin_file();
+    let run = wb.run_ceremony(
+        &request,
+        &out,
+        &["--allow-sha1", "--so-pin-file", so.to_str().unwrap()],
+    );
+    assert_ok(&run, "ceremony with wrap-with-trusted");
+    assert!(
+        String::from_utf8_lossy(&run.stderr)
+            .contains("marked the request's AWS wrapping keys trusted")
+    );
+    let journal = journals(&wb.state)
+        .into_iter()
+        .map(|j| std::fs::read_to_string(j).unwrap())
+        .find(|t| t.contains("ceremony_completed"))
+        .unwrap();
+    assert!(
+        journal.contains("wrapping_keys_marked_trusted"),
+        "{journal}"
+    );
+    // What the token wrapped is what openssl unwraps to the printed KCV.
+    let manifest = read_json(&out.join("import.json"));
+    let kcv = manifest["keys"][0]["kcv"].as_str().unwrap().to_string();
+    let aes = sh(Command::new("openssl")
+        .args(["pkeyutl", "-decrypt", "-inkey"])
+        .arg(wb.wrapping_key("RSA_2048"))
+        .args([
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha1",
+            "-in",
+        ])
+        .arg(out.join("keys/key-00001/EncryptedKeyMaterial.bin")));
+    assert_eq!(aes.len(), 32);
+    let zeros = wb.path("zero-block");
+    std::fs::write(&zeros, [0u8; 16]).unwrap();
+    let mac = sh(Command::new("openssl")
+        .args(["mac", "-cipher", "AES-256-CBC", "-macopt"])
+        .arg(format!("hexkey:{}", hex::encode(&aes)))
+        .arg("-in")
+        .arg(&zeros)
+        .arg("CMAC"));
+    let mac = String::from_utf8(mac).unwrap();
+    assert_eq!(
+        &mac.trim()[..6],
+        kcv,
+        "openssl's CMAC KCV of the unwrapped key"
+    );
+}

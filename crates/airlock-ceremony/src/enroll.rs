@@ -53,6 +53,9 @@ pub struct EnrollOptions {
     pub adopt_signing_key: bool,
     /// The quorum's policy: may requests re-wrap existing HSM material?
     pub allow_existing_material: bool,
+    /// The quorum's policy: generated keys wrap only under wrapping keys
+    /// the security officer marks trusted in each ceremony.
+    pub wrap_with_trusted: bool,
     /// Re-enrolment only: the module or token changed on purpose (an HSM
     /// driver upgrade); open the shares with the pinned values, then pin
     /// what is there now. Journaled with both hashes.
@@ -226,6 +229,7 @@ pub fn enroll(
         j.append("hsm_pinned", &Actor::System, pin_json(&token, &module))?;
         let policy = RosterPolicy {
             allow_existing_material: options.allow_existing_material,
+            wrap_with_trusted: options.wrap_with_trusted,
         };
         let pin = generate_user_pin()?;
         hsm.init_user_pin(so_pin, &pin)?;
@@ -370,6 +374,7 @@ pub fn reenroll_custodians(
     let (token, module) = found_pins(hsm.identity())?;
     let policy = RosterPolicy {
         allow_existing_material: options.allow_existing_material,
+        wrap_with_trusted: options.wrap_with_trusted,
     };
     let mut j = journal(&config.state_dir)?;
     j.append(

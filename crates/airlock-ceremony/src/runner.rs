@@ -44,7 +44,10 @@ use airlock_core::staged_dir::StagedDir;
 use airlock_core::sums::{Sha256Digest, Sha256Sums};
 use airlock_core::trust::TrustStore;
 use airlock_core::wipe::{WipeReport, wipe_tree_report};
-use airlock_hsm::{Hsm, HsmKey, ProbeReport, SigningKeyInfo, TokenIdentity, UserSession, WrapPath};
+use airlock_hsm::{
+    Hsm, HsmKey, ProbeReport, SigningKeyInfo, TokenIdentity, TrustedWrappingKeys, UserSession,
+    WrapPath,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -224,6 +227,9 @@ pub struct Ceremony {
     existing: Vec<ExistingMaterial>,
     /// Key names whose existing material the custodians confirmed.
     existing_confirmed: HashSet<String>,
+    /// The request's wrapping keys as the security officer marked them
+    /// trusted (policy `wrap_with_trusted`).
+    trusted: Option<TrustedWrappingKeys>,
 }
 
 impl std::fmt::Debug for Ceremony {
@@ -309,6 +315,7 @@ impl Ceremony {
             state_key: None,
             existing: Vec::new(),
             existing_confirmed: HashSet::new(),
+            trusted: None,
         };
         let p = &c.preflight;
         let data = json!({
@@ -781,6 +788,52 @@ impl Ceremony {
         }
     }
 
+    /// True when the quorum's policy makes the security officer mark the
+    /// request's wrapping keys trusted ([`Ceremony::mark_trusted_wrapping_keys`])
+    /// before the login.
+    pub fn needs_security_officer(&self) -> bool {
+        self.roster.policy().wrap_with_trusted
+    }
+
+    /// Step 3a (policy `wrap_with_trusted` only), after the request is
+    /// verified and before the login: the security officer marks each of
+    /// the request's AWS wrapping keys trusted; journaled with their
+    /// fingerprints.
+    pub fn mark_trusted_wrapping_keys(
+        &mut self,
+        so_pin: &Zeroizing<String>,
+    ) -> Result<(), CeremonyError> {
+        let Some(request) = self.request.as_ref() else {
+            return Err(CeremonyError::OutOfOrder {
+                step: "mark the wrapping keys trusted",
+                needs: "verify the request",
+            });
+        };
+        if self.session.is_some() || self.quorum.is_none() {
+            return Err(CeremonyError::OutOfOrder {
+                step: "mark the wrapping keys trusted",
+                needs: "do it before the quorum login",
+            });
+        }
+        let keys: Vec<&[u8]> = request
+            .keys
+            .iter()
+            .map(|k| k.wrapping_public_key.as_slice())
+            .collect();
+        match self.hsm.so_mark_trusted(so_pin, &keys) {
+            Ok(t) => {
+                let fps = t.fingerprints();
+                self.trusted = Some(t);
+                self.log(
+                    "wrapping_keys_marked_trusted",
+                    Actor::System,
+                    json!({ "by": "security officer", "fingerprints": fps }),
+                )
+            }
+            Err(e) => Err(self.failed("mark_trusted_wrapping_keys", e.into())),
+        }
+    }
+
     /// Step 4: rebuilds the PIN from the quorum, logs in, runs the
     /// known-answer self-tests for the request's algorithms, and checks the
     /// ceremony signing key against the enrolled copy.
@@ -789,6 +842,12 @@ impl Ceremony {
             return Err(CeremonyError::OutOfOrder {
                 step: "log in to the HSM",
                 needs: "verify the request",
+            });
+        }
+        if self.needs_security_officer() && self.trusted.is_none() {
+            return Err(CeremonyError::OutOfOrder {
+                step: "log in to the HSM",
+                needs: "the custodians' policy is wrap-with-trusted: the security officer marks the wrapping keys trusted (ceremony run --so-pin-file)",
             });
         }
         if !self.quorum.as_ref().is_some_and(|q| q.is_satisfied()) {
@@ -1236,9 +1295,14 @@ impl Ceremony {
                         Some(existing) => (existing, label, KeyOrigin::Resumed),
                         None => {
                             let binding = KeyBinding::new(&request_id, k.name.as_str(), &k.key_arn);
+                            let trusted_only = self.roster.policy().wrap_with_trusted;
                             let session = self.session.as_mut().expect("logged in");
-                            let key =
-                                session.generate_bound(&label, k.key_spec, &binding.to_bytes())?;
+                            let key = session.generate_bound(
+                                &label,
+                                k.key_spec,
+                                &binding.to_bytes(),
+                                trusted_only,
+                            )?;
                             (key, label, KeyOrigin::Generated)
                         }
                     }
@@ -1296,7 +1360,12 @@ impl Ceremony {
                 }),
             )?;
             let session = self.session.as_mut().expect("logged in");
-            let wrapped = session.wrap(&key, &vk.wrapping_public_key, k.wrapping_algorithm)?;
+            let wrapped = match &self.trusted {
+                Some(t) => {
+                    session.wrap_trusted(&key, &vk.wrapping_public_key, k.wrapping_algorithm, t)?
+                }
+                None => session.wrap(&key, &vk.wrapping_public_key, k.wrapping_algorithm)?,
+            };
             let path = work.join(format!("{name}.bin"));
             fs::write(&path, &wrapped.bytes).map_err(CeremonyError::io("writing", &path))?;
             let material_sha256 = sha256_hex(&wrapped.bytes);
@@ -1614,6 +1683,11 @@ impl Ceremony {
             let req = self.opts.request_dir.clone();
             outcome.request =
                 Some(wipe_tree_report(&req).map_err(CeremonyError::io("wiping", &req))?);
+        }
+        // The SO's trusted wrapping keys go first (closing its session
+        // destroys them), so that none is counted as left behind.
+        if let Some(t) = self.trusted.take() {
+            t.close()?;
         }
         if let Some(session) = self.session.as_mut() {
             let report = session.destroy_session_objects()?;

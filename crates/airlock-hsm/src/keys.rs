@@ -132,7 +132,7 @@ impl UserSession {
     /// [`UserSession::generate_bound`] with the label as the binding (tests
     /// and benches of the engine alone; the ceremony always binds).
     pub fn generate(&mut self, label: &str, spec: KeySpec) -> Result<HsmKey, HsmError> {
-        self.generate_bound(label, spec, label.as_bytes())
+        self.generate_bound(label, spec, label.as_bytes(), false)
     }
 
     /// Generates `spec` key material in the token as token objects labelled
@@ -144,6 +144,7 @@ impl UserSession {
         label: &str,
         spec: KeySpec,
         binding: &[u8],
+        wrap_with_trusted: bool,
     ) -> Result<HsmKey, HsmError> {
         if label.is_empty() || label.len() > 128 {
             return Err(HsmError::InvalidInput {
@@ -161,6 +162,7 @@ impl UserSession {
         }
         let lab = Attribute::Label(label.as_bytes().to_vec());
         let id = Attribute::Id(binding.to_vec());
+        let trusted_only = Attribute::WrapWithTrusted(wrap_with_trusted);
         let ctx = |mech: &str| format!("generating {spec} key {label:?} ({mech})");
         let key = match spec.family() {
             KeyFamily::Aes | KeyFamily::Hmac => {
@@ -192,6 +194,7 @@ impl UserSession {
                     Attribute::Sign(aes),
                     Attribute::Verify(false),
                     Attribute::Modifiable(false),
+                    trusted_only.clone(),
                     lab.clone(),
                     id.clone(),
                 ];
@@ -239,6 +242,7 @@ impl UserSession {
                     Attribute::Unwrap(false),
                     Attribute::Derive(false),
                     Attribute::Modifiable(false),
+                    trusted_only.clone(),
                     lab.clone(),
                     id.clone(),
                 ];
@@ -255,7 +259,26 @@ impl UserSession {
                 }
             }
         };
-        if let Err(e) = self.check_key(&key) {
+        let checked = self.check_key(&key).and_then(|()| {
+            if !wrap_with_trusted {
+                return Ok(());
+            }
+            let have = self
+                .call("C_GetAttributeValue", |s| {
+                    s.get_attributes(key.key, &[AttributeType::WrapWithTrusted])
+                })
+                .ctx(|| format!("reading CKA_WRAP_WITH_TRUSTED of {label:?}"))?;
+            if have.contains(&Attribute::WrapWithTrusted(true)) {
+                Ok(())
+            } else {
+                Err(HsmError::Capability {
+                    label: self.identity.label.clone(),
+                    what: "CKA_WRAP_WITH_TRUSTED on generated keys".into(),
+                    reason: "the token did not keep CKA_WRAP_WITH_TRUSTED true".into(),
+                })
+            }
+        });
+        if let Err(e) = checked {
             // A key that does not meet the policy is never used: remove it.
             let _ = self.call("C_DestroyObject", |s| s.destroy_object(key.key));
             if let Some(p) = key.public {

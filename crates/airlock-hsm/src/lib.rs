@@ -20,6 +20,7 @@ mod raw;
 mod session;
 mod signing;
 mod token;
+mod trusted;
 mod wrap;
 mod wrap_path;
 
@@ -37,5 +38,6 @@ pub use probe::{AlgorithmPlan, MechanismReport, ProbeReport};
 pub use session::{CleanupReport, SessionObject, UserSession};
 pub use signing::{SIGNING_KEY_LABEL, SigningKeyInfo};
 pub use token::{Hsm, TokenFlags, TokenIdentity};
+pub use trusted::TrustedWrappingKeys;
 pub use wrap::{WrappedKey, parse_wrapping_key};
 pub use wrap_path::WrapPath;

@@ -55,6 +55,35 @@ impl UserSession {
         wrapping_spki_der: &[u8],
         alg: WrappingAlgorithm,
     ) -> Result<WrappedKey, HsmError> {
+        self.wrap_with(key, wrapping_spki_der, alg, None)
+    }
+
+    /// As [`UserSession::wrap`], but under the wrapping key the security
+    /// officer marked trusted (for keys generated with
+    /// `CKA_WRAP_WITH_TRUSTED`). Only the direct wrap paths can do this.
+    pub fn wrap_trusted(
+        &mut self,
+        key: &HsmKey,
+        wrapping_spki_der: &[u8],
+        alg: WrappingAlgorithm,
+        trusted: &crate::TrustedWrappingKeys,
+    ) -> Result<WrappedKey, HsmError> {
+        let Some(h) = trusted.handle_for(wrapping_spki_der) else {
+            return Err(HsmError::InvalidInput {
+                what: format!("key {:?}", key.label),
+                problem: "its wrapping key was not marked trusted by the security officer".into(),
+            });
+        };
+        self.wrap_with(key, wrapping_spki_der, alg, Some(h))
+    }
+
+    fn wrap_with(
+        &mut self,
+        key: &HsmKey,
+        wrapping_spki_der: &[u8],
+        alg: WrappingAlgorithm,
+        trusted: Option<cryptoki::object::ObjectHandle>,
+    ) -> Result<WrappedKey, HsmError> {
         let (public, wk_spec) = parse_wrapping_key(wrapping_spki_der)?;
         if !key.spec.allows(alg, wk_spec) {
             return Err(HsmError::InvalidInput {
@@ -76,11 +105,23 @@ impl UserSession {
                 }),
             };
         };
+        if trusted.is_some() && matches!(path, WrapPath::KwpThenOaep | WrapPath::PadThenOaep) {
+            return Err(HsmError::Capability {
+                label: self.identity.label.clone(),
+                what: format!("a direct {alg} wrap for wrap-with-trusted keys"),
+                reason: format!(
+                    "this token wraps {alg} via {path}, under a transient AES key that no security officer can mark trusted"
+                ),
+            });
+        }
         let modulus = public.size();
         let label = key.label.clone();
         let hash = alg.oaep_hash();
         let bytes = self.scoped(|s| {
-            let wrapping = s.import_wrapping_key(&public, "airlock-aws-wrapping-key")?;
+            let wrapping = match trusted {
+                Some(h) => h,
+                None => s.import_wrapping_key(&public, "airlock-aws-wrapping-key")?,
+            };
             let ctx = |what: &str| format!("wrapping {label:?} with {alg} ({what})");
             match path {
                 WrapPath::RsaOaep => {

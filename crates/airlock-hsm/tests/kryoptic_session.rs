@@ -207,7 +207,7 @@ fn generated_keys_carry_their_binding_and_cannot_be_modified() {
         ("hmac/req-1", KeySpec::Hmac256),
         ("ec/req-1", KeySpec::EccNistP256),
     ] {
-        let k = s.generate_bound(label, spec, binding).unwrap();
+        let k = s.generate_bound(label, spec, binding, false).unwrap();
         assert_eq!(s.key_id(&k).unwrap(), binding.to_vec(), "{label}");
         assert!(
             !s.is_modifiable(&k).unwrap(),

@@ -207,3 +207,39 @@ fn module_errors_are_clear() {
     assert_eq!(e.exit_code(), ExitCode::HsmUnavailable);
     assert!(std::path::Path::new(SOFTHSM_MODULE).exists());
 }
+
+#[test]
+fn wrap_with_trusted_keys_wrap_only_under_a_key_the_so_marked_trusted() {
+    let t = TestToken::new(TokenKind::SoftHsm);
+    let hsm = Hsm::open(t.module_path(), &t.selector()).unwrap();
+    let wk = aws_wrapping_key(t.dir(), 2048);
+    std::fs::create_dir_all(t.dir().join("other")).unwrap();
+    let other = aws_wrapping_key(&t.dir().join("other"), 2048);
+    // The SO marks the AWS wrapping key trusted before the user logs in.
+    let trusted = hsm.so_mark_trusted(t.so_pin(), &[&wk.spki_der]).unwrap();
+    assert_eq!(trusted.fingerprints().len(), 1);
+    let mut s = hsm.login_user(t.user_pin()).unwrap();
+    s.self_test(&[RsaesOaepSha1]).unwrap();
+    let aes = s
+        .generate_bound("aes/req", KeySpec::SymmetricDefault, b"binding", true)
+        .unwrap();
+    // The attack: the same key wrapped under a key the user imported (not
+    // trusted) is refused by the token itself.
+    let e = s.wrap(&aes, &other.spki_der, RsaesOaepSha1).unwrap_err();
+    assert!(e.to_string().contains("CKR_KEY_NOT_WRAPPABLE"), "{e}");
+    let e = s.wrap(&aes, &wk.spki_der, RsaesOaepSha1).unwrap_err();
+    assert!(e.to_string().contains("CKR_KEY_NOT_WRAPPABLE"), "{e}");
+    // Under the trusted object it wraps, and openssl unwraps it.
+    let w = s
+        .wrap_trusted(&aes, &wk.spki_der, RsaesOaepSha1, &trusted)
+        .unwrap();
+    let material = openssl_unwrap(t.dir(), &wk, RsaesOaepSha1, &w.bytes);
+    assert_eq!(s.kcv(&aes).unwrap().unwrap(), software_kcv(&material));
+    // Not marked: refused before the token.
+    assert!(
+        s.wrap_trusted(&aes, &other.spki_der, RsaesOaepSha1, &trusted)
+            .is_err()
+    );
+    trusted.close().unwrap();
+    assert_eq!(s.close().unwrap().remaining, 0);
+}

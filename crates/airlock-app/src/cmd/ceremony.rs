@@ -51,6 +51,11 @@ pub enum CeremonyCommand {
         /// Print the attestation on US Letter instead of A4.
         #[arg(long)]
         letter: bool,
+        /// The security officer's PIN file, when the custodians' policy is
+        /// wrap-with-trusted (the SO marks the request's AWS wrapping keys
+        /// trusted before the quorum login); prompted on a terminal.
+        #[arg(long, value_name = "FILE")]
+        so_pin_file: Option<PathBuf>,
         /// Confirm re-wrapping a key's existing HSM material: NAME=CODE,
         /// where CODE is the KCV (or public key hash prefix, or label) the
         /// ceremony shows for it after login. Needed once per existing key
@@ -83,6 +88,7 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
             seal_serials,
             letter,
             confirm_existing,
+            so_pin_file,
             json,
         } => run_ceremony(
             config,
@@ -100,6 +106,7 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
             },
             &custodians,
             &confirm_existing,
+            so_pin_file.as_deref(),
             json,
         ),
         CeremonyCommand::Status { json } => status(config, json),
@@ -217,6 +224,7 @@ fn run_ceremony(
     attestation: AttestationOptions,
     custodians: &[CustodianArg],
     confirm_existing: &[String],
+    so_pin_file: Option<&Path>,
     json: bool,
 ) -> Result<(), CliError> {
     for note in airlock_ceremony::hygiene::harden_process().notes {
@@ -244,7 +252,7 @@ fn run_ceremony(
             group_hex(&id.module_sha256)
         );
     }
-    let result = drive(&mut c, custodians, confirm_existing, &reporter);
+    let result = drive(&mut c, custodians, confirm_existing, so_pin_file, &reporter);
     if let Err(e) = result {
         // The abort path: wipe the working directory, close the session.
         if let Err(abort_err) = c.abort(&e.to_string()) {
@@ -259,11 +267,26 @@ fn drive(
     c: &mut Ceremony,
     custodians: &[CustodianArg],
     confirm_existing: &[String],
+    so_pin_file: Option<&Path>,
     reporter: &Reporter,
 ) -> Result<(), CliError> {
     c.verify_request()?;
     for e in c.request_events() {
         reporter.event(&e);
+    }
+    if c.needs_security_officer() {
+        let so_pin = match so_pin_file {
+            Some(f) => super::secrets::read_secret_file(f, "SO PIN")?,
+            None => super::secrets::prompt_secret(
+                "Security officer PIN, to mark the AWS wrapping keys trusted (not shown): ",
+                false,
+            )?,
+        };
+        c.mark_trusted_wrapping_keys(&so_pin)?;
+        drop(so_pin);
+        if !reporter.json {
+            eprintln!("Security officer marked the request's AWS wrapping keys trusted.");
+        }
     }
     for arg in custodians {
         let passphrase = custodian_passphrase(arg, false)?;

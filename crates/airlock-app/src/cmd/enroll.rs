@@ -41,6 +41,12 @@ pub struct EnrollArgs {
     /// re-enrolment).
     #[arg(long)]
     allow_existing_material: bool,
+    /// The quorum's policy: generated keys get CKA_WRAP_WITH_TRUSTED, so
+    /// the token wraps them only under AWS wrapping keys the security
+    /// officer marks trusted in each ceremony (`ceremony run
+    /// --so-pin-file`). Only tokens with a direct wrap path.
+    #[arg(long)]
+    wrap_with_trusted: bool,
     /// First enrolment only: adopt a ceremony signing key that is already
     /// in the token (it must have been generated there). Journaled.
     #[arg(long)]
@@ -76,6 +82,7 @@ pub fn run(args: EnrollArgs, config: Option<&Path>) -> Result<(), CliError> {
     let options = EnrollOptions {
         adopt_signing_key: args.adopt_signing_key,
         allow_existing_material: args.allow_existing_material,
+        wrap_with_trusted: args.wrap_with_trusted,
         repin_module: args.repin_module,
     };
     if args.repin_module && !args.replace {

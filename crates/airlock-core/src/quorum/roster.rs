@@ -160,6 +160,11 @@ pub struct RosterPolicy {
     /// Requests may re-wrap material already in the HSM
     /// (`material.source = existing`); off unless enabled at enrolment.
     pub allow_existing_material: bool,
+    /// Generated keys get `CKA_WRAP_WITH_TRUSTED`: the token wraps them
+    /// only under wrapping keys the security officer marked trusted during
+    /// the ceremony (the SO then takes part in every ceremony).
+    #[serde(default)]
+    pub wrap_with_trusted: bool,
 }
 
 /// Everything a roster pins: the token, the module and the policy. All of

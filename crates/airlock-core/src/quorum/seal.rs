@@ -175,7 +175,10 @@ impl ShareBinding<'_> {
         field(p.token.model.as_bytes());
         field(p.module.path.as_bytes());
         field(p.module.sha256.as_bytes());
-        field(&[u8::from(p.policy.allow_existing_material)]);
+        field(&[
+            u8::from(p.policy.allow_existing_material),
+            u8::from(p.policy.wrap_with_trusted),
+        ]);
         field(self.custodian.as_bytes());
         field(&[self.threshold, self.custodians, self.share_index]);
         field(self.pin_check);
@@ -376,6 +379,7 @@ mod tests {
             },
             policy: RosterPolicy {
                 allow_existing_material: existing,
+                wrap_with_trusted: false,
             },
         }
     }
