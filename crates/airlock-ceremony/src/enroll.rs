@@ -137,6 +137,18 @@ fn journal(state_dir: &Path) -> Result<JournalWriter, CeremonyError> {
     }
 }
 
+/// Passes `r` on; an error is first journaled as `event` (best effort:
+/// the original error wins).
+fn journaled<T, E>(j: &mut JournalWriter, event: &str, r: Result<T, E>) -> Result<T, CeremonyError>
+where
+    E: std::fmt::Display + Into<CeremonyError>,
+{
+    r.map_err(|e| {
+        let _ = j.append(event, &Actor::System, json!({ "error": e.to_string() }));
+        e.into()
+    })
+}
+
 /// M >= 2 and M <= N <= 10, checked before anything is changed.
 fn check_counts(threshold: usize, n: usize) -> Result<(), CeremonyError> {
     if threshold < MIN_THRESHOLD || threshold > n || n > MAX_CUSTODIANS {
@@ -568,34 +580,18 @@ pub fn rehearse_quorum(
         &Actor::System,
         pin_json(&token, &module),
     )?;
-    let login = match QuorumLogin::for_hsm(&roster, &token, &module) {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = j.append(
-                "quorum_rehearsal_failed",
-                &Actor::System,
-                json!({ "error": e.to_string() }),
-            );
-            return Err(e.into());
-        }
-    };
+    let login = journaled(
+        &mut j,
+        "quorum_rehearsal_failed",
+        QuorumLogin::for_hsm(&roster, &token, &module),
+    )?;
     let login = authenticate_all(&roster, login, current, &mut j, on_auth)?;
     let custodians: Vec<String> = login
         .authenticated()
         .iter()
         .map(|(n, _)| n.to_string())
         .collect();
-    let pin = match login.rebuild_pin() {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = j.append(
-                "quorum_rehearsal_failed",
-                &Actor::System,
-                json!({ "error": e.to_string() }),
-            );
-            return Err(e.into());
-        }
-    };
+    let pin = journaled(&mut j, "quorum_rehearsal_failed", login.rebuild_pin())?;
     let session = hsm.login_user(&pin)?;
     drop(pin);
     session.close()?;
