@@ -19,6 +19,6 @@ pub mod words;
 pub use error::CeremonyError;
 pub use event::Event;
 pub use runner::{
-    AttestationOptions, Ceremony, CeremonyOptions, ExportOutcome, KeyOrigin, KeyOutcome,
-    WipeOutcome,
+    AttestationOptions, Ceremony, CeremonyOptions, ExistingMaterial, ExportOutcome, KeyOrigin,
+    KeyOutcome, WipeOutcome,
 };

@@ -1136,6 +1136,21 @@ impl Ceremony {
         Ok(found)
     }
 
+    /// Existing material checked after login that the custodians have not
+    /// confirmed yet.
+    pub fn existing_pending(&self) -> Vec<ExistingMaterial> {
+        self.existing
+            .iter()
+            .filter(|m| !self.existing_confirmed.contains(&m.name))
+            .cloned()
+            .collect()
+    }
+
+    /// True once the security officer marked the wrapping keys trusted.
+    pub fn trusted_marked(&self) -> bool {
+        self.trusted.is_some()
+    }
+
     /// The custodians confirm one `existing` key by typing back its
     /// confirmation code (KCV, public key hash prefix or label) after
     /// seeing [`ExistingMaterial`]; journaled with what they saw.

@@ -72,6 +72,11 @@ pub struct GuiApp {
     pub(crate) overrides: Overrides,
     pub(crate) chosen_custodian: Option<String>,
     pub(crate) passphrase: SecretText,
+    /// The security officer's PIN as typed on the Generate step
+    /// (wrap-with-trusted policy only).
+    pub(crate) so_pin: SecretText,
+    /// Confirmation codes typed for existing material, by key name.
+    pub(crate) existing_codes: std::collections::BTreeMap<String, String>,
     pub(crate) request_dir: Option<PathBuf>,
     pub(crate) media: Vec<PathBuf>,
     pub(crate) confirmed: BTreeSet<String>,
@@ -104,6 +109,8 @@ impl GuiApp {
             overrides: Overrides::default(),
             chosen_custodian: None,
             passphrase: SecretText::default(),
+            so_pin: SecretText::default(),
+            existing_codes: Default::default(),
             request_dir: None,
             media: Vec::new(),
             confirmed: BTreeSet::new(),
@@ -251,11 +258,19 @@ impl GuiApp {
                     match result {
                         Ok(note) => {
                             self.note = note;
-                            if kind == CommandKind::Generate {
+                            if kind == CommandKind::Generate
+                                && self.snap.existing_pending.is_empty()
+                            {
                                 self.generated = true;
                             }
                         }
-                        Err(e) => self.error = Some((self.current, e)),
+                        Err(e) => {
+                            if kind == CommandKind::Generate {
+                                // A refused code is typed again, not resent.
+                                self.existing_codes.clear();
+                            }
+                            self.error = Some((self.current, e));
+                        }
                     }
                     if kind == CommandKind::Abort && self.close_after_abort {
                         self.close_allowed = true;

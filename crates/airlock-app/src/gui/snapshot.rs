@@ -129,6 +129,13 @@ pub struct Snapshot {
     pub attestation: Option<AttestationView>,
     /// The final `attestation.pdf` in the bundle, once the wipe wrote it.
     pub attestation_pdf: Option<PathBuf>,
+    /// After login: `existing` material the custodians still must confirm.
+    pub existing_pending: Vec<airlock_ceremony::ExistingMaterial>,
+    /// The policy makes the security officer mark the wrapping keys
+    /// trusted before the login.
+    pub needs_security_officer: bool,
+    /// The security officer did.
+    pub trusted_marked: bool,
 }
 
 impl Snapshot {
@@ -233,6 +240,9 @@ impl Snapshot {
             aborted: false,
             attestation: None,
             attestation_pdf: c.attestation_path(),
+            existing_pending: c.existing_pending(),
+            needs_security_officer: c.needs_security_officer(),
+            trusted_marked: c.trusted_marked(),
         }
     }
 }

@@ -40,8 +40,16 @@ pub enum Command {
         /// The request bundle folder.
         dir: PathBuf,
     },
-    /// `Ceremony::login` (once) then `Ceremony::generate_and_wrap`.
-    Generate,
+    /// (`Ceremony::mark_trusted_wrapping_keys` when the policy asks),
+    /// `Ceremony::login` (once), `Ceremony::confirm_existing` for each code
+    /// typed, then `Ceremony::generate_and_wrap` once nothing awaits
+    /// confirmation.
+    Generate {
+        /// The security officer's PIN, when the policy is wrap-with-trusted.
+        so_pin: Option<Zeroizing<String>>,
+        /// Confirmation codes typed for existing material: (key name, code).
+        existing_codes: Vec<(String, String)>,
+    },
     /// `Ceremony::set_out_dir` then `Ceremony::seal_and_export`.
     SealAndExport {
         /// The import bundle folder to create.
@@ -78,7 +86,7 @@ impl Command {
             Command::Preflight { .. } => CommandKind::Preflight,
             Command::Authenticate { .. } => CommandKind::Authenticate,
             Command::VerifyRequest { .. } => CommandKind::VerifyRequest,
-            Command::Generate => CommandKind::Generate,
+            Command::Generate { .. } => CommandKind::Generate,
             Command::SealAndExport { .. } => CommandKind::SealAndExport,
             Command::Attestation { action, .. } => match action {
                 AttestAction::Preview => CommandKind::AttestPreview,
@@ -325,7 +333,19 @@ fn run_command(
             }
             Ok(None)
         }
-        Command::Generate => {
+        Command::Generate {
+            so_pin,
+            existing_codes,
+        } => {
+            if c.needs_security_officer() && !c.trusted_marked() {
+                let Some(pin) = so_pin else {
+                    return Err(err(airlock_ceremony::CeremonyError::OutOfOrder {
+                        step: "log in",
+                        needs: "the security officer types the SO PIN to mark the wrapping keys trusted",
+                    }));
+                };
+                c.mark_trusted_wrapping_keys(&pin).map_err(err)?;
+            }
             if st.self_tests.is_none() {
                 let paths = c.login().map_err(err)?;
                 let e = c.login_event(&paths);
@@ -333,6 +353,18 @@ fn run_command(
                     st.self_tests = Some(wrap_paths.clone());
                 }
                 on_event(e);
+            }
+            c.existing_material().map_err(err)?;
+            for (name, code) in existing_codes {
+                if c.existing_pending().iter().any(|m| m.name == name) {
+                    c.confirm_existing(&name, &code).map_err(err)?;
+                }
+            }
+            if !c.existing_pending().is_empty() {
+                return Ok(Some(
+                    "Compare the existing HSM material below with the online operator's records, type each code, then confirm."
+                        .into(),
+                ));
             }
             c.generate_and_wrap(on_event).map_err(err)?;
             Ok(None)

@@ -68,6 +68,14 @@ pub fn airlock(ws: &Workstation, args: &[&str]) -> std::process::Output {
 /// Token, roster (alice and bob, threshold 2), trusted signer, and a
 /// signed request of `keys` keys on a fake USB folder.
 pub fn workstation(keys: usize) -> Workstation {
+    workstation_with(keys, airlock_ceremony::enroll::EnrollOptions::default())
+}
+
+/// As [`workstation`], enrolled with `options` (the quorum's policy).
+pub fn workstation_with(
+    keys: usize,
+    options: airlock_ceremony::enroll::EnrollOptions,
+) -> Workstation {
     TestToken::set_test_env("AIRLOCK_INSECURE_TEST_KDF", "1");
     let token = TestToken::new(TokenKind::Kryoptic);
     let dir = tempfile::tempdir().unwrap();
@@ -83,14 +91,7 @@ pub fn workstation(keys: usize) -> Workstation {
             passphrase: Zeroizing::new(p.to_string()),
         })
         .collect();
-    enroll(
-        &config,
-        2,
-        secrets,
-        token.so_pin(),
-        airlock_ceremony::enroll::EnrollOptions::default(),
-    )
-    .expect("enrolment");
+    enroll(&config, 2, secrets, token.so_pin(), options).expect("enrolment");
 
     let root = repo_root();
     let fixtures = root.join("tests/fixtures/test-only-keys");

@@ -2,7 +2,11 @@
 //! shares, never shown), the known-answer self-tests run, then every key is
 //! generated (or found, for existing or resumed material) and wrapped in
 //! the HSM, on the worker thread. A progress bar and the list of finished
-//! keys update live.
+//! keys update live. Where the custodians' policy asks for it, the security
+//! officer first types the SO PIN (the engine marks the AWS wrapping keys
+//! trusted), and every key with `existing` material is shown after the
+//! login (label, the ARN it was made for, the new ARN, KCV, wrapping key)
+//! and confirmed by typing its code before anything is wrapped.
 
 use eframe::egui::{self, RichText};
 
@@ -11,11 +15,75 @@ use crate::gui::theme;
 use crate::gui::widgets::{self, Verdict};
 use crate::gui::worker::Command;
 
+/// Label of the security officer's PIN field (tests find it by this).
+pub const SO_PIN_LABEL: &str = "Security officer PIN";
+
 /// Starts (or retries) login and generation.
 pub fn start(app: &mut GuiApp) {
     app.progress.done.clear();
     app.progress.current = None;
-    app.send(Command::Generate);
+    let so_pin = (!app.so_pin.is_empty()).then(|| app.so_pin.take());
+    let existing_codes = app
+        .existing_codes
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    app.send(Command::Generate {
+        so_pin,
+        existing_codes,
+    });
+}
+
+/// The existing material awaiting confirmation, each with its code field.
+fn existing_panel(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
+    widgets::badge(
+        ui,
+        Verdict::Warn,
+        "Existing HSM material will be re-wrapped: check each against the online operator's records",
+    );
+    for m in app.snap.existing_pending.clone() {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.label(RichText::new(format!("Key {}", m.name)).strong());
+            for (what, value) in [
+                ("HSM label", m.hsm_label.clone()),
+                (
+                    "Generated for",
+                    format!("{} ({})", m.original_arn, m.original_request),
+                ),
+                ("To be wrapped for", m.key_arn.clone()),
+                ("KCV", m.kcv.clone().unwrap_or_else(|| "-".into())),
+                (
+                    "Public key SHA-256",
+                    m.public_key_sha256.clone().unwrap_or_else(|| "-".into()),
+                ),
+                ("New wrapping key", m.wrapping_key_fingerprint.clone()),
+            ] {
+                ui.label(RichText::new(format!("{what:<20} {value}")).monospace());
+            }
+            let code = app.existing_codes.entry(m.name.clone()).or_default();
+            ui.horizontal(|ui| {
+                ui.label(format!("Type {} to confirm:", m.confirmation_code));
+                ui.add_enabled(
+                    active,
+                    egui::TextEdit::singleline(code).id_salt(format!("existing-{}", m.name)),
+                );
+            });
+        });
+    }
+    let all_typed = app.snap.existing_pending.iter().all(|m| {
+        app.existing_codes
+            .get(&m.name)
+            .is_some_and(|c| !c.trim().is_empty())
+    });
+    if ui
+        .add_enabled(
+            active && all_typed && app.busy.is_none(),
+            egui::Button::new("Confirm existing material and generate"),
+        )
+        .clicked()
+    {
+        start(app);
+    }
 }
 
 /// Draws the step.
@@ -26,15 +94,33 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
             "Logs in to the HSM with the quorum, runs the self-tests, then generates and wraps {total} keys \
              inside the HSM. Key material never leaves it in plaintext."
         ));
+        let needs_so = app.snap.needs_security_officer && !app.snap.trusted_marked;
+        if needs_so {
+            ui.label(
+                "The custodians' policy is wrap-with-trusted: the security officer marks the request's \
+                 AWS wrapping keys trusted before the login.",
+            );
+            ui.horizontal(|ui| {
+                ui.label(SO_PIN_LABEL);
+                ui.add_enabled(
+                    active,
+                    egui::TextEdit::singleline(&mut app.so_pin).password(true),
+                );
+            });
+        }
         if ui
             .add_enabled(
-                active && app.error.is_none(),
+                active && app.error.is_none() && (!needs_so || !app.so_pin.is_empty()),
                 egui::Button::new("Log in and generate"),
             )
             .clicked()
         {
             start(app);
         }
+        return;
+    }
+    if !app.snap.existing_pending.is_empty() && app.busy.is_none() {
+        existing_panel(app, ui, active);
         return;
     }
     match &app.snap.self_tests {
