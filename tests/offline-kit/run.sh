@@ -122,5 +122,7 @@ check "airlock --version names version, kit commit and release profile" \
   grep -qx "version: airlock $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) (commit $commit, release build)" "$work/build-a.log"
 check "no build path leaks into the binary" \
   bash -c 'bin=$1/build-a/src/target/release/airlock; [[ -f $bin ]] && ! grep -q -a -e "$1" -e "$HOME/.cargo" -e "$2" "$bin"' _ "$work" "$(rustc --print sysroot)"
+check "the release binary has no fault-injection hook (AIRLOCK_FAULT_FAIL_CALL is debug-only)" \
+  bash -c 'bin=$1/build-a/src/target/release/airlock; [[ -f $bin ]] && ! grep -q -a AIRLOCK_FAULT_FAIL_CALL "$bin"' _ "$work"
 
 finish

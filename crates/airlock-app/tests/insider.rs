@@ -397,6 +397,23 @@ fn trust_changes_need_the_quorum_and_a_hand_edited_store_is_refused() {
         workstation.contains("trust_store_changed"),
         "the quorum add is journaled"
     );
+    // The workstation journal carries the HSM's checkpoint of that entry.
+    let wj = wb.state.join("enrollment.jsonl");
+    let ok = wb.run(&["journal", "verify", wj.to_str().unwrap()]);
+    assert_ok(&ok, "journal verify of the workstation journal");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("HSM checkpoint"));
+    let lines: Vec<&str> = workstation.lines().collect();
+    let cut = lines
+        .iter()
+        .position(|l| l.contains("trust_store_changed"))
+        .unwrap();
+    std::fs::write(&wj, format!("{}\n", lines[..cut].join("\n"))).unwrap();
+    assert_exit(
+        &wb.run(&["journal", "verify", wj.to_str().unwrap()]),
+        54,
+        "cut workstation journal",
+    );
+    std::fs::write(&wj, &workstation).unwrap();
 
     // By hand: a signer added to the file itself.
     let store_path = wb.state.join("trust/request-signers.json");

@@ -504,20 +504,31 @@ pub fn with_quorum_session<T: serde::Serialize>(
     let pin = login.rebuild_pin()?;
     let mut session = hsm.login_user(&pin)?;
     drop(pin);
-    let result = (|| {
+    let result = (|| -> Result<T, CeremonyError> {
         let info = session.ensure_signing_key()?;
         let key = enrolled_signing_key(&config.state_dir, &info.spki_der)?;
-        change(&mut session, &key)
+        let v = change(&mut session, &key)?;
+        // Journaled, then the workstation journal is checkpointed by the
+        // HSM while the quorum session is still open.
+        j.append(
+            event,
+            &Actor::System,
+            json!({ "custodians": custodians, "change": v }),
+        )?;
+        crate::state_auth::seal_journal(
+            &mut session,
+            &key,
+            &config.state_dir,
+            crate::state_auth::WORKSTATION_JOURNAL_REL,
+            j.next_seq(),
+            &j.head_sha256().to_string(),
+        )?;
+        Ok(v)
     })();
     let closed = session.close();
     match result {
         Ok(v) => {
             closed?;
-            j.append(
-                event,
-                &Actor::System,
-                json!({ "custodians": custodians, "change": v }),
-            )?;
             Ok(v)
         }
         Err(e) => {

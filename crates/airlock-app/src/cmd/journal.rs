@@ -56,6 +56,11 @@ pub fn run(cmd: JournalCommand) -> Result<(), CliError> {
 /// name relative to it, for `<state>/ceremonies/<id>/journal.jsonl`.
 fn in_state_dir(file: &Path) -> Option<(PathBuf, String)> {
     let dir = file.parent()?;
+    let workstation = airlock_ceremony::state_auth::WORKSTATION_JOURNAL_REL;
+    if file.file_name()? == workstation && dir.join(airlock_core::quorum::ROSTER_FILE_NAME).exists()
+    {
+        return Some((dir.to_path_buf(), workstation.to_string()));
+    }
     let id = dir.file_name()?.to_str()?;
     let ceremonies = dir.parent()?;
     if ceremonies.file_name()? != "ceremonies" || file.file_name()? != "journal.jsonl" {
