@@ -521,7 +521,7 @@ pub fn with_quorum_session<T: serde::Serialize>(
             &config.state_dir,
             crate::state_auth::WORKSTATION_JOURNAL_REL,
             j.next_seq(),
-            &j.head_sha256().to_string(),
+            j.head_sha256(),
         )?;
         Ok(v)
     })();
