@@ -84,7 +84,7 @@ pub const ROLES: &[Role] = &[
     Role {
         name: "Online operator",
         who: "one, on the phone from the security account",
-        duties: "Prepared and signed the request. Reads the bag serial, the request digest and the signer's fingerprint to the custodians. On receipt of the bundle, types the digest from the paper into import-bundle.sh --expect-digest before importing.",
+        duties: "Prepared and signed the request. Reads the bag serial, the request digest and the signer's fingerprint to the custodians. On receipt of the bundle, types the digest from the paper into airlock-online import --expect-digest before importing.",
     },
 ];
 
@@ -324,8 +324,10 @@ pub const STEPS: &[Step] = &[
     Step {
         title: "Hand-off",
         who: "Online operator",
-        command: Some("import-bundle.sh ... --expect-digest DIGEST"),
-        read_aloud: "Online operator, on receipt: the bag serial, and that import-bundle.sh accepted the digest typed from the paper.",
+        command: Some(
+            "airlock-online import --bundle DIR --ceremony-key PEM --expect-digest DIGEST --request DIR",
+        ),
+        read_aloud: "Online operator, on receipt: the bag serial, and that airlock-online import accepted the digest typed from the paper.",
         ticks: &[
             "bag serial confirmed by the online operator",
             "digest confirmed before import",
