@@ -7,8 +7,6 @@
 
 mod gui_support;
 
-use std::process::Command;
-
 use airlock_ceremony::enroll::EnrollOptions;
 use egui_kittest::kittest::Queryable;
 use gui_support::*;
@@ -56,28 +54,14 @@ fn existing_material_is_shown_and_confirmed_in_the_window_before_it_is_wrapped()
 
     // The re-import request for the same KMS key.
     let again = ws.dir.path().join("usb/again");
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let fixtures = root.join("tests/fixtures/test-only-keys");
-    let st = Command::new("bash")
-        .arg(root.join("tests/lib/make-request-bundle.sh"))
-        .arg("--out")
-        .arg(&again)
-        .arg("--signer-key")
-        .arg(fixtures.join("test-only-signer-rsa3072.key.pem"))
-        .arg("--wrapping-key")
-        .arg(fixtures.join("test-only-wrapping-rsa4096.pub.pem"))
-        .args([
+    make_request(
+        &again,
+        &[
             "--request-id",
             "gui-again",
             "--key",
             "gui-key-00001:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_4096:EXISTING_KEY_MATERIAL:gui-key-00001/gui-test-request",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+        ],
     );
 
     let mut h = harness(&ws, vec![again.clone(), ws.out_parent.clone()]);

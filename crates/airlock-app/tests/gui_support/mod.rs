@@ -98,26 +98,17 @@ pub fn workstation_with(
     let usb = dir.path().join("usb");
     std::fs::create_dir(&usb).unwrap();
     let request_dir = usb.join("request");
-    let status = Command::new("bash")
-        .arg(root.join("tests/lib/make-request-bundle.sh"))
-        .arg("--out")
-        .arg(&request_dir)
-        .arg("--signer-key")
-        .arg(fixtures.join("test-only-signer-rsa3072.key.pem"))
-        .arg("--wrapping-key")
-        .arg(fixtures.join("test-only-wrapping-rsa4096.pub.pem"))
-        .args([
+    make_request(
+        &request_dir,
+        &[
             "--request-id",
             "gui-test-request",
             "--prefix",
             "gui-key",
             "--count",
             &keys.to_string(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("make-request-bundle.sh");
-    assert!(status.success(), "make-request-bundle.sh failed");
+        ],
+    );
     let out_parent = dir.path().join("out-usb");
     std::fs::create_dir(&out_parent).unwrap();
     let ws = Workstation {
@@ -149,6 +140,29 @@ pub fn workstation_with(
     )
     .expect("trust add-signer with the quorum");
     ws
+}
+
+/// A request signed by the test signer, wrapping under the test-only
+/// RSA-4096 key, made by tests/lib/make-request-bundle.sh with `args`.
+pub fn make_request(out: &Path, args: &[&str]) {
+    let root = repo_root();
+    let fixtures = root.join("tests/fixtures/test-only-keys");
+    let out = Command::new("bash")
+        .arg(root.join("tests/lib/make-request-bundle.sh"))
+        .arg("--out")
+        .arg(out)
+        .arg("--signer-key")
+        .arg(fixtures.join("test-only-signer-rsa3072.key.pem"))
+        .arg("--wrapping-key")
+        .arg(fixtures.join("test-only-wrapping-rsa4096.pub.pem"))
+        .args(args)
+        .output()
+        .expect("make-request-bundle.sh");
+    assert!(
+        out.status.success(),
+        "make-request-bundle.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The app in a kittest harness; folders come from `folders` in order.
