@@ -99,7 +99,8 @@ if unshare -n true 2>/dev/null; then
   run=(unshare -n)
 fi
 "${run[@]}" "$airlock" --config "$AIRLOCK_CONFIG" ceremony run --request "$demo/usb/request" --out "$demo/usb/import-bundle" \
-  --custodian "alice=@$demo/secrets/alice" --custodian "bob=@$demo/secrets/bob" "${net[@]}"
+  --custodian "alice=@$demo/secrets/alice" --custodian "bob=@$demo/secrets/bob" "${net[@]}" \
+  --request-digest "$(sha256sum "$demo/usb/request/SHA256SUMS" | cut -c1-64)"
 
 say "online side: verify the sealed bundle"
 "$airlock" bundle verify "$demo/usb/import-bundle" --ceremony-key "$demo/state/ceremony-signing-key.pem"

@@ -179,6 +179,8 @@ nkeys=$(jq '.keys | length' "$request/request.json")
 # Paths in the printed commands, quoted for the shell (unchanged when plain).
 q() { printf '%q' "$1"; }
 A=$(q "$airlock") C=$(q "$DIR/airlock.toml") R=$(q "$request") O=$(q "$DIR/usb/import-bundle")
+# The request digest as the online side prints it (sha256sum of SHA256SUMS).
+D=$(sha256sum "$request/SHA256SUMS" | cut -c1-64)
 cust_alice=$(q "alice=@$DIR/secrets/alice") cust_bob=$(q "bob=@$DIR/secrets/bob")
 cust_carol=$(q "carol=@$DIR/secrets/carol")
 cat >"$DIR/NEXT-STEPS.txt" <<TEXT
@@ -193,7 +195,8 @@ Rehearsal workstation ready in $DIR
 Run these, in order, in one shell (docs/runbook.md says who reads what;
 print the witness's sheet with the checklist command first). Leave out
 "=@$DIR/secrets/NAME" to have each custodian type their passphrase unseen,
-as in a real ceremony. --allow-network is only there because a rehearsal
+as in a real ceremony, and leave out --request-digest to have the plan shown
+and each custodian type yes after the digest was read aloud. --allow-network is only there because a rehearsal
 machine is rarely disconnected; leave it out on one that is.
 
 --- commands ---
@@ -204,7 +207,7 @@ $A --config $C hsm probe
 $A --config $C ceremony status
 $A --config $C request verify $R
 $A --config $C quorum test --custodian $cust_alice --custodian $cust_bob
-$A --config $C ceremony run --request $R --out $O --custodian $cust_alice --custodian $cust_bob --seal-serial REHEARSAL-0001 --allow-network
+$A --config $C ceremony run --request $R --out $O --custodian $cust_alice --custodian $cust_bob --seal-serial REHEARSAL-0001 --allow-network --request-digest $D
 $A bundle verify $O --ceremony-key $(q "$DIR/state/ceremony-signing-key.pem")
 --- end ---
 

@@ -24,6 +24,7 @@ for n in "$small" "$large"; do
     make_request "$work/request" "$n" "bench-$n"
     /usr/bin/time -v -o "$work/time.txt" ${WRAPPER:-} "$airlock" --config "$AIRLOCK_CONFIG" ceremony run \
         --request "$work/request" --out "$work/import" --allow-network \
+        --request-digest "$(sha256sum "$work/request/SHA256SUMS" | cut -c1-64)" \
         "${custodians[@]}" >"$work/stdout.txt" 2>"$work/stderr.txt" || {
         cat "$work/stderr.txt" >&2
         exit 1

@@ -202,7 +202,8 @@ check "airlock shows the same request digest" grep -q "$(sha256sum "$req/SHA256S
     --threshold 2 --so-pin-file "$work/secrets/so-pin" >/dev/null
 "$airlock" trust seal --custodian "alice=@$work/secrets/alice" --custodian "bob=@$work/secrets/bob" >/dev/null
 expect "airlock ceremony run writes the import bundle" 0 "$airlock" --config "$AIRLOCK_CONFIG" ceremony run --request "$req" --out "$work/import" \
-    --custodian "alice=@$work/secrets/alice" --custodian "bob=@$work/secrets/bob" --allow-network
+    --custodian "alice=@$work/secrets/alice" --custodian "bob=@$work/secrets/bob" --allow-network \
+    --request-digest "$(sha256sum "$req/SHA256SUMS" | cut -c1-64)"
 bundle=$work/import
 ckey=$work/state/ceremony-signing-key.pem
 digest=$(sha256sum "$bundle/SHA256SUMS" | cut -c1-64)

@@ -158,7 +158,7 @@ fn serials_and_letter_reach_the_saved_and_the_final_attestation() {
     }
 
     click(&mut h, "Continue to Wipe");
-    click(&mut h, "Wipe and log out");
+    confirm_and_wipe(&mut h);
     assert!(h.state().error().is_none(), "{:?}", h.state().error());
     click(&mut h, "Continue to Done");
     assert_eq!(h.state().current_step(), Step::Done);

@@ -35,7 +35,7 @@ fn whole_ceremony_through_the_window_makes_a_bundle_that_verifies() {
     );
     click(&mut h, "Continue to Attestation");
     click(&mut h, "Continue to Wipe");
-    click(&mut h, "Wipe and log out");
+    confirm_and_wipe(&mut h);
     let wipe = h.state().snapshot().wipe.clone().expect("wiped");
     assert_eq!(wipe.session_objects_remaining, 0);
     assert!(h.query_by_label_contains("Wiped and logged out").is_some());

@@ -39,6 +39,8 @@ fn existing_material_is_shown_and_confirmed_in_the_window_before_it_is_wrapped()
         "--out".into(),
         first.display().to_string(),
         "--allow-network".into(),
+        "--request-digest".into(),
+        request_digest(&ws.request_dir),
     ];
     args.extend(custodians);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -130,9 +132,7 @@ fn with_wrap_with_trusted_the_security_officer_types_the_so_pin_in_the_window_be
     click(&mut h, "Continue to Request");
     click(&mut h, "Choose the request folder…");
     click(&mut h, "Continue to Review");
-    for (n, _) in CUSTODIANS {
-        click_containing(&mut h, &format!("I, {n}, have read this plan"));
-    }
+    confirm_review(&mut h);
     click(&mut h, "Continue to Generate & wrap");
     assert!(h.state().snapshot().needs_security_officer);
     // No SO PIN typed: the login cannot start.

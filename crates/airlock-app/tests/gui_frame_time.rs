@@ -30,9 +30,7 @@ fn frame_time_while_wrapping_1000_keys() {
     click(&mut h, "Continue to Request");
     click(&mut h, "Choose the request folder…");
     click(&mut h, "Continue to Review");
-    for (n, _) in CUSTODIANS {
-        click_containing(&mut h, &format!("I, {n}, have read this plan"));
-    }
+    confirm_review(&mut h);
     click(&mut h, "Continue to Generate & wrap");
 
     use egui_kittest::kittest::Queryable;

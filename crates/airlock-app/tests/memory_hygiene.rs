@@ -256,7 +256,10 @@ fn a_panic_inside_the_engine_carries_no_secret() {
     for n in ["alice", "bob"] {
         let pass = Zeroizing::new(format!("{n} has a long test passphrase"));
         c.authenticate(n, &pass).unwrap();
+        c.confirm_plan(n).unwrap();
     }
+    c.confirm_request_digest(airlock_ceremony::DigestConfirmation::ReadAloud)
+        .unwrap();
     c.login().unwrap();
     // The panic happens inside the engine's generate-and-wrap step, on a
     // logged-in session, right after the PIN was rebuilt and used.

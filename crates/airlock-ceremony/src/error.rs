@@ -154,6 +154,66 @@ pub enum CeremonyError {
         /// What, why and what to do.
         reason: String,
     },
+    /// The request digest the custodians typed (or `--request-digest`) is
+    /// not this request's.
+    #[error(
+        "the request digest given ({given}) is not the SHA-256 of this request's SHA256SUMS ({expected}); \
+         nothing was logged in to. Compare the digest the online operator read out with the one printed here: \
+         a mismatch means the medium does not hold the request that was prepared; keep it as evidence"
+    )]
+    RequestDigestMismatch {
+        /// What was given (normalised hex, or a note when it was not hex).
+        given: String,
+        /// This request's digest.
+        expected: String,
+    },
+    /// The output folder cannot take the bundle (checked before the login).
+    #[error(
+        "the output folder {path} cannot be used: {problem}; nothing was logged in to or generated"
+    )]
+    OutputFolder {
+        /// The folder asked for.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        problem: String,
+    },
+    /// A custodian who authenticated has not confirmed the plan.
+    #[error(
+        "the plan was not confirmed by {who}; every custodian who logs in reads the plan and confirms it first \
+         (type yes at the prompt, or give --request-digest HEX in a headless run)"
+    )]
+    PlanNotConfirmed {
+        /// Who has not confirmed.
+        who: String,
+    },
+    /// The bundle digest given does not match the published bundle.
+    #[error(
+        "the bundle digest given is not the published bundle's ({expected}); read it again from the screen; \
+         nothing was wiped"
+    )]
+    BundleDigestMismatch {
+        /// The published bundle's digest.
+        expected: String,
+    },
+    /// Generation stopped between keys because an abort was asked for.
+    #[error(
+        "stopped after key {done} of {total} as asked; the abort path runs next \
+         (keys already generated stay in the HSM: rerun the same request to reuse them, or discard them with `airlock ceremony discard`)"
+    )]
+    Stopped {
+        /// Keys finished.
+        done: usize,
+        /// Keys in the request.
+        total: usize,
+    },
+    /// `ceremony discard` of a ceremony that cannot be discarded.
+    #[error("ceremony {ceremony_id} cannot be discarded: {why}")]
+    NotDiscardable {
+        /// The ceremony.
+        ceremony_id: String,
+        /// Why, and what to do.
+        why: String,
+    },
     /// The roster belongs to another token.
     #[error(
         "the custodian roster was enrolled for token {roster_token} but the configured token is {token}; \
@@ -201,6 +261,12 @@ impl ExitClass for CeremonyError {
             }
             CeremonyError::ExistingNotConfirmed { .. } => ExitCode::Cancelled,
             CeremonyError::MemoryNotLocked { .. } => ExitCode::Ceremony,
+            CeremonyError::RequestDigestMismatch { .. } => ExitCode::RequestDigestMismatch,
+            CeremonyError::OutputFolder { .. } => ExitCode::Ceremony,
+            CeremonyError::PlanNotConfirmed { .. } => ExitCode::Cancelled,
+            CeremonyError::BundleDigestMismatch { .. } => ExitCode::Cancelled,
+            CeremonyError::Stopped { .. } => ExitCode::Cancelled,
+            CeremonyError::NotDiscardable { .. } => ExitCode::Ceremony,
         }
     }
 }

@@ -5,20 +5,25 @@
 //! and show events.
 
 pub mod backup;
+pub mod discard;
 pub mod enroll;
 pub mod error;
 pub mod event;
 pub mod hygiene;
+pub mod plan;
 pub mod preflight;
 pub mod runner;
 pub mod state;
 pub mod state_auth;
+pub mod stop;
 pub mod trust_ops;
 pub mod words;
 
 pub use error::CeremonyError;
 pub use event::Event;
+pub use plan::{CeremonyPlan, DigestConfirmation, PlanKey};
 pub use runner::{
     AttestationOptions, Ceremony, CeremonyOptions, ExistingMaterial, ExportOutcome, KeyOrigin,
     KeyOutcome, WipeOutcome,
 };
+pub use stop::StopSignal;

@@ -59,12 +59,13 @@ use crate::event::Event;
 use crate::preflight::{AirGapStatus, air_gap_status, hostname};
 use crate::state::{CeremonyRecord, CeremonyStatus, CeremonyStore};
 use crate::state_auth::{ceremony_journal_rel, seal_journal, verify_journal, verify_trust_store};
+use crate::stop::StopSignal;
 
 /// File name of the enrolled ceremony signing key in the state directory.
 pub const ENROLLED_SIGNING_KEY_FILE: &str = "ceremony-signing-key.pem";
 
 /// What the operator asked for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CeremonyOptions {
     /// The request bundle folder.
     pub request_dir: PathBuf,
@@ -191,45 +192,59 @@ pub struct WipeOutcome {
     pub session_objects_destroyed: usize,
     /// HSM session objects left (must be 0).
     pub session_objects_remaining: usize,
+    /// After an abort: token keys this ceremony made that stay in the HSM
+    /// (checked in the HSM when the quorum was logged in).
+    pub hsm_labels_left: Vec<String>,
+    /// After an abort before the login of a resumed ceremony: labels an
+    /// earlier run planned, not checked in the HSM (no session).
+    pub hsm_labels_unchecked: Vec<String>,
 }
 
-struct Pending {
-    at: OffsetDateTime,
-    event: &'static str,
-    actor: Actor,
-    data: Value,
+pub(crate) struct Pending {
+    pub(crate) at: OffsetDateTime,
+    pub(crate) event: &'static str,
+    pub(crate) actor: Actor,
+    pub(crate) data: Value,
 }
 
 /// A ceremony in progress. See the module docs for the step order.
 pub struct Ceremony {
-    config: AirlockConfig,
-    opts: CeremonyOptions,
-    hsm: Hsm,
-    preflight: PreflightReport,
-    roster: Roster,
-    quorum: Option<QuorumLogin>,
-    custodians: Vec<(CustodianName, OffsetDateTime)>,
-    pending: Vec<Pending>,
-    request: Option<VerifiedRequest>,
-    record: Option<CeremonyRecord>,
-    journal: Option<JournalWriter>,
-    resumable_labels: HashSet<String>,
-    published_before: Option<String>,
-    session: Option<UserSession>,
-    signing_key: Option<SigningKeyInfo>,
-    keys: Vec<KeyOutcome>,
-    export: Option<ExportOutcome>,
-    attestation: AttestationOptions,
+    pub(crate) config: AirlockConfig,
+    pub(crate) opts: CeremonyOptions,
+    pub(crate) hsm: Hsm,
+    pub(crate) preflight: PreflightReport,
+    pub(crate) roster: Roster,
+    pub(crate) quorum: Option<QuorumLogin>,
+    pub(crate) custodians: Vec<(CustodianName, OffsetDateTime)>,
+    pub(crate) pending: Vec<Pending>,
+    pub(crate) request: Option<VerifiedRequest>,
+    pub(crate) record: Option<CeremonyRecord>,
+    pub(crate) journal: Option<JournalWriter>,
+    pub(crate) resumable_labels: HashSet<String>,
+    pub(crate) published_before: Option<String>,
+    pub(crate) session: Option<UserSession>,
+    pub(crate) signing_key: Option<SigningKeyInfo>,
+    pub(crate) keys: Vec<KeyOutcome>,
+    pub(crate) export: Option<ExportOutcome>,
+    pub(crate) attestation: AttestationOptions,
     /// The enrolled ceremony key, checked to be the HSM's (after login):
     /// verifies and names state seals.
-    state_key: Option<SignerKey>,
+    pub(crate) state_key: Option<SignerKey>,
     /// Existing material checked after login, by key name.
-    existing: Vec<ExistingMaterial>,
+    pub(crate) existing: Vec<ExistingMaterial>,
     /// Key names whose existing material the custodians confirmed.
-    existing_confirmed: HashSet<String>,
+    pub(crate) existing_confirmed: HashSet<String>,
     /// The request's wrapping keys as the security officer marked them
     /// trusted (policy `wrap_with_trusted`).
-    trusted: Option<TrustedWrappingKeys>,
+    pub(crate) trusted: Option<TrustedWrappingKeys>,
+    /// Roster names of the custodians who confirmed the plan.
+    pub(crate) plan_confirmed: Vec<String>,
+    /// The request digest was confirmed before the login.
+    pub(crate) request_digest_confirmed: bool,
+    /// The bundle digest was confirmed, or journaled as not confirmed.
+    pub(crate) bundle_digest_settled: bool,
+    /// Asked to stop (honoured between keys).
+    pub(crate) stop: StopSignal,
 }
 
 impl std::fmt::Debug for Ceremony {
@@ -247,7 +262,7 @@ impl std::fmt::Debug for Ceremony {
 
 /// The workstation clock in whole seconds (timestamps in bundles are
 /// RFC 3339 without fractions, as in the spec's examples).
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(0).unwrap_or(t)
 }
@@ -316,6 +331,10 @@ impl Ceremony {
             existing: Vec::new(),
             existing_confirmed: HashSet::new(),
             trusted: None,
+            plan_confirmed: Vec::new(),
+            request_digest_confirmed: false,
+            bundle_digest_settled: false,
+            stop: StopSignal::new(),
         };
         let p = &c.preflight;
         let data = json!({
@@ -438,6 +457,12 @@ impl Ceremony {
         &self.opts
     }
 
+    /// The flag a face sets to stop generation after the key in hand
+    /// (Ctrl-C, closing the window); the face then runs [`Ceremony::abort`].
+    pub fn stop_signal(&self) -> StopSignal {
+        self.stop.clone()
+    }
+
     /// The journal file of this ceremony (in the state directory).
     pub fn journal_path(&self) -> Option<&Path> {
         self.journal.as_ref().map(|j| j.path())
@@ -466,6 +491,7 @@ impl Ceremony {
                 needs: "nothing: the bundle is already published at its folder",
             });
         }
+        crate::plan::check_output_folder(&dir)?;
         self.opts.out_dir = dir.clone();
         if let Some(rec) = self.record.as_mut() {
             rec.out_dir = dir;
@@ -473,7 +499,7 @@ impl Ceremony {
         self.save_record()
     }
 
-    fn store(&self) -> CeremonyStore {
+    pub(crate) fn store(&self) -> CeremonyStore {
         CeremonyStore::new(&self.config.state_dir)
     }
 
@@ -483,7 +509,12 @@ impl Ceremony {
     }
 
     /// Journals an event, or keeps it until the journal is open.
-    fn log(&mut self, event: &'static str, actor: Actor, data: Value) -> Result<(), CeremonyError> {
+    pub(crate) fn log(
+        &mut self,
+        event: &'static str,
+        actor: Actor,
+        data: Value,
+    ) -> Result<(), CeremonyError> {
         match &mut self.journal {
             Some(j) => {
                 j.append(event, &actor, data)?;
@@ -516,7 +547,7 @@ impl Ceremony {
     }
 
     /// Journals a failed step (best effort: the original error wins).
-    fn failed(&mut self, step: &'static str, e: CeremonyError) -> CeremonyError {
+    pub(crate) fn failed(&mut self, step: &'static str, e: CeremonyError) -> CeremonyError {
         let _ = self.log(
             "step_failed",
             Actor::System,
@@ -667,6 +698,11 @@ impl Ceremony {
             }),
         )?;
         self.request = Some(request);
+        // A folder in the way is refused now, before any passphrase, not
+        // at sealing after the whole generation.
+        if self.published_before.is_none() && !self.opts.out_dir.as_os_str().is_empty() {
+            crate::plan::check_output_folder(&self.opts.out_dir)?;
+        }
         Ok(())
     }
 
@@ -849,6 +885,9 @@ impl Ceremony {
                 step: "log in to the HSM",
                 needs: "the custodians' policy is wrap-with-trusted: the security officer marks the wrapping keys trusted (ceremony run --so-pin-file)",
             });
+        }
+        if let Err(e) = self.check_confirmed_before_login() {
+            return Err(self.failed("login", e));
         }
         if !self.quorum.as_ref().is_some_and(|q| q.is_satisfied()) {
             let have = self.custodians.len();
@@ -1040,7 +1079,7 @@ impl Ceremony {
 
     /// Seals (in the HSM) a checkpoint of this ceremony's journal as it is
     /// now. Needs the session.
-    fn checkpoint(&mut self) -> Result<(), CeremonyError> {
+    pub(crate) fn checkpoint(&mut self) -> Result<(), CeremonyError> {
         let (Some(journal), Some(session), Some(key), Some(record)) = (
             self.journal.as_mut(),
             self.session.as_mut(),
@@ -1214,6 +1253,8 @@ impl Ceremony {
         }
         match self.generate_inner(on_event) {
             Ok(()) => Ok(()),
+            // Asked for: journaled as `generation_stopped`, not a failure.
+            Err(e @ CeremonyError::Stopped { .. }) => Err(e),
             Err(e) => Err(self.failed("generate_and_wrap", e)),
         }
     }
@@ -1296,6 +1337,16 @@ impl Ceremony {
         let mut handles: HashMap<u64, String> = HashMap::new();
 
         for (i, vk) in request.keys.iter().enumerate() {
+            if self.stop.is_requested() {
+                // Between keys: the one before is wrapped and journaled;
+                // nothing of this one exists yet.
+                self.log(
+                    "generation_stopped",
+                    Actor::System,
+                    json!({ "after_key": i, "of": total }),
+                )?;
+                return Err(CeremonyError::Stopped { done: i, total });
+            }
             let k = &vk.request;
             let name = k.name.to_string();
             on_event(Event::KeyStarted {
@@ -1630,7 +1681,7 @@ impl Ceremony {
         Ok(())
     }
 
-    fn save_record(&self) -> Result<(), CeremonyError> {
+    pub(crate) fn save_record(&self) -> Result<(), CeremonyError> {
         if let Some(rec) = &self.record {
             let store = self.store();
             store.save(rec).map_err(CeremonyError::io(
@@ -1649,6 +1700,12 @@ impl Ceremony {
             return Err(CeremonyError::OutOfOrder {
                 step: "wipe and finish",
                 needs: "seal and export the bundle (or abort)",
+            });
+        }
+        if !self.bundle_digest_settled {
+            return Err(CeremonyError::OutOfOrder {
+                step: "wipe and finish",
+                needs: "the bundle digest read aloud and confirmed (or the reason it was not, journaled)",
             });
         }
         let outcome = match self.wipe_inner(true) {
@@ -1699,6 +1756,9 @@ impl Ceremony {
             outcome.request =
                 Some(wipe_tree_report(&req).map_err(CeremonyError::io("wiping", &req))?);
         }
+        if !completed {
+            self.labels_left(&mut outcome);
+        }
         // The SO's trusted wrapping keys go first (closing its session
         // destroys them), so that none is counted as left behind.
         if let Some(t) = self.trusted.take() {
@@ -1719,15 +1779,18 @@ impl Ceremony {
         } else {
             CeremonyStatus::Aborted
         };
-        self.log(
-            if completed {
-                "ceremony_completed"
-            } else {
-                "ceremony_aborted"
-            },
-            Actor::System,
-            json!({}),
-        )?;
+        if completed {
+            self.log("ceremony_completed", Actor::System, json!({}))?;
+        } else {
+            self.log(
+                "ceremony_aborted",
+                Actor::System,
+                json!({
+                    "hsm_labels_left": outcome.hsm_labels_left,
+                    "hsm_labels_unchecked": outcome.hsm_labels_unchecked,
+                }),
+            )?;
+        }
         // The journal's final head, sealed in the HSM, then log out.
         self.checkpoint()?;
         if let Some(session) = self.session.take() {
@@ -1740,6 +1803,44 @@ impl Ceremony {
         }
         self.save_record()?;
         Ok(outcome)
+    }
+
+    /// The token keys an aborted ceremony leaves in the HSM: those this run
+    /// made or reused, and (with a session) those an earlier run of it made,
+    /// looked up in the HSM; without a session, what an earlier run planned.
+    fn labels_left(&mut self, outcome: &mut WipeOutcome) {
+        let mut left: std::collections::BTreeSet<String> = self
+            .keys
+            .iter()
+            .filter(|k| k.origin != KeyOrigin::Existing)
+            .map(|k| k.hsm_label.clone())
+            .collect();
+        let mut unchecked = std::collections::BTreeSet::new();
+        if let Some(request) = self.request.as_ref() {
+            let request_id = request.request_id.to_string();
+            for vk in &request.keys {
+                let k = &vk.request;
+                if !matches!(k.material, Material::Generate) {
+                    continue;
+                }
+                let label = format!("{}/{request_id}", k.name);
+                if left.contains(&label) || !self.resumable_labels.contains(&label) {
+                    continue;
+                }
+                match self.session.as_mut() {
+                    Some(s) => {
+                        if s.find_key(&label, k.key_spec).ok().flatten().is_some() {
+                            left.insert(label);
+                        }
+                    }
+                    None => {
+                        unchecked.insert(label);
+                    }
+                }
+            }
+        }
+        outcome.hsm_labels_left = left.into_iter().collect();
+        outcome.hsm_labels_unchecked = unchecked.into_iter().collect();
     }
 
     /// Aborts at any point: wipes the working directory and any staging,

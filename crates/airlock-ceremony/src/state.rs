@@ -20,6 +20,9 @@ pub enum CeremonyStatus {
     Completed,
     /// Aborted by the operator (the abort path ran).
     Aborted,
+    /// Discarded by a quorum (`airlock ceremony discard`): the keys it made
+    /// were destroyed and it is never resumed.
+    Discarded,
 }
 
 /// `record.json`.
@@ -114,14 +117,28 @@ impl CeremonyStore {
         Ok(out)
     }
 
-    /// Records of ceremonies for the given request, newest last.
+    /// Records of ceremonies for the given request, newest last; discarded
+    /// ones are left out (they are never resumed).
     pub fn for_request(&self, request_sums_sha256: &str) -> std::io::Result<Vec<CeremonyRecord>> {
         Ok(self
             .list()?
             .into_iter()
             .filter_map(Result::ok)
             .filter(|r| r.request_sha256sums_sha256 == request_sums_sha256)
+            .filter(|r| r.status != CeremonyStatus::Discarded)
             .collect())
+    }
+
+    /// The record of one ceremony.
+    pub fn load(&self, ceremony_id: &str) -> std::io::Result<CeremonyRecord> {
+        let path = self.dir(ceremony_id).join("record.json");
+        let bytes = fs::read(&path)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        })
     }
 }
 

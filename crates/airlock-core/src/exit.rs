@@ -74,8 +74,14 @@ pub enum ExitCode {
     /// Workstation state (trust store, ceremony record, journal) is not
     /// authenticated by the HSM: edited, forged, truncated or unsealed.
     StateNotAuthenticated = 54,
+    /// The request digest typed or given with `--request-digest` is not the
+    /// digest of the request bundle on the medium (refused before login).
+    RequestDigestMismatch = 55,
     /// Building or printing the attestation failed.
     Attestation = 60,
+
+    /// Interrupted (Ctrl-C / SIGINT): the abort path ran and was journaled.
+    Interrupted = 130,
 }
 
 impl ExitCode {

@@ -384,6 +384,20 @@ impl UserSession {
             .unwrap_or_default())
     }
 
+    /// Destroys a token key (and its public half): only for
+    /// `airlock ceremony discard`, on keys whose binding names the discarded
+    /// ceremony's request.
+    pub fn destroy_key(&mut self, key: HsmKey) -> Result<(), HsmError> {
+        let label = key.label.clone();
+        self.call("C_DestroyObject", |s| s.destroy_object(key.key))
+            .ctx(|| format!("destroying key {label:?}"))?;
+        if let Some(p) = key.public {
+            self.call("C_DestroyObject", |s| s.destroy_object(p))
+                .ctx(|| format!("destroying the public half of {label:?}"))?;
+        }
+        Ok(())
+    }
+
     /// Whether the token reports the key object as modifiable.
     pub fn is_modifiable(&mut self, key: &HsmKey) -> Result<bool, HsmError> {
         let attrs = self

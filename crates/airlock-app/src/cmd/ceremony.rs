@@ -1,6 +1,9 @@
 //! `airlock ceremony run` drives the whole ceremony headless through the
-//! same engine the desktop app uses; `airlock ceremony status` lists
-//! unfinished ceremonies and what they left behind.
+//! same engine the desktop app uses: it prints the plan and needs the
+//! custodians' confirmation and the request digest before any login, asks a
+//! wrong passphrase again on a terminal, and turns Ctrl-C into the journaled
+//! abort path. `airlock ceremony status` lists unfinished ceremonies and
+//! what they left behind; `airlock ceremony discard` gives one up.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -8,10 +11,16 @@ use std::path::{Path, PathBuf};
 use airlock_attest::Paper;
 use airlock_ceremony::state::{CeremonyStatus, CeremonyStore};
 use airlock_ceremony::words::pgp_words_for_hex;
-use airlock_ceremony::{AttestationOptions, Ceremony, CeremonyOptions, Event};
+use airlock_ceremony::{
+    AttestationOptions, Ceremony, CeremonyError, CeremonyOptions, CeremonyPlan, DigestConfirmation,
+    Event,
+};
+use airlock_core::exit::ExitCode;
+use airlock_core::quorum::QuorumError;
 use airlock_core::signature::group_hex;
 use clap::Subcommand;
 
+use super::interrupt::{Answer, Interrupts};
 use super::secrets::{CustodianArg, custodian_passphrase, parse_custodian};
 use super::{CliError, load_config};
 
@@ -62,7 +71,35 @@ pub enum CeremonyCommand {
         /// when standard input is not a terminal; on a terminal it is asked.
         #[arg(long = "confirm-existing", value_name = "NAME=CODE")]
         confirm_existing: Vec<String>,
+        /// The request's SHA256SUMS digest (64 hex digits; spaces and case
+        /// ignored), as the online side printed it: compared exactly before
+        /// any login. Needed when standard input is not a terminal; on a
+        /// terminal the custodians read the digest aloud and type `yes`.
+        #[arg(long, value_name = "HEX")]
+        request_digest: Option<String>,
         /// Events as JSON lines on stdout instead of progress text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Discard an unfinished ceremony: with the quorum, destroy the HSM keys
+    /// it created (only those bound to its request), wipe its working files
+    /// and close its record. Journaled in that ceremony's journal.
+    Discard {
+        /// The ceremony ID (`airlock ceremony status` lists them).
+        #[arg(value_name = "CEREMONY_ID")]
+        ceremony_id: String,
+        /// A custodian: NAME=@FILE or NAME (prompted). Repeat, M times.
+        #[arg(long = "custodian", value_name = "NAME[=@FILE]", value_parser = parse_custodian, required = true)]
+        custodians: Vec<CustodianArg>,
+        /// Run although a network interface is up (journaled). For
+        /// rehearsals only.
+        #[arg(long)]
+        allow_network: bool,
+        /// Run although the process memory could not be locked. Journaled;
+        /// for rehearsals only.
+        #[arg(long)]
+        allow_unlocked_memory: bool,
+        /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -89,6 +126,7 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
             letter,
             confirm_existing,
             so_pin_file,
+            request_digest,
             json,
         } => run_ceremony(
             config,
@@ -104,9 +142,26 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
                 seal_serials,
                 paper: if letter { Paper::Letter } else { Paper::A4 },
             },
+            Confirmations {
+                custodians: &custodians,
+                confirm_existing: &confirm_existing,
+                so_pin_file: so_pin_file.as_deref(),
+                request_digest: request_digest.as_deref(),
+            },
+            json,
+        ),
+        CeremonyCommand::Discard {
+            ceremony_id,
+            custodians,
+            allow_network,
+            allow_unlocked_memory,
+            json,
+        } => discard(
+            config,
+            &ceremony_id,
             &custodians,
-            &confirm_existing,
-            so_pin_file.as_deref(),
+            allow_network,
+            allow_unlocked_memory,
             json,
         ),
         CeremonyCommand::Status { json } => status(config, json),
@@ -218,15 +273,24 @@ impl Reporter {
     }
 }
 
+/// What the custodians give on the command line besides the options.
+struct Confirmations<'a> {
+    custodians: &'a [CustodianArg],
+    confirm_existing: &'a [String],
+    so_pin_file: Option<&'a Path>,
+    request_digest: Option<&'a str>,
+}
+
 fn run_ceremony(
     config: Option<&Path>,
     opts: CeremonyOptions,
     attestation: AttestationOptions,
-    custodians: &[CustodianArg],
-    confirm_existing: &[String],
-    so_pin_file: Option<&Path>,
+    given: Confirmations<'_>,
     json: bool,
 ) -> Result<(), CliError> {
+    // First, before any other thread starts: Ctrl-C becomes a flag the
+    // ceremony checks, never a kill that leaves the record "running".
+    let interrupts = Interrupts::install()?;
     for note in airlock_ceremony::hygiene::harden_process().notes {
         eprintln!("warning: {note}");
     }
@@ -242,6 +306,7 @@ fn run_ceremony(
         tty: std::io::stderr().is_terminal(),
     };
     let mut c = Ceremony::preflight(config, opts)?;
+    interrupts.forward_to(c.stop_signal());
     c.set_attestation(attestation);
     reporter.event(&c.preflight_event());
     if !json {
@@ -252,46 +317,183 @@ fn run_ceremony(
             group_hex(&id.module_sha256)
         );
     }
-    let result = drive(&mut c, custodians, confirm_existing, so_pin_file, &reporter);
+    let result = drive(&mut c, &given, &reporter, &interrupts);
     if let Err(e) = result {
-        // The abort path: wipe the working directory, close the session.
-        if let Err(abort_err) = c.abort(&e.to_string()) {
-            eprintln!("airlock: while aborting: {abort_err}");
+        let e = if interrupts.interrupted() && e.exit_code() != ExitCode::Interrupted {
+            interrupts.error(&format!("({e})"))
+        } else {
+            e
+        };
+        // The abort path: journaled, wipes the working directory, closes the
+        // session, and says what stays in the HSM.
+        match c.abort(&e.to_string()) {
+            Ok(w) => print_abort_summary(&c, &w),
+            Err(abort_err) => eprintln!("airlock: while aborting: {abort_err}"),
         }
         return Err(e);
     }
     Ok(())
 }
 
-fn drive(
-    c: &mut Ceremony,
-    custodians: &[CustodianArg],
-    confirm_existing: &[String],
-    so_pin_file: Option<&Path>,
-    reporter: &Reporter,
-) -> Result<(), CliError> {
-    c.verify_request()?;
-    for e in c.request_events() {
-        reporter.event(&e);
+/// The last thing an aborted run prints: what was wiped and which HSM
+/// objects the ceremony leaves behind, and what to do about them.
+fn print_abort_summary(c: &Ceremony, w: &airlock_ceremony::WipeOutcome) {
+    let Some(id) = c.ceremony_id() else {
+        return;
+    };
+    eprintln!();
+    eprintln!("Ceremony {id} aborted; nothing was exported.");
+    eprintln!(
+        "Wiped {} working files ({} bytes).",
+        w.work_dir.files, w.work_dir.bytes
+    );
+    if !w.hsm_labels_left.is_empty() {
+        eprintln!(
+            "HSM keys this ceremony created and left in the token ({}): {}",
+            w.hsm_labels_left.len(),
+            w.hsm_labels_left.join(", ")
+        );
     }
-    if c.needs_security_officer() {
-        let so_pin = match so_pin_file {
-            Some(f) => super::secrets::read_secret_file(f, "SO PIN")?,
-            None => super::secrets::prompt_secret(
-                "Security officer PIN, to mark the AWS wrapping keys trusted (not shown): ",
-                false,
-            )?,
-        };
-        c.mark_trusted_wrapping_keys(&so_pin)?;
-        drop(so_pin);
-        if !reporter.json {
-            eprintln!("Security officer marked the request's AWS wrapping keys trusted.");
+    if !w.hsm_labels_unchecked.is_empty() {
+        eprintln!(
+            "HSM keys an earlier run of it planned, not checked (no HSM session) ({}): {}",
+            w.hsm_labels_unchecked.len(),
+            w.hsm_labels_unchecked.join(", ")
+        );
+    }
+    eprintln!(
+        "To finish it, rerun `airlock ceremony run` with the same request (it resumes); \
+         to give it up, `airlock ceremony discard {id} --custodian ...` destroys those keys."
+    );
+}
+
+/// Prints the plan the custodians confirm: every key, the totals and the
+/// request digest in grouped hex and PGP words.
+fn print_plan(plan: &CeremonyPlan, reporter: &Reporter) {
+    if reporter.json {
+        if let Ok(s) = serde_json::to_string(&serde_json::json!({ "plan": plan })) {
+            println!("{s}");
+        }
+        return;
+    }
+    println!();
+    println!(
+        "PLAN for request {} (account {}, region {}): {} keys",
+        plan.request_id,
+        plan.account,
+        plan.region,
+        plan.keys.len()
+    );
+    for (i, k) in plan.keys.iter().enumerate() {
+        println!("  {:>4}. {}  ({})", i + 1, k.name, k.alias);
+        println!("        KMS key:   {}", k.key_arn);
+        println!(
+            "        account {}, key spec {}, wrapped with {}, material {}",
+            k.account, k.key_spec, k.wrapping_algorithm, k.material
+        );
+        println!(
+            "        HSM label {}, AWS wrapping key SHA-256 {}",
+            k.hsm_label,
+            group_hex(&k.wrapping_key_fingerprint)
+        );
+    }
+    let totals: Vec<String> = plan
+        .totals
+        .iter()
+        .map(|(what, n)| format!("{n} x {what}"))
+        .collect();
+    println!("  Totals: {}", totals.join(", "));
+    println!("Request SHA256SUMS digest, to read aloud against the online side's copy:");
+    println!("  hex:       {}", group_hex(&plan.request_digest));
+    println!(
+        "  PGP words: {}",
+        pgp_words_for_hex(&plan.request_digest).unwrap_or_default()
+    );
+}
+
+/// The plan and request-digest confirmations, before any login: either the
+/// digest given in full (`--request-digest`), or each custodian typing
+/// `yes` on the terminal after the digest was read aloud.
+fn confirm_plan_and_digest(
+    c: &mut Ceremony,
+    given: &Confirmations<'_>,
+    interrupts: &Interrupts,
+) -> Result<(), CliError> {
+    if let Some(hex) = given.request_digest {
+        c.confirm_request_digest(DigestConfirmation::Given(hex.to_string()))?;
+        for arg in given.custodians {
+            c.confirm_plan(&arg.name)?;
+        }
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(
+            ExitCode::Cancelled,
+            "the plan and the request digest were not confirmed: standard input is not a terminal",
+        )
+        .with_hint(
+            "give the request's SHA256SUMS digest as --request-digest HEX (from the online side's printout), or run on a terminal",
+        ));
+    }
+    for arg in given.custodians {
+        let prompt = format!(
+            "Custodian {}: the plan above is complete and correct, and the digest read aloud matches? Type yes: ",
+            arg.name
+        );
+        match interrupts.ask_line(&prompt)? {
+            Answer::Given(a) if a.eq_ignore_ascii_case("yes") => c.confirm_plan(&arg.name)?,
+            Answer::Given(_) => {
+                return Err(CliError::new(
+                    ExitCode::Cancelled,
+                    format!("custodian {} did not confirm the plan", arg.name),
+                )
+                .with_hint(
+                    "nothing was logged in; check the request with the online side and start again",
+                ));
+            }
+            Answer::Interrupted => return Err(interrupts.error("at the plan confirmation")),
         }
     }
+    c.confirm_request_digest(DigestConfirmation::ReadAloud)?;
+    Ok(())
+}
+
+/// Authenticates every custodian. A passphrase typed at the terminal is
+/// asked again after a wrong try, up to the lockout.
+fn authenticate_custodians(
+    c: &mut Ceremony,
+    custodians: &[CustodianArg],
+    reporter: &Reporter,
+    interrupts: &Interrupts,
+) -> Result<(), CliError> {
+    let prompted = std::io::stdin().is_terminal();
     for arg in custodians {
-        let passphrase = custodian_passphrase(arg, false)?;
-        let outcome = c.authenticate(&arg.name, &passphrase)?;
-        drop(passphrase);
+        let outcome = loop {
+            let passphrase = match &arg.file {
+                Some(_) => custodian_passphrase(arg, false)?,
+                None => match interrupts.ask_secret(&format!(
+                    "Passphrase for custodian {} (not shown): ",
+                    arg.name
+                ))? {
+                    Answer::Given(p) => p,
+                    Answer::Interrupted => {
+                        return Err(interrupts.error("at a passphrase prompt"));
+                    }
+                },
+            };
+            match c.authenticate(&arg.name, &passphrase) {
+                Ok(o) => break o,
+                Err(CeremonyError::Quorum(QuorumError::WrongPassphrase {
+                    custodian,
+                    tries_left,
+                })) if arg.file.is_none() && prompted => {
+                    eprintln!(
+                        "Wrong passphrase for {custodian}; {tries_left} more wrong one(s) lock {custodian} out of this ceremony. Try again."
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let (custodian, have, need) = match &outcome {
             airlock_core::quorum::AuthOutcome::Accepted {
                 custodian,
@@ -310,16 +512,115 @@ fn drive(
             need,
         });
     }
+    Ok(())
+}
+
+/// After publication, before the wipe: the bundle digest read aloud (typed
+/// `yes` on a terminal), or journaled as not confirmed in a headless run.
+fn settle_bundle_digest(
+    c: &mut Ceremony,
+    sums: &str,
+    reporter: &Reporter,
+    interrupts: &Interrupts,
+) -> Result<(), CliError> {
+    if !std::io::stdin().is_terminal() {
+        c.bundle_digest_not_confirmed(
+            "headless run (standard input is not a terminal): compare the printed attestation's digest with the online side's",
+        )?;
+        return Ok(());
+    }
+    if !reporter.json {
+        eprintln!();
+        eprintln!(
+            "Read the bundle digest aloud; a witness compares it with the printed attestation:"
+        );
+        eprintln!("  hex:       {}", group_hex(sums));
+        eprintln!(
+            "  PGP words: {}",
+            pgp_words_for_hex(sums).unwrap_or_default()
+        );
+    }
+    loop {
+        match interrupts
+            .ask_line("Digests match? Type yes (or no to record that they did not): ")?
+        {
+            Answer::Given(a) if a.eq_ignore_ascii_case("yes") => {
+                c.confirm_bundle_digest(DigestConfirmation::ReadAloud)?;
+                return Ok(());
+            }
+            Answer::Given(a) if a.eq_ignore_ascii_case("no") => {
+                c.bundle_digest_not_confirmed(
+                    "the custodians said the read-aloud digest did not match: do not import this bundle",
+                )?;
+                eprintln!(
+                    "Recorded: the digests did NOT match. Do not import this bundle; keep the media as evidence."
+                );
+                return Ok(());
+            }
+            // Ctrl-C is refused after publication: the wipe must run.
+            Answer::Given(_) | Answer::Interrupted => {}
+        }
+    }
+}
+
+fn drive(
+    c: &mut Ceremony,
+    given: &Confirmations<'_>,
+    reporter: &Reporter,
+    interrupts: &Interrupts,
+) -> Result<(), CliError> {
+    c.verify_request()?;
+    for e in c.request_events() {
+        reporter.event(&e);
+    }
+    if let Some(plan) = c.plan() {
+        print_plan(&plan, reporter);
+    }
+    confirm_plan_and_digest(c, given, interrupts)?;
+    if c.needs_security_officer() {
+        let so_pin = match given.so_pin_file {
+            Some(f) => super::secrets::read_secret_file(f, "SO PIN")?,
+            None => match interrupts.ask_secret(
+                "Security officer PIN, to mark the AWS wrapping keys trusted (not shown): ",
+            )? {
+                Answer::Given(p) => p,
+                Answer::Interrupted => return Err(interrupts.error("at the SO PIN prompt")),
+            },
+        };
+        c.mark_trusted_wrapping_keys(&so_pin)?;
+        drop(so_pin);
+        if !reporter.json {
+            eprintln!("Security officer marked the request's AWS wrapping keys trusted.");
+        }
+    }
+    authenticate_custodians(c, given.custodians, reporter, interrupts)?;
+    if interrupts.interrupted() {
+        return Err(interrupts.error("before the HSM login"));
+    }
     let paths = c.login()?;
     reporter.event(&c.login_event(&paths));
-    confirm_existing_material(c, confirm_existing)?;
-    c.generate_and_wrap(&mut |e| reporter.event(&e))?;
+    confirm_existing_material(c, given.confirm_existing, interrupts)?;
+    match c.generate_and_wrap(&mut |e| reporter.event(&e)) {
+        Err(CeremonyError::Stopped { done, total }) => {
+            return Err(interrupts.error(&format!(
+                "during generation: stopped after key {done} of {total}"
+            )));
+        }
+        other => other?,
+    }
+    if interrupts.interrupted() {
+        return Err(interrupts.error("after generation, before sealing"));
+    }
+    // Sealing publishes the bundle with one rename; from here Ctrl-C is
+    // refused so that the wipe always follows a published bundle.
+    interrupts.refuse_from_now();
     let export = c.seal_and_export()?;
     let (path, sums) = (export.path.clone(), export.sums_sha256.clone());
     reporter.event(&Event::Exported {
         path: path.display().to_string(),
         sums_sha256: sums.clone(),
     });
+    settle_bundle_digest(c, &sums, reporter, interrupts)?;
     let wipe = c.wipe()?;
     reporter.event(&Event::Wiped {
         files: wipe.work_dir.files,
@@ -371,7 +672,11 @@ fn drive(
 
 /// Shows each `existing` key as the HSM holds it and has the custodians
 /// confirm it on its own (typed code on a terminal, or --confirm-existing).
-fn confirm_existing_material(c: &mut Ceremony, given: &[String]) -> Result<(), CliError> {
+fn confirm_existing_material(
+    c: &mut Ceremony,
+    given: &[String],
+    interrupts: &Interrupts,
+) -> Result<(), CliError> {
     let existing = c.existing_material()?;
     for m in &existing {
         eprintln!();
@@ -400,18 +705,15 @@ fn confirm_existing_material(c: &mut Ceremony, given: &[String]) -> Result<(), C
         let typed = match flag {
             Some(code) => code,
             None if std::io::stdin().is_terminal() => {
-                eprint!(
+                match interrupts.ask_line(&format!(
                     "Type the code {} to confirm re-wrapping it: ",
                     m.confirmation_code
-                );
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line).map_err(|e| {
-                    CliError::new(
-                        airlock_core::exit::ExitCode::Io,
-                        format!("reading the confirmation: {e}"),
-                    )
-                })?;
-                line
+                ))? {
+                    Answer::Given(line) => line,
+                    Answer::Interrupted => {
+                        return Err(interrupts.error("at the existing-material confirmation"));
+                    }
+                }
             }
             None => String::new(),
         };
@@ -426,7 +728,7 @@ fn status(config: Option<&Path>, json: bool) -> Result<(), CliError> {
     let store = CeremonyStore::new(&config.state_dir);
     let records = store.list().map_err(|e| {
         CliError::new(
-            airlock_core::exit::ExitCode::Io,
+            ExitCode::Io,
             format!(
                 "cannot list ceremonies in {}: {e}",
                 config.state_dir.display()
@@ -437,7 +739,14 @@ fn status(config: Option<&Path>, json: bool) -> Result<(), CliError> {
     let mut broken = Vec::new();
     for r in records {
         match r {
-            Ok(r) if r.status != CeremonyStatus::Completed => unfinished.push(r),
+            Ok(r)
+                if !matches!(
+                    r.status,
+                    CeremonyStatus::Completed | CeremonyStatus::Discarded
+                ) =>
+            {
+                unfinished.push(r)
+            }
             Ok(_) => {}
             Err(e) => broken.push(e),
         }
@@ -499,9 +808,93 @@ fn status(config: Option<&Path>, json: bool) -> Result<(), CliError> {
         println!(
             "  to finish: rerun `airlock ceremony run` with the same request; it resumes and reuses those keys."
         );
+        println!(
+            "  to give it up: `airlock ceremony discard {} --custodian ...` (quorum) destroys those keys and closes the record.",
+            r.ceremony_id
+        );
     }
     for e in &broken {
         println!("Unreadable ceremony record: {e}");
     }
+    Ok(())
+}
+
+/// `airlock ceremony discard ID`: the quorum gives up an unfinished
+/// ceremony; the engine destroys what it created and journals it.
+fn discard(
+    config: Option<&Path>,
+    ceremony_id: &str,
+    custodians: &[CustodianArg],
+    allow_network: bool,
+    allow_unlocked_memory: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    let interrupts = Interrupts::install()?;
+    for note in airlock_ceremony::hygiene::harden_process().notes {
+        eprintln!("warning: {note}");
+    }
+    let config = airlock_core::config::AirlockConfig::load_for_ceremony(config)?;
+    // Progress as text on stderr; with --json only the outcome is on stdout.
+    let reporter = Reporter {
+        json: false,
+        tty: std::io::stderr().is_terminal(),
+    };
+    let mut c = Ceremony::preflight(
+        config,
+        CeremonyOptions {
+            allow_network,
+            allow_unlocked_memory,
+            ..CeremonyOptions::default()
+        },
+    )?;
+    reporter.event(&c.preflight_event());
+    authenticate_custodians(&mut c, custodians, &reporter, &interrupts)?;
+    if interrupts.interrupted() {
+        return Err(interrupts.error("before the discard; nothing was destroyed"));
+    }
+    // Once the HSM work starts it runs to its end: a half-done discard would
+    // leave a record that says less than the token holds.
+    interrupts.refuse_from_now();
+    let outcome = c.discard(ceremony_id)?;
+    if json {
+        crate::output::print_json(&serde_json::json!({
+            "ceremony_id": outcome.ceremony_id,
+            "request_id": outcome.request_id,
+            "destroyed": outcome.destroyed,
+            "not_found": outcome.not_found,
+            "left_alone": outcome
+                .left_alone
+                .iter()
+                .map(|(label, why)| serde_json::json!({ "label": label, "why": why }))
+                .collect::<Vec<_>>(),
+            "files_wiped": outcome.files_wiped,
+        }));
+        return Ok(());
+    }
+    println!(
+        "Ceremony {} (request {}) discarded.",
+        outcome.ceremony_id, outcome.request_id
+    );
+    println!(
+        "  HSM keys destroyed ({}): {}",
+        outcome.destroyed.len(),
+        if outcome.destroyed.is_empty() {
+            "none".to_string()
+        } else {
+            outcome.destroyed.join(", ")
+        }
+    );
+    if !outcome.not_found.is_empty() {
+        println!(
+            "  planned but not in the HSM (never generated) ({}): {}",
+            outcome.not_found.len(),
+            outcome.not_found.join(", ")
+        );
+    }
+    for (label, why) in &outcome.left_alone {
+        println!("  LEFT ALONE {label}: {why}");
+    }
+    println!("  working files wiped: {}", outcome.files_wiped);
+    println!("The record is closed; `airlock ceremony status` no longer lists it.");
     Ok(())
 }

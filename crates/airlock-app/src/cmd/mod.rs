@@ -9,6 +9,7 @@ mod checklist;
 mod config_cmd;
 mod enroll;
 mod hsm;
+mod interrupt;
 mod journal;
 mod print;
 mod quorum;

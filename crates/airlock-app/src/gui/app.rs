@@ -5,7 +5,6 @@
 //! before it succeeded, and completed steps can be looked at again but not
 //! redone.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use airlock_ceremony::Event;
@@ -79,7 +78,6 @@ pub struct GuiApp {
     pub(crate) existing_codes: std::collections::BTreeMap<String, String>,
     pub(crate) request_dir: Option<PathBuf>,
     pub(crate) media: Vec<PathBuf>,
-    pub(crate) confirmed: BTreeSet<String>,
     pub(crate) progress: Progress,
     pub(crate) generated: bool,
     pub(crate) out_parent: Option<PathBuf>,
@@ -113,7 +111,6 @@ impl GuiApp {
             existing_codes: Default::default(),
             request_dir: None,
             media: Vec::new(),
-            confirmed: BTreeSet::new(),
             progress: Progress::default(),
             generated: false,
             out_parent: None,
@@ -200,9 +197,10 @@ impl GuiApp {
             Step::Request => s.request.is_some(),
             Step::Review => {
                 s.request.is_some()
+                    && s.request_digest_confirmed
                     && s.authenticated
                         .iter()
-                        .all(|(n, _)| self.confirmed.contains(n))
+                        .all(|(n, _)| s.plan_confirmed_by.contains(n))
             }
             Step::Generate => self.generated,
             Step::Export => s.export.is_some(),
@@ -239,6 +237,13 @@ impl GuiApp {
 
     fn run_abort(&mut self, reason: &str) {
         self.abort_dialog = AbortDialog::Hidden;
+        if self.busy == Some(CommandKind::Generate)
+            && let Some(stop) = &self.snap.stop
+        {
+            // The worker is in the key loop: it finishes the key in hand,
+            // journals `generation_stopped`, then runs this abort.
+            stop.request();
+        }
         self.send(Command::Abort {
             reason: reason.to_string(),
         });
@@ -360,7 +365,11 @@ impl GuiApp {
                     );
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let can_abort = !self.finished() && self.snap.preflight.is_some();
+                    // Once the bundle is published the only way on is
+                    // the wipe: an abort would say "nothing exported".
+                    let can_abort = !self.finished()
+                        && self.snap.preflight.is_some()
+                        && self.snap.export.is_none();
                     if ui
                         .add_enabled(can_abort, egui::Button::new("Abort ceremony…"))
                         .clicked()

@@ -136,6 +136,16 @@ pub struct Snapshot {
     pub needs_security_officer: bool,
     /// The security officer did.
     pub trusted_marked: bool,
+    /// Custodians whose plan confirmation the engine journaled.
+    pub plan_confirmed_by: Vec<String>,
+    /// The engine journaled the request digest's read-aloud.
+    pub request_digest_confirmed: bool,
+    /// The engine journaled the bundle digest's read-aloud (or that it did
+    /// not match).
+    pub bundle_digest_settled: bool,
+    /// The engine's stop flag: an abort asked while keys are generated
+    /// stops after the key in hand.
+    pub stop: Option<airlock_ceremony::StopSignal>,
 }
 
 impl Snapshot {
@@ -243,6 +253,10 @@ impl Snapshot {
             existing_pending: c.existing_pending(),
             needs_security_officer: c.needs_security_officer(),
             trusted_marked: c.trusted_marked(),
+            plan_confirmed_by: c.plan_confirmed_by().to_vec(),
+            request_digest_confirmed: c.request_digest_confirmed(),
+            bundle_digest_settled: c.bundle_digest_settled(),
+            stop: Some(c.stop_signal()),
         }
     }
 }

@@ -70,6 +70,20 @@ pub enum Command {
         /// The CUPS printer.
         printer: String,
     },
+    /// `Ceremony::confirm_plan`: one custodian confirms the plan (journaled
+    /// by the engine as `plan_confirmed`; cannot be taken back).
+    ConfirmPlan {
+        /// Roster name.
+        custodian: String,
+    },
+    /// `Ceremony::confirm_request_digest` after the digest was read aloud.
+    ConfirmRequestDigest,
+    /// `Ceremony::confirm_bundle_digest` (read aloud, matched) or
+    /// `Ceremony::bundle_digest_not_confirmed` (they said it differs).
+    SettleBundleDigest {
+        /// True when the read-aloud digests matched.
+        matched: bool,
+    },
     /// `Ceremony::wipe`.
     Wipe,
     /// `Ceremony::abort`.
@@ -94,6 +108,9 @@ impl Command {
                 AttestAction::Print(_) => CommandKind::AttestPrint,
             },
             Command::PrintFinal { .. } => CommandKind::AttestPrint,
+            Command::ConfirmPlan { .. }
+            | Command::ConfirmRequestDigest
+            | Command::SettleBundleDigest { .. } => CommandKind::Confirm,
             Command::Wipe => CommandKind::Wipe,
             Command::Abort { .. } => CommandKind::Abort,
         }
@@ -119,6 +136,8 @@ pub enum CommandKind {
     AttestSave,
     /// Print the attestation.
     AttestPrint,
+    /// Journal a custodian's confirmation.
+    Confirm,
     /// Wipe.
     Wipe,
     /// Abort.
@@ -132,6 +151,7 @@ impl CommandKind {
             CommandKind::Preflight => "Checking the air gap, opening and probing the HSM",
             CommandKind::Authenticate => "Checking the passphrase (this takes a few seconds)",
             CommandKind::VerifyRequest => "Verifying the request bundle",
+            CommandKind::Confirm => "Journaling the confirmation",
             CommandKind::Generate => "Working in the HSM",
             CommandKind::SealAndExport => "Sealing, reading back and verifying the bundle",
             CommandKind::AttestPreview => "Building the attestation from the sealed bundle",
@@ -396,6 +416,27 @@ fn run_command(
                 v.last_result = done.as_ref().ok().cloned();
             }
             done.map(|_| None)
+        }
+        Command::ConfirmPlan { custodian } => {
+            c.confirm_plan(&custodian).map_err(err)?;
+            Ok(None)
+        }
+        Command::ConfirmRequestDigest => {
+            c.confirm_request_digest(airlock_ceremony::DigestConfirmation::ReadAloud)
+                .map_err(err)?;
+            Ok(None)
+        }
+        Command::SettleBundleDigest { matched } => {
+            if matched {
+                c.confirm_bundle_digest(airlock_ceremony::DigestConfirmation::ReadAloud)
+                    .map_err(err)?;
+            } else {
+                c.bundle_digest_not_confirmed(
+                    "the custodians said the read-aloud digest did not match: do not import this bundle",
+                )
+                .map_err(err)?;
+            }
+            Ok(None)
         }
         Command::Wipe => {
             let w = c.wipe().map_err(err)?;

@@ -212,6 +212,12 @@ impl Workbench {
             args.push("--custodian".into());
             args.push(self.custodian_arg(c));
         }
+        // Headless runs give the request digest in full, as the online
+        // side printed it (a terminal run reads it aloud instead).
+        if let Some(d) = request_digest(request) {
+            args.push("--request-digest".into());
+            args.push(d);
+        }
         args
     }
 
@@ -219,6 +225,14 @@ impl Workbench {
     pub fn ceremony_key(&self) -> PathBuf {
         self.state.join("ceremony-signing-key.pem")
     }
+}
+
+/// SHA-256 of a request's `SHA256SUMS` (hex), what `--request-digest`
+/// takes; `None` when the request has none.
+pub fn request_digest(request: &Path) -> Option<String> {
+    use sha2::Digest;
+    let sums = std::fs::read(request.join("SHA256SUMS")).ok()?;
+    Some(hex::encode(sha2::Sha256::digest(&sums)))
 }
 
 /// Panics with stdout/stderr unless the command succeeded.

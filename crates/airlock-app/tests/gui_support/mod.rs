@@ -251,9 +251,7 @@ pub fn through_generate(h: &mut Harness<'static, GuiApp>) {
         h.state().error()
     );
     click(h, "Continue to Review");
-    for (n, _) in CUSTODIANS {
-        click_containing(h, &format!("I, {n}, have read this plan"));
-    }
+    confirm_review(h);
     click(h, "Continue to Generate & wrap");
     click(h, "Log in and generate");
     assert!(
@@ -261,6 +259,33 @@ pub fn through_generate(h: &mut Harness<'static, GuiApp>) {
         "generate failed: {:?}",
         h.state().error()
     );
+}
+
+/// On Review: every custodian ticks the plan, then the request digest is
+/// confirmed as read aloud (the engine journals each).
+pub fn confirm_review(h: &mut Harness<'static, GuiApp>) {
+    for (n, _) in CUSTODIANS {
+        click_containing(h, &format!("I, {n}, have read this plan"));
+    }
+    click(h, "The digests match: confirm (journaled)");
+    assert!(
+        h.state().error().is_none(),
+        "confirmation failed: {:?}",
+        h.state().error()
+    );
+}
+
+/// On Wipe: the bundle digest is confirmed as read aloud, then wiped.
+pub fn confirm_and_wipe(h: &mut Harness<'static, GuiApp>) {
+    click(h, "The digests match: confirm (journaled)");
+    click(h, "Wipe and log out");
+}
+
+/// SHA-256 of a request's `SHA256SUMS` (hex), for `--request-digest`.
+pub fn request_digest(request: &Path) -> String {
+    use sha2::Digest;
+    let sums = std::fs::read(request.join("SHA256SUMS")).expect("request SHA256SUMS");
+    hex::encode(sha2::Sha256::digest(&sums))
 }
 
 /// The last event name in a journal file.

@@ -1,11 +1,13 @@
 //! Step 4, Review: the plan as a table; each authenticated custodian
-//! confirms it before anything is generated.
+//! confirms it, then the request digest is read aloud and confirmed, before
+//! anything logs in. The engine journals each confirmation.
 
 use eframe::egui::{self, RichText};
 
 use crate::gui::app::GuiApp;
 use crate::gui::snapshot::PlanRow;
 use crate::gui::widgets::{self, Verdict};
+use crate::gui::worker::Command;
 
 /// Draws the step.
 pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
@@ -20,24 +22,48 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     plan_table(ui, &r.plan);
     ui.add_space(12.0);
     for (name, _) in app.snap.authenticated.clone() {
-        let mut yes = app.confirmed.contains(&name);
+        // One-way: the engine journals the confirmation (`plan_confirmed`);
+        // once journaled the box stays ticked and cannot be taken back.
+        let done = app.snap.plan_confirmed_by.contains(&name);
+        let mut yes = done;
         let label = format!("I, {name}, have read this plan and confirm it");
         if ui
             .add_enabled(
-                active,
+                active && !done && app.busy.is_none(),
                 egui::Checkbox::new(&mut yes, RichText::new(label).strong()),
             )
             .changed()
+            && yes
         {
-            if yes {
-                app.confirmed.insert(name);
-            } else {
-                app.confirmed.remove(&name);
-            }
+            app.send(Command::ConfirmPlan { custodian: name });
         }
     }
-    if app.step_complete(crate::gui::Step::Review) {
-        widgets::badge(ui, Verdict::Pass, "Every custodian confirmed the plan");
+    let all_confirmed = app
+        .snap
+        .authenticated
+        .iter()
+        .all(|(n, _)| app.snap.plan_confirmed_by.contains(n));
+    ui.add_space(12.0);
+    widgets::digest_with_words(
+        ui,
+        "Request SHA256SUMS digest: read it aloud against the online side's copy",
+        &r.sums_sha256,
+    );
+    if app.snap.request_digest_confirmed {
+        widgets::badge(
+            ui,
+            Verdict::Pass,
+            "Every custodian confirmed the plan; the request digest matched (journaled)",
+        );
+    } else if ui
+        .add_enabled(
+            active && all_confirmed && app.busy.is_none(),
+            egui::Button::new("The digests match: confirm (journaled)"),
+        )
+        .on_disabled_hover_text("each custodian confirms the plan first")
+        .clicked()
+    {
+        app.send(Command::ConfirmRequestDigest);
     }
 }
 

@@ -68,11 +68,44 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     }
     ui.label("• every HSM session object, then checks none remain and logs out.");
     ui.label("The published bundle and the journal stay.");
+    ui.add_space(8.0);
+    if let Some(e) = app.snap.export.clone() {
+        widgets::digest_with_words(
+            ui,
+            "Bundle SHA256SUMS digest: read it aloud; a witness compares the printed attestation",
+            &e.sums_sha256,
+        );
+    }
+    if app.snap.bundle_digest_settled {
+        widgets::badge(ui, Verdict::Pass, "Bundle digest read aloud (journaled)");
+    } else {
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    active && app.busy.is_none(),
+                    egui::Button::new("The digests match: confirm (journaled)"),
+                )
+                .clicked()
+            {
+                app.send(Command::SettleBundleDigest { matched: true });
+            }
+            if ui
+                .add_enabled(
+                    active && app.busy.is_none(),
+                    egui::Button::new("They differ: record it (do not import)"),
+                )
+                .clicked()
+            {
+                app.send(Command::SettleBundleDigest { matched: false });
+            }
+        });
+    }
     if ui
         .add_enabled(
-            active && app.error.is_none(),
+            active && app.error.is_none() && app.snap.bundle_digest_settled,
             egui::Button::new("Wipe and log out"),
         )
+        .on_disabled_hover_text("read the bundle digest aloud and confirm it first")
         .clicked()
     {
         start(app);
