@@ -157,7 +157,7 @@ pub const STEPS: &[Step] = &[
         ticks: &["nothing unfinished, or only this request (it will resume)"],
         what_if: &[WhatIf {
             situation: "Keys left in the HSM by an aborted run",
-            action: "ceremony status lists the HSM keys the run created (labels NAME/REQUEST_ID). Running the same request again reuses them, never a second copy. If that request will not run again (expired), write the labels here: they stay in the HSM, unused, and do not block a new request, whose labels differ.",
+            action: "ceremony status lists the HSM keys the run created (labels NAME/REQUEST_ID). Running the same request again reuses them, never a second copy. If that request will not run again (expired), give the run up with airlock ceremony discard ID and M custodians: it destroys those keys and closes the record; write the labels it names here.",
         }],
     },
     Step {
@@ -187,11 +187,12 @@ pub const STEPS: &[Step] = &[
         title: "Request",
         who: "Custodians, online operator",
         command: None,
-        read_aloud: "Online operator: the request SHA256SUMS digest, group by group; a custodian compares it with the screen. Then the signer's name and fingerprint, and the keys of the plan.",
+        read_aloud: "Online operator: the request SHA256SUMS digest, group by group; a custodian compares it with the screen. Then the signer's name and fingerprint, and the keys of the plan. Each custodian then types yes (or ticks the plan and presses The digests match in the window); nothing logs in before.",
         ticks: &[
             "request digest matches, every group",
             "signer is the expected one",
             "keys and aliases are the planned ones",
+            "every custodian confirmed the plan before the login",
         ],
         what_if: &[
             WhatIf {
@@ -217,7 +218,7 @@ pub const STEPS: &[Step] = &[
         what_if: &[
             WhatIf {
                 situation: "Forgotten passphrase",
-                action: "A wrong passphrase is refused without any HSM login attempt (exit 40); three in a row lock that custodian out of this ceremony. With N > M another enrolled custodian logs in instead; afterwards replace the one who forgot with airlock enroll --replace (M current custodians consent). With 2 of 2 there is no way back (see step 1).",
+                action: "A wrong passphrase is refused without any HSM login attempt and asked again on the terminal; three in a row (exit 40) lock that custodian out of this ceremony. With N > M another enrolled custodian logs in instead; afterwards replace the one who forgot with airlock enroll --replace (M current custodians consent). With 2 of 2 there is no way back (see step 1).",
             },
             WhatIf {
                 situation: "Signing key is not the enrolled one",
