@@ -19,7 +19,7 @@ export DISPLAY=:99 KRYOPTIC_CONF=$demo/kryoptic.conf AIRLOCK_CONFIG=$demo/airloc
 export AIRLOCK_GUI_FOLDERS="$shots/request:$shots/out"
 Xvfb :99 -screen 0 1400x900x24 >/dev/null 2>&1 & xvfb=$!
 sleep 1
-target/debug/airlock >"$shots/app.log" 2>&1 & app=$!
+target/debug/airlock --config "$AIRLOCK_CONFIG" >"$shots/app.log" 2>&1 & app=$!
 trap 'kill $app $xvfb 2>/dev/null || true' EXIT
 sleep 5
 click() { xdotool mousemove "$1" "$2" click 1; sleep "${3:-1}"; }
@@ -30,14 +30,14 @@ custodian() {                            # name x/y, field y, passphrase
   xdotool type --delay 30 "$4"; xdotool key Return; sleep 5
 }
 xdotool windowfocus --sync "$(xdotool search --name Airlock | head -1)" || true
-click 330 251 0.5; click 380 408 4; shot 01-preflight; next
+click 330 276 0.5; click 380 484 4; shot 01-preflight; next
 custodian 434 221 306 "$(cat "$demo/secrets/alice")"; shot 02-custodians
 custodian 431 332 417 "$(cat "$demo/secrets/bob")"; next
 click 462 173 4; shot 03-request; next
-click 322 615 0.3; click 322 665 0.5; shot 04-review; next
+click 321 573 1; click 601 573 1; click 510 855 1.5; shot 04-review; next   # ticks, then "The digests match"
 click 420 198 8; shot 05-generate; next
 click 458 198 5; shot 06-seal-export; next
 shot 07-attestation; next
-click 405 313 4; shot 08-wipe; next
+click 510 555 1.5; click 406 605 5; shot 08-wipe; next   # bundle digest confirmed, then the wipe
 shot 09-done
 click 1114 22; shot 10-journal

@@ -78,7 +78,7 @@ fn serials_and_letter_reach_the_saved_and_the_final_attestation() {
     for k in &view.preview.keys {
         assert!(h.query_by_label(&k.material_sha256_prefix).is_some());
     }
-    let grouped = airlock_ceremony::words::grouped_hex(&export.sums_sha256);
+    let grouped = airlock_ceremony::words::paper_hex_lines(&export.sums_sha256).join("\n");
     assert!(h.query_by_label(&grouped).is_some());
     assert!(
         h.query_by_label_contains("NOT AIR-GAPPED").is_some(),

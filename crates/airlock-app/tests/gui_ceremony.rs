@@ -9,7 +9,7 @@
 mod gui_support;
 
 use airlock_app::gui::Step;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use gui_support::*;
 
 #[test]
@@ -28,13 +28,28 @@ fn whole_ceremony_through_the_window_makes_a_bundle_that_verifies() {
     let export = h.state().snapshot().export.clone().expect("exported");
     assert_eq!(export.path, ws.bundle_dir());
     // The digest is shown grouped in fours.
-    let grouped = airlock_ceremony::words::grouped_hex(&export.sums_sha256);
+    let grouped = airlock_ceremony::words::paper_hex_lines(&export.sums_sha256).join("\n");
     assert!(
         h.query_by_label(&grouped).is_some(),
         "digest {grouped} not shown"
     );
+    // Once the bundle is published, Abort is disabled: only the wipe
+    // follows a published bundle.
+    assert!(
+        h.get_by_label("Abort ceremony…")
+            .accesskit_node()
+            .is_disabled(),
+        "Abort still enabled after publication"
+    );
     click(&mut h, "Continue to Attestation");
     click(&mut h, "Continue to Wipe");
+    // The wipe waits for the bundle digest's read-aloud.
+    assert!(
+        h.get_by_label("Wipe and log out")
+            .accesskit_node()
+            .is_disabled(),
+        "Wipe enabled before the bundle digest was confirmed"
+    );
     confirm_and_wipe(&mut h);
     let wipe = h.state().snapshot().wipe.clone().expect("wiped");
     assert_eq!(wipe.session_objects_remaining, 0);
@@ -51,6 +66,30 @@ fn whole_ceremony_through_the_window_makes_a_bundle_that_verifies() {
 
     let journal = h.state().snapshot().journal_path.clone().unwrap();
     assert_eq!(last_journal_event(&journal), "ceremony_completed");
+    // Every confirmation the window showed was journaled by the engine, in
+    // order: both plan ticks and the request digest before the login, the
+    // bundle digest before the wipe.
+    let events: Vec<String> = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let at = |e: &str| {
+        events
+            .iter()
+            .position(|x| x == e)
+            .unwrap_or_else(|| panic!("no {e}: {events:?}"))
+    };
+    assert_eq!(events.iter().filter(|e| *e == "plan_confirmed").count(), 2);
+    assert!(at("plan_confirmed") < at("quorum_login"));
+    assert!(at("request_digest_confirmed") < at("quorum_login"));
+    assert!(at("bundle_published") < at("bundle_digest_confirmed"));
+    assert!(at("bundle_digest_confirmed") < at("wipe_done"));
     let key = ws.state_dir().join("ceremony-signing-key.pem");
     let out = airlock(
         &ws,

@@ -94,9 +94,7 @@ fn row_lines(p: &mut Pages, label: &str, lines: &[String], face: Face, size: f32
 
 /// A digest as two lines of eight groups of four hex digits.
 fn hex_row(p: &mut Pages, label: &str, hex: &str) {
-    let grouped = grouped_hex(hex);
-    let groups: Vec<&str> = grouped.split(' ').collect();
-    let lines: Vec<String> = groups.chunks(8).map(|c| c.join(" ")).collect();
+    let lines = crate::words::paper_hex_lines(hex);
     row_lines(p, label, &lines, Face::Mono, 8.5);
 }
 

@@ -9,6 +9,15 @@
 
 pub use airlock_core::signature::group_hex as grouped_hex;
 
+/// A digest laid out as on the paper: lines of eight groups of four hex
+/// digits (a SHA-256 is two lines), so the screen and the attestation are
+/// read line by line alike.
+pub fn paper_hex_lines(hex: &str) -> Vec<String> {
+    let grouped = grouped_hex(hex);
+    let groups: Vec<&str> = grouped.split(' ').collect();
+    groups.chunks(8).map(|c| c.join(" ")).collect()
+}
+
 /// The PGP words for the bytes of a hex digest, in order. `None` when `hex`
 /// is not valid hex.
 pub fn pgp_words(hex: &str) -> Option<Vec<String>> {
@@ -55,5 +64,8 @@ mod tests {
     #[test]
     fn grouping() {
         assert_eq!(grouped_hex("0123456789abcdef"), "0123 4567 89ab cdef");
+        let lines = paper_hex_lines(&"ab".repeat(32));
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], ["abab"; 8].join(" "));
     }
 }

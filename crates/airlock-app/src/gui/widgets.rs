@@ -2,7 +2,7 @@
 //! monospace grouped in fours, key/value grids, and the error box with
 //! Retry / Abort that every step uses.
 
-use airlock_ceremony::words::{grouped_hex, pgp_words_for_hex};
+use airlock_ceremony::words::pgp_words_for_hex;
 use eframe::egui::{self, Color32, RichText};
 
 use super::theme;
@@ -55,10 +55,15 @@ pub fn badge(ui: &mut egui::Ui, verdict: Verdict, text: &str) {
     });
 }
 
-/// A digest to read aloud: label, hex grouped in fours in monospace.
+/// A digest to read aloud: label, hex grouped in fours in monospace, eight
+/// groups per line as on the printed attestation.
 pub fn digest(ui: &mut egui::Ui, label: &str, hex: &str) {
     ui.label(RichText::new(label).strong());
-    ui.label(RichText::new(grouped_hex(hex)).monospace().size(26.0));
+    ui.label(
+        RichText::new(airlock_ceremony::words::paper_hex_lines(hex).join("\n"))
+            .monospace()
+            .size(26.0),
+    );
 }
 
 /// A digest with its PGP words under it.
@@ -66,7 +71,7 @@ pub fn digest_with_words(ui: &mut egui::Ui, label: &str, hex: &str) {
     digest(ui, label, hex);
     if let Some(words) = pgp_words_for_hex(hex) {
         ui.label(RichText::new("PGP words:").color(theme::MUTED));
-        ui.label(RichText::new(words).size(24.0));
+        ui.label(RichText::new(words).size(20.0));
     }
 }
 

@@ -265,7 +265,7 @@ pub fn through_generate(h: &mut Harness<'static, GuiApp>) {
 /// confirmed as read aloud (the engine journals each).
 pub fn confirm_review(h: &mut Harness<'static, GuiApp>) {
     for (n, _) in CUSTODIANS {
-        click_containing(h, &format!("I, {n}, have read this plan"));
+        click_containing(h, &format!("{n} confirms the plan"));
     }
     click(h, "The digests match: confirm (journaled)");
     assert!(

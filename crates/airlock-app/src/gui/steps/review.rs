@@ -19,25 +19,40 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
         r.request_id,
         r.plan.len()
     ));
-    plan_table(ui, &r.plan);
-    ui.add_space(12.0);
-    for (name, _) in app.snap.authenticated.clone() {
-        // One-way: the engine journals the confirmation (`plan_confirmed`);
-        // once journaled the box stays ticked and cannot be taken back.
-        let done = app.snap.plan_confirmed_by.contains(&name);
-        let mut yes = done;
-        let label = format!("I, {name}, have read this plan and confirm it");
-        if ui
-            .add_enabled(
-                active && !done && app.busy.is_none(),
-                egui::Checkbox::new(&mut yes, RichText::new(label).strong()),
-            )
-            .changed()
-            && yes
-        {
-            app.send(Command::ConfirmPlan { custodian: name });
-        }
+    if r.plan.len() > 6 {
+        ui.label(
+            RichText::new(format!(
+                "{} keys: scroll the list to read every one before confirming.",
+                r.plan.len()
+            ))
+            .color(crate::gui::theme::WARN),
+        );
     }
+    // The confirmations and the digest stay on screen (1024x768 too); the
+    // list scrolls.
+    let table_height = (ui.available_height() - 360.0).clamp(150.0, 420.0);
+    plan_table(ui, &r.plan, table_height);
+    ui.add_space(12.0);
+    ui.horizontal_wrapped(|ui| {
+        for (name, _) in app.snap.authenticated.clone() {
+            // One-way: the engine journals the confirmation
+            // (`plan_confirmed`); once journaled the box stays ticked.
+            let done = app.snap.plan_confirmed_by.contains(&name);
+            let mut yes = done;
+            let label = format!("{name} confirms the plan");
+            if ui
+                .add_enabled(
+                    active && !done && app.busy.is_none(),
+                    egui::Checkbox::new(&mut yes, RichText::new(label).strong()),
+                )
+                .changed()
+                && yes
+            {
+                app.send(Command::ConfirmPlan { custodian: name });
+            }
+            ui.add_space(16.0);
+        }
+    });
     let all_confirmed = app
         .snap
         .authenticated
@@ -46,7 +61,7 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     ui.add_space(12.0);
     widgets::digest_with_words(
         ui,
-        "Request SHA256SUMS digest: read it aloud against the online side's copy",
+        "Request SHA256SUMS digest (read aloud; compare with the online side)",
         &r.sums_sha256,
     );
     if app.snap.request_digest_confirmed {
@@ -69,28 +84,45 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
 
 /// The plan as a striped table; only the visible rows are laid out, so a
 /// request of thousands of keys stays fast.
-fn plan_table(ui: &mut egui::Ui, rows: &[PlanRow]) {
-    let row_height = 34.0;
+fn plan_table(ui: &mut egui::Ui, rows: &[PlanRow], max_height: f32) {
+    // Two lines per key, three columns, so that every field fits 1024x768
+    // without a horizontal scroll.
+    let row_height = 52.0;
+    // A solid, always-drawn scroll bar: the custodians must see that the
+    // list goes on.
+    ui.style_mut().spacing.scroll = egui::style::ScrollStyle::solid();
     egui::ScrollArea::vertical()
         .id_salt("plan-scroll")
-        .max_height(420.0)
+        .max_height(max_height)
+        .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
         .show_rows(ui, row_height, rows.len() + 1, |ui, range| {
             egui::Grid::new("plan-table")
                 .striped(true)
-                .spacing([28.0, 6.0])
+                .spacing([24.0, 6.0])
                 .show(ui, |ui| {
                     for i in range {
                         if i == 0 {
-                            for h in ["Key", "Alias", "Key spec", "Wrapping algorithm", "Material"]
-                            {
+                            for h in ["Key / alias", "Key spec / wrapping algorithm", "Material"] {
                                 ui.label(RichText::new(h).strong());
                             }
                         } else {
                             let r = &rows[i - 1];
-                            ui.label(RichText::new(&r.name).monospace());
-                            ui.label(&r.alias);
-                            ui.label(&r.key_spec);
-                            ui.label(&r.wrapping_algorithm);
+                            ui.vertical(|ui| {
+                                ui.add(
+                                    egui::Label::new(RichText::new(&r.name).monospace())
+                                        .wrap_mode(egui::TextWrapMode::Extend),
+                                );
+                                ui.add(
+                                    egui::Label::new(
+                                        RichText::new(&r.alias).color(crate::gui::theme::MUTED),
+                                    )
+                                    .wrap_mode(egui::TextWrapMode::Extend),
+                                );
+                            });
+                            ui.vertical(|ui| {
+                                ui.label(&r.key_spec);
+                                ui.label(&r.wrapping_algorithm);
+                            });
                             ui.label(&r.material);
                         }
                         ui.end_row();
