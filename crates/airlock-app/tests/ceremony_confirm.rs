@@ -60,6 +60,15 @@ fn assert_never_logged_in(wb: &Workbench) {
     }
 }
 
+/// `airlock ARGS` with standard input not a terminal.
+fn headless(wb: &Workbench, args: &[String]) -> std::process::Output {
+    wb.airlock()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn two_keys(wb: &Workbench) -> PathBuf {
     let request = wb.path("usb/request");
     wb.make_request(
@@ -95,12 +104,7 @@ fn the_plan_and_both_digest_confirmations_are_journaled_around_the_login() {
     let wb = Workbench::ready(TokenKind::Kryoptic);
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
-    let run = wb
-        .airlock()
-        .args(wb.ceremony_args(&request, &out, &["alice", "bob"]))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let run = headless(&wb, &wb.ceremony_args(&request, &out, &["alice", "bob"]));
     assert_ok(&run, "ceremony run");
     let stdout = String::from_utf8_lossy(&run.stdout);
     // The plan, before anything else: every key with its ARN, account,
@@ -169,12 +173,7 @@ fn a_wrong_request_digest_is_refused_before_the_login_with_exit_55() {
         wb.ceremony_args(&request, &out, &["alice", "bob"]),
         Some(&typed),
     );
-    let run = wb
-        .airlock()
-        .args(&args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let run = headless(&wb, &args);
     let stderr = assert_exit(&run, 55, "wrong --request-digest");
     assert!(
         stderr.contains(&wrong) && stderr.contains(&right),
@@ -200,24 +199,14 @@ fn a_wrong_request_digest_is_refused_before_the_login_with_exit_55() {
         wb.ceremony_args(&request, &out, &["alice", "bob"]),
         Some("abc"),
     );
-    let run = wb
-        .airlock()
-        .args(&args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let run = headless(&wb, &args);
     assert_exit(&run, 55, "short --request-digest");
     let good = airlock_core::signature::group_hex(&right).to_uppercase();
     let args = with_digest(
         wb.ceremony_args(&request, &out, &["alice", "bob"]),
         Some(&good),
     );
-    let run = wb
-        .airlock()
-        .args(&args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let run = headless(&wb, &args);
     assert_ok(&run, "grouped upper-case digest");
 }
 
@@ -227,12 +216,7 @@ fn without_a_terminal_or_the_digest_nothing_logs_in() {
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let args = with_digest(wb.ceremony_args(&request, &out, &["alice", "bob"]), None);
-    let run = wb
-        .airlock()
-        .args(&args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let run = headless(&wb, &args);
     let stderr = assert_exit(&run, 5, "no confirmation");
     assert!(stderr.contains("--request-digest"), "{stderr}");
     // The plan was still shown, so the operator can see what was refused.
@@ -248,12 +232,7 @@ fn an_existing_output_folder_is_refused_before_the_login() {
     let out = wb.path("usb/import");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("keep-me"), "an earlier bundle").unwrap();
-    let run = wb
-        .airlock()
-        .args(wb.ceremony_args(&request, &out, &["alice", "bob"]))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let run = headless(&wb, &wb.ceremony_args(&request, &out, &["alice", "bob"]));
     let stderr = assert_exit(&run, 50, "existing output folder");
     assert!(stderr.contains("already exists"), "{stderr}");
     assert!(stderr.contains(out.to_str().unwrap()), "{stderr}");
@@ -271,12 +250,10 @@ fn an_existing_output_folder_is_refused_before_the_login() {
         .arg(&ro)
         .status();
     if mount.is_ok_and(|s| s.success()) {
-        let run = wb
-            .airlock()
-            .args(wb.ceremony_args(&request, &ro.join("import"), &["alice", "bob"]))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let run = headless(
+            &wb,
+            &wb.ceremony_args(&request, &ro.join("import"), &["alice", "bob"]),
+        );
         let _ = std::process::Command::new("umount").arg(&ro).status();
         let stderr = assert_exit(&run, 50, "read-only output medium");
         assert!(stderr.contains("not writable"), "{stderr}");
@@ -416,12 +393,7 @@ fn ctrl_c_during_generation_stops_after_the_key_in_hand_and_discard_cleans_up() 
     assert_exit(&again, 50, "discard twice");
 
     // The same request now runs fresh: its labels are free again.
-    let rerun = wb
-        .airlock()
-        .args(wb.ceremony_args(&request, &out, &["alice", "bob"]))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let rerun = headless(&wb, &wb.ceremony_args(&request, &out, &["alice", "bob"]));
     assert_ok(&rerun, "rerun after discard");
     let err = String::from_utf8_lossy(&rerun.stderr);
     assert!(!err.contains("Resuming"), "{err}");

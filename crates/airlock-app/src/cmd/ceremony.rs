@@ -205,12 +205,12 @@ impl Reporter {
             Event::RequestVerified {
                 request_id,
                 keys,
-                sums_sha256,
+                sums_sha256: _,
                 signer,
                 warnings,
             } => {
+                // The digest follows with the plan (hex and PGP words).
                 eprintln!("Request {request_id}: {keys} keys, signed by {signer}");
-                eprintln!("Request SHA256SUMS digest: {}", group_hex(sums_sha256));
                 for w in warnings {
                     eprintln!("warning: {w}");
                 }
@@ -288,14 +288,9 @@ fn run_ceremony(
     given: Confirmations<'_>,
     json: bool,
 ) -> Result<(), CliError> {
-    // First, before any other thread starts: Ctrl-C becomes a flag the
-    // ceremony checks, never a kill that leaves the record "running".
-    let interrupts = Interrupts::install()?;
-    for note in airlock_ceremony::hygiene::harden_process().notes {
-        eprintln!("warning: {note}");
-    }
-    // Ceremony mode: --config on the command line or the system path only.
-    let config = airlock_core::config::AirlockConfig::load_for_ceremony(config)?;
+    // Ctrl-C becomes a flag the ceremony checks, never a kill that leaves
+    // the record "running".
+    let (interrupts, config) = start_ceremony_mode(config)?;
     eprintln!(
         "Configuration: {} ({})",
         config.source.display(),
@@ -349,22 +344,50 @@ fn print_abort_summary(c: &Ceremony, w: &airlock_ceremony::WipeOutcome) {
     );
     if !w.hsm_labels_left.is_empty() {
         eprintln!(
-            "HSM keys this ceremony created and left in the token ({}): {}",
-            w.hsm_labels_left.len(),
-            w.hsm_labels_left.join(", ")
+            "{}",
+            labels_line(
+                "HSM keys this ceremony created and left in the token",
+                &w.hsm_labels_left
+            )
         );
     }
     if !w.hsm_labels_unchecked.is_empty() {
         eprintln!(
-            "HSM keys an earlier run of it planned, not checked (no HSM session) ({}): {}",
-            w.hsm_labels_unchecked.len(),
-            w.hsm_labels_unchecked.join(", ")
+            "{}",
+            labels_line(
+                "HSM keys an earlier run of it planned, not checked (no HSM session)",
+                &w.hsm_labels_unchecked
+            )
         );
     }
     eprintln!(
         "To finish it, rerun `airlock ceremony run` with the same request (it resumes); \
          to give it up, `airlock ceremony discard {id} --custodian ...` destroys those keys."
     );
+}
+
+/// "WHAT (N): a, b, c", or "WHAT (0): none".
+fn labels_line(what: &str, labels: &[String]) -> String {
+    let list = if labels.is_empty() {
+        "none".to_string()
+    } else {
+        labels.join(", ")
+    };
+    format!("{what} ({}): {list}", labels.len())
+}
+
+/// What every ceremony-mode command does first: Ctrl-C becomes a flag
+/// (before any other thread starts), the process is hardened, and the
+/// configuration is read from --config or the system path only.
+fn start_ceremony_mode(
+    config: Option<&Path>,
+) -> Result<(Interrupts, airlock_core::config::AirlockConfig), CliError> {
+    let interrupts = Interrupts::install()?;
+    for note in airlock_ceremony::hygiene::harden_process().notes {
+        eprintln!("warning: {note}");
+    }
+    let config = airlock_core::config::AirlockConfig::load_for_ceremony(config)?;
+    Ok((interrupts, config))
 }
 
 /// Prints the plan the custodians confirm: every key, the totals and the
@@ -829,11 +852,7 @@ fn discard(
     allow_unlocked_memory: bool,
     json: bool,
 ) -> Result<(), CliError> {
-    let interrupts = Interrupts::install()?;
-    for note in airlock_ceremony::hygiene::harden_process().notes {
-        eprintln!("warning: {note}");
-    }
-    let config = airlock_core::config::AirlockConfig::load_for_ceremony(config)?;
+    let (interrupts, config) = start_ceremony_mode(config)?;
     // Progress as text on stderr; with --json only the outcome is on stdout.
     let reporter = Reporter {
         json: false,
@@ -876,19 +895,16 @@ fn discard(
         outcome.ceremony_id, outcome.request_id
     );
     println!(
-        "  HSM keys destroyed ({}): {}",
-        outcome.destroyed.len(),
-        if outcome.destroyed.is_empty() {
-            "none".to_string()
-        } else {
-            outcome.destroyed.join(", ")
-        }
+        "  {}",
+        labels_line("HSM keys destroyed", &outcome.destroyed)
     );
     if !outcome.not_found.is_empty() {
         println!(
-            "  planned but not in the HSM (never generated) ({}): {}",
-            outcome.not_found.len(),
-            outcome.not_found.join(", ")
+            "  {}",
+            labels_line(
+                "planned but not in the HSM (never generated)",
+                &outcome.not_found
+            )
         );
     }
     for (label, why) in &outcome.left_alone {

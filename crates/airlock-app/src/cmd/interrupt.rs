@@ -62,11 +62,7 @@ impl Interrupts {
                         );
                         continue;
                     }
-                    let first = !seen.flag.swap(true, Ordering::SeqCst);
-                    if let Some(stop) = seen.stop.lock().ok().and_then(|s| s.clone()) {
-                        stop.request();
-                    }
-                    if first {
+                    if seen.trip() {
                         eprintln!(
                             "\nairlock: Ctrl-C: stopping after the step in hand, then the abort path runs (journaled)"
                         );
@@ -77,6 +73,16 @@ impl Interrupts {
                 CliError::new(ExitCode::Internal, format!("cannot start the Ctrl-C thread: {e}"))
             })?;
         Ok(me)
+    }
+
+    /// Records a Ctrl-C and passes it to the engine's stop flag; true the
+    /// first time.
+    fn trip(&self) -> bool {
+        let first = !self.flag.swap(true, Ordering::SeqCst);
+        if let Some(stop) = self.stop.lock().ok().and_then(|s| s.clone()) {
+            stop.request();
+        }
+        first
     }
 
     /// Passes Ctrl-C on to the engine's stop flag from now on.
@@ -142,10 +148,7 @@ impl Interrupts {
     /// error is taken as the Ctrl-C itself.
     fn read_was_interrupted(&self, e: &std::io::Error) -> bool {
         if e.kind() == std::io::ErrorKind::Interrupted && !self.refuse.load(Ordering::SeqCst) {
-            self.flag.store(true, Ordering::SeqCst);
-            if let Some(stop) = self.stop.lock().ok().and_then(|s| s.clone()) {
-                stop.request();
-            }
+            self.trip();
         }
         self.interrupted()
     }
