@@ -4,8 +4,16 @@
 # network work) and the Rust tools the test command uses.
 #
 # Usage: install-deps.sh [--test]   (--test adds what only the tests need)
-# Exit codes: 0 ready; 3 cargo missing; 4 installing would upgrade (or
-# changed) an installed package, which it never does.
+# Exit codes: 0 ready; 3 cargo missing; 4 installing would upgrade an
+# installed package to a version from outside Debian 12's own archives
+# (another release, backports, a third-party source), or changed one the
+# plan did not name.
+#
+# Upgrades from Debian 12's own archive and its security archive are taken:
+# a missing -dev package is built against the current point release, and
+# a machine made from an older image cannot install it otherwise. Those are
+# the stable updates Debian itself ships for the release; nothing else is
+# upgraded, and every upgrade is listed.
 set -euo pipefail
 
 want_test=0
@@ -33,6 +41,12 @@ fi
 # packages it would upgrade (an "Inst NAME [OLD-VERSION] ..." line is an
 # upgrade of an installed package; a new package has no [OLD-VERSION]).
 upgrades_in_plan() { awk '$1 == "Inst" && $3 ~ /^\[/ { print $2 }'; }
+# foreign_upgrades_in_plan: the upgrades whose new version does not come from
+# Debian 12's archive ("Debian:12.N/...") or its security archive
+# ("Debian-Security:12/..."): those are refused.
+foreign_upgrades_in_plan() {
+  awk '$1 == "Inst" && $3 ~ /^\[/ && $0 !~ /[(,] ?[^ ]* ?Debian(-Security)?:12[.\/]/ { print $2 }'
+}
 
 installed_versions() { dpkg-query -W -f='${Package}:${Architecture} ${Version} ${Status}\n' | awk '$NF == "installed" { print $1, $2 }' | sort; }
 
@@ -52,17 +66,24 @@ if ((${#missing[@]})); then
   # Never upgrade what is already installed: --no-upgrade for the packages
   # named, and a dry run first so that a missing package whose dependencies
   # would pull newer versions of installed libraries is refused, not done.
-  upgrades=$(apt-get -s install --no-upgrade "${missing[@]}" | upgrades_in_plan)
-  if [[ -n $upgrades ]]; then
-    echo "install-deps: installing ${missing[*]} would upgrade installed packages: ${upgrades//$'\n'/ }" >&2
-    echo "install-deps: refusing (this script never upgrades a package); install them yourself, or upgrade those first" >&2
+  plan=$(apt-get -s install --no-upgrade "${missing[@]}")
+  foreign=$(foreign_upgrades_in_plan <<<"$plan")
+  if [[ -n $foreign ]]; then
+    echo "install-deps: installing ${missing[*]} would upgrade installed packages from outside Debian 12's archives: ${foreign//$'\n'/ }" >&2
+    echo "install-deps: refusing; install them yourself, or fix the apt sources first" >&2
     exit 4
+  fi
+  upgrades=$(upgrades_in_plan <<<"$plan")
+  if [[ -n $upgrades ]]; then
+    echo "install-deps: the install needs Debian 12 stable/security updates of: ${upgrades//$'\n'/ }" >&2
   fi
   before=$(installed_versions)
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-upgrade "${missing[@]}"
-  changed=$(comm -23 <(printf '%s\n' "$before") <(installed_versions) | cut -d' ' -f1)
+  # Anything that changed beyond the planned upgrades is refused after the fact.
+  changed=$(comm -23 <(printf '%s\n' "$before") <(installed_versions) | cut -d' ' -f1 | sed 's/:[^:]*$//' |
+    grep -vxF -f <(printf '%s\n' "$upgrades" | sed 's/:[^:]*$//') || true)
   if [[ -n $changed ]]; then
-    echo "install-deps: these installed packages changed version or were removed during the install: ${changed//$'\n'/ }" >&2
+    echo "install-deps: these installed packages changed version or were removed during the install, though the plan did not upgrade them: ${changed//$'\n'/ }" >&2
     exit 4
   fi
 fi

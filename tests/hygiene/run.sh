@@ -20,7 +20,7 @@ if command -v shellcheck >/dev/null; then
         ceremony-scripts/lib/install-deps.sh ceremony-scripts/test-all.sh tests/hygiene/run.sh tests/lib/harness.sh
 fi
 
-# --- install-deps.sh never upgrades -------------------------------------------
+# --- install-deps.sh upgrades only within Debian 12 -------------------------------------------
 parser_ok() (
     INSTALL_DEPS_LIB_ONLY=1
     # shellcheck source=ceremony-scripts/lib/install-deps.sh
@@ -28,6 +28,14 @@ parser_ok() (
     plan=$'NOTE: simulation\nInst libssl3 [3.0.15-1~deb12u1] (3.0.17-1~deb12u2 Debian:12/stable [amd64])\nInst newtool (1.2-1 Debian:12/stable [amd64])\nConf newtool (1.2-1 Debian:12/stable [amd64])'
     [[ $(upgrades_in_plan <<<"$plan") == libssl3 ]]
     [[ -z $(upgrades_in_plan <<<$'Inst newtool (1.2-1 Debian:12/stable [amd64])') ]]
+    # Debian 12's own point-release and security updates are taken; an
+    # upgrade from another release, backports or a third party is not.
+    [[ -z $(foreign_upgrades_in_plan <<<"$plan") ]]
+    [[ -z $(foreign_upgrades_in_plan <<<$'Inst libz [1.0] (1.1 Debian-Security:12/oldstable-security [amd64])') ]]
+    [[ -z $(foreign_upgrades_in_plan <<<$'Inst libg [2.7-1] (2.7-2 Debian:12.15/oldstable, Debian-Security:12/oldstable-security [all])') ]]
+    [[ $(foreign_upgrades_in_plan <<<$'Inst libssl3 [3.0.15] (3.5.1 Debian:13.2/stable [amd64])') == libssl3 ]]
+    [[ $(foreign_upgrades_in_plan <<<$'Inst libssl3 [3.0.15] (3.5.1 Debian Backports:12-backports/bookworm-backports [amd64])') == libssl3 ]]
+    [[ $(foreign_upgrades_in_plan <<<$'Inst libx [1] (2 Vendor:1.0/main [amd64])') == libx ]]
     installed_versions >"$work/versions"  # (not piped into grep -q: pipefail and SIGPIPE)
     grep -q '^dpkg:' "$work/versions"
 )
@@ -35,7 +43,7 @@ check "install-deps.sh tells an upgrade of an installed package from a new packa
 check "install-deps.sh installs with --no-upgrade only" \
     bash -c "grep -q 'apt-get install -y -q --no-upgrade' ceremony-scripts/lib/install-deps.sh &&
              ! grep -E 'apt-get (-y )?(upgrade|dist-upgrade|full-upgrade)' ceremony-scripts/lib/install-deps.sh"
-check "install-deps.sh refuses a plan that upgrades (exit 4)" grep -q 'exit 4' ceremony-scripts/lib/install-deps.sh
+check "install-deps.sh refuses a plan that upgrades from outside Debian 12 (exit 4)" grep -q 'exit 4' ceremony-scripts/lib/install-deps.sh
 
 # --- the cleanup library -------------------------------------------------------
 export CLEANUP_PDF_DIR=$work/pdf AIRLOCK_EMU_STATE=$work/emu
