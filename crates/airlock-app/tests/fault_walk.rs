@@ -22,16 +22,76 @@
 //! (the resumed run needed fewer calls than N, or the fault landed in the
 //! final wipe and the rerun finished it), the walk continues on a new
 //! request with the same N, so every call position of a fresh run is failed.
+//! The new request starts from the token and state directory as they were
+//! before the walk's first run (both restored from a copy): a ceremony
+//! reads the label of every token object once before generating (issue 17),
+//! so its number of calls grows with the keys earlier requests left on the
+//! token, and a walk on one growing token would chase a moving end.
 //! The run that ends the walk is the rerun that succeeds; its bundle
 //! verifies and its journal ends `ceremony_completed`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use common::*;
 use serde_json::Value;
+
+/// The Kryoptic token's database (`token.sql*`) and the state directory,
+/// copied aside.
+struct Snapshot {
+    dir: PathBuf,
+}
+
+impl Snapshot {
+    fn take(wb: &Workbench) -> Snapshot {
+        let dir = wb.path("walk-start");
+        std::fs::create_dir_all(&dir).unwrap();
+        for live in Self::live(wb) {
+            sh(Command::new("cp").arg("-a").arg(&live).arg(&dir));
+        }
+        Snapshot { dir }
+    }
+
+    /// Puts the token and the state directory back as they were (no
+    /// `airlock` process runs between the walk's runs).
+    fn restore(&self, wb: &Workbench) {
+        for live in Self::live(wb) {
+            if live.is_dir() {
+                std::fs::remove_dir_all(&live).unwrap();
+            } else {
+                std::fs::remove_file(&live).unwrap();
+            }
+        }
+        for e in std::fs::read_dir(&self.dir).unwrap() {
+            let copy = e.unwrap().path();
+            let to = if copy.file_name().unwrap() == wb.state.file_name().unwrap() {
+                wb.state.parent().unwrap().to_path_buf()
+            } else {
+                wb.token.dir().to_path_buf()
+            };
+            sh(Command::new("cp").arg("-a").arg(&copy).arg(&to));
+        }
+    }
+
+    /// The state directory and the token's database files, as they are now.
+    fn live(wb: &Workbench) -> Vec<PathBuf> {
+        let mut live = vec![wb.state.clone()];
+        for e in std::fs::read_dir(wb.token.dir()).unwrap() {
+            let path = e.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("token.sql")
+            {
+                live.push(path);
+            }
+        }
+        live
+    }
+}
 
 /// A new 3-key request bundle (a fresh request id each time).
 fn three_key_request(wb: &Workbench, name: &str) -> PathBuf {
@@ -164,6 +224,7 @@ fn check_failed_run(
 #[test]
 fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds() {
     let wb = Workbench::ready(TokenKind::Kryoptic);
+    let start = Snapshot::take(&wb);
     let mut request_no = 1;
     let mut request_id = "walk-1".to_string();
     let mut request = three_key_request(&wb, &request_id);
@@ -222,6 +283,7 @@ fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds(
         };
         if finished {
             completed_requests += 1;
+            start.restore(&wb);
             request_no += 1;
             request_id = format!("walk-{request_no}");
             request = three_key_request(&wb, &request_id);

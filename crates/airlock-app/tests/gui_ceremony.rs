@@ -180,9 +180,11 @@ fn abort_after_generation_wipes_and_logs_out() {
     assert!(h.state().aborted());
     let wipe = h.state().snapshot().wipe.clone().expect("abort wiped");
     assert_eq!(wipe.session_objects_remaining, 0);
-    assert!(
-        wipe.work_dir.files >= 2,
-        "the two wrapped keys were wiped: {wipe:?}"
+    // The wrapped keys were held in memory, never written to the working
+    // folder: there was nothing on disk to wipe.
+    assert_eq!(
+        wipe.work_dir.files, 0,
+        "wrapped material reached the disk: {wipe:?}"
     );
     assert!(
         !work.exists(),

@@ -167,6 +167,23 @@ pub enum CeremonyError {
         /// This request's digest.
         expected: String,
     },
+    /// Another Airlock process holds the ceremony lock of the state
+    /// directory or of the token.
+    #[error(
+        "{holder} is running (pid {pid}) and holds the lock of the {what} ({lock}); one ceremony at a time \
+         uses a state directory and a token. Let it finish, or stop it (Ctrl-C in its terminal, or close its window) \
+         and run `airlock ceremony status`; nothing was logged in to"
+    )]
+    CeremonyRunning {
+        /// "ceremony ID" or "a ceremony (starting)".
+        holder: String,
+        /// The holder's process id, as it wrote it ("unknown" if unreadable).
+        pid: String,
+        /// "state directory" or "token SERIAL".
+        what: String,
+        /// The lock file.
+        lock: PathBuf,
+    },
     /// The output folder cannot take the bundle (checked before the login).
     #[error(
         "the output folder {path} cannot be used: {problem}; nothing was logged in to or generated"
@@ -262,6 +279,7 @@ impl ExitClass for CeremonyError {
             CeremonyError::ExistingNotConfirmed { .. } => ExitCode::Cancelled,
             CeremonyError::MemoryNotLocked { .. } => ExitCode::Ceremony,
             CeremonyError::RequestDigestMismatch { .. } => ExitCode::RequestDigestMismatch,
+            CeremonyError::CeremonyRunning { .. } => ExitCode::CeremonyRunning,
             CeremonyError::OutputFolder { .. } => ExitCode::Ceremony,
             CeremonyError::PlanNotConfirmed { .. } => ExitCode::Cancelled,
             CeremonyError::BundleDigestMismatch { .. } => ExitCode::Cancelled,

@@ -186,7 +186,7 @@ pub fn check_output_folder(out: &Path) -> Result<(), CeremonyError> {
 impl Ceremony {
     /// The plan of the verified request (after [`Ceremony::verify_request`]).
     pub fn plan(&self) -> Option<CeremonyPlan> {
-        self.request.as_ref().map(CeremonyPlan::of)
+        self.request.as_deref().map(CeremonyPlan::of)
     }
 
     /// Custodians who confirmed the plan so far, in order.

@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use airlock_core::config::AirlockConfig;
 use airlock_core::import_bundle::{
@@ -56,6 +57,7 @@ use zeroize::Zeroizing;
 use crate::enroll::{enrolled_signing_key, found_pins, journal_name, pin_json};
 use crate::error::CeremonyError;
 use crate::event::Event;
+use crate::lock::CeremonyLock;
 use crate::preflight::{AirGapStatus, air_gap_status, hostname};
 use crate::state::{CeremonyRecord, CeremonyStatus, CeremonyStore};
 use crate::state_auth::{ceremony_journal_rel, seal_journal, verify_journal, verify_trust_store};
@@ -168,6 +170,20 @@ pub struct KeyOutcome {
     pub wrap_path: WrapPath,
     /// SHA-256 of `EncryptedKeyMaterial.bin`.
     pub material_sha256: String,
+    /// The wrapped material itself, held in memory until it is sealed
+    /// (never written anywhere but the staged bundle).
+    pub(crate) material: EncryptedMaterial,
+}
+
+/// Wrapped key material: ciphertext under AWS's wrapping key. Not a secret,
+/// but large; `Debug` shows only its length.
+#[derive(Clone)]
+pub(crate) struct EncryptedMaterial(pub(crate) Vec<u8>);
+
+impl std::fmt::Debug for EncryptedMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EncryptedMaterial({} bytes)", self.0.len())
+    }
 }
 
 /// The published bundle.
@@ -217,7 +233,10 @@ pub struct Ceremony {
     pub(crate) quorum: Option<QuorumLogin>,
     pub(crate) custodians: Vec<(CustodianName, OffsetDateTime)>,
     pub(crate) pending: Vec<Pending>,
-    pub(crate) request: Option<VerifiedRequest>,
+    /// Shared, not cloned, by the steps that read it while changing `self`.
+    pub(crate) request: Option<Arc<VerifiedRequest>>,
+    /// The state directory's and the token's exclusive ceremony locks.
+    pub(crate) lock: CeremonyLock,
     pub(crate) record: Option<CeremonyRecord>,
     pub(crate) journal: Option<JournalWriter>,
     pub(crate) resumable_labels: HashSet<String>,
@@ -300,6 +319,7 @@ impl Ceremony {
         // The module and token must be the ones the quorum pinned, before
         // any custodian types a passphrase.
         let (token, module) = found_pins(&identity)?;
+        let lock = CeremonyLock::acquire(&config.state_dir, &identity)?;
         let quorum = QuorumLogin::for_hsm(&roster, &token, &module)?;
         let preflight = PreflightReport {
             hostname: hostname(),
@@ -328,6 +348,7 @@ impl Ceremony {
             export: None,
             attestation: AttestationOptions::default(),
             state_key: None,
+            lock,
             existing: Vec::new(),
             existing_confirmed: HashSet::new(),
             trusted: None,
@@ -415,7 +436,7 @@ impl Ceremony {
 
     /// The verified request, once [`Ceremony::verify_request`] ran.
     pub fn request(&self) -> Option<&VerifiedRequest> {
-        self.request.as_ref()
+        self.request.as_deref()
     }
 
     /// The ceremony id, once known (after request verification).
@@ -697,7 +718,8 @@ impl Ceremony {
                 "keys": keys,
             }),
         )?;
-        self.request = Some(request);
+        self.lock.set_ceremony(&ceremony_id)?;
+        self.request = Some(Arc::new(request));
         // A folder in the way is refused now, before any passphrase, not
         // at sealing after the whole generation.
         if self.published_before.is_none() && !self.opts.out_dir.as_os_str().is_empty() {
@@ -1260,12 +1282,6 @@ impl Ceremony {
     }
 
     fn generate_inner(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<(), CeremonyError> {
-        let work = self.work_dir().expect("ceremony id known");
-        if let Err(e) = fs::create_dir_all(&work) {
-            return Err(CeremonyError::io("creating the working directory", &work)(
-                e,
-            ));
-        }
         let request = self.request.clone().expect("checked");
         let request_id = request.request_id.to_string();
         let total = request.keys.len();
@@ -1275,6 +1291,9 @@ impl Ceremony {
         // is absent from the HSM or was made by this ceremony; then one
         // durable journal entry names every label about to be made, so a
         // rerun after a crash knows them as its own (and reuses them).
+        // One inventory of the token's labels instead of a search per key,
+        // true for as long as this ceremony holds the token's lock.
+        let mut labels = self.session.as_mut().expect("logged in").token_labels()?;
         let mut resumed: HashMap<String, HsmKey> = HashMap::new();
         let mut planned: Vec<String> = Vec::new();
         for vk in &request.keys {
@@ -1296,6 +1315,10 @@ impl Ceremony {
             }
             if let Material::Generate = k.material {
                 let label = format!("{}/{request_id}", k.name);
+                if !labels.contains(&label) {
+                    planned.push(label);
+                    continue;
+                }
                 let session = self.session.as_mut().expect("logged in");
                 match session.find_key(&label, k.key_spec)? {
                     Some(existing) if self.resumable_labels.contains(&label) => {
@@ -1327,7 +1350,7 @@ impl Ceremony {
             self.log(
                 "key_generation_planned",
                 Actor::System,
-                json!({ "labels": planned }),
+                json!({ "labels": planned, "token_objects_seen": labels.objects_read() }),
             )?;
             self.resumable_labels.extend(planned);
             // Sealed before anything is generated: a rerun trusts these
@@ -1363,11 +1386,12 @@ impl Ceremony {
                             let binding = KeyBinding::new(&request_id, k.name.as_str(), &k.key_arn);
                             let trusted_only = self.roster.policy().wrap_with_trusted;
                             let session = self.session.as_mut().expect("logged in");
-                            let key = session.generate_bound(
+                            let key = session.generate_bound_unique(
                                 &label,
                                 k.key_spec,
                                 &binding.to_bytes(),
                                 trusted_only,
+                                &mut labels,
                             )?;
                             (key, label, KeyOrigin::Generated)
                         }
@@ -1432,8 +1456,6 @@ impl Ceremony {
                 }
                 None => session.wrap(&key, &vk.wrapping_public_key, k.wrapping_algorithm)?,
             };
-            let path = work.join(format!("{name}.bin"));
-            fs::write(&path, &wrapped.bytes).map_err(CeremonyError::io("writing", &path))?;
             let material_sha256 = sha256_hex(&wrapped.bytes);
             self.log_deferred(
                 "key_wrapped",
@@ -1461,6 +1483,7 @@ impl Ceremony {
                 public_key_sha256,
                 wrap_path: wrapped.path,
                 material_sha256,
+                material: EncryptedMaterial(wrapped.bytes),
             });
         }
         self.journal.as_mut().expect("open").sync()?;
@@ -1572,7 +1595,6 @@ impl Ceremony {
             json!({ "out": out.display().to_string(), "staging": staged.staging_path().display().to_string() }),
         )?;
         let request = self.request.clone().expect("verified");
-        let work = self.work_dir().expect("id known");
         let mut entries: Vec<(String, Sha256Digest)> = Vec::new();
         let mut put = |rel: String, bytes: &[u8]| -> Result<(), CeremonyError> {
             staged.write_file_deferred(&rel, bytes)?;
@@ -1584,10 +1606,10 @@ impl Ceremony {
         for (vk, outcome) in request.keys.iter().zip(&self.keys) {
             let k = &vk.request;
             let name = k.name.to_string();
-            let material_path = work.join(format!("{name}.bin"));
-            let material =
-                fs::read(&material_path).map_err(CeremonyError::io("reading", &material_path))?;
-            put(format!("keys/{name}/{ENCRYPTED_MATERIAL_FILE}"), &material)?;
+            put(
+                format!("keys/{name}/{ENCRYPTED_MATERIAL_FILE}"),
+                &outcome.material.0,
+            )?;
             put(format!("keys/{name}/{IMPORT_TOKEN_FILE}"), &vk.import_token)?;
             if !wrap_paths.contains(&outcome.wrap_path.as_str()) {
                 wrap_paths.push(outcome.wrap_path.as_str());

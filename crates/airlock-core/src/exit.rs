@@ -77,6 +77,9 @@ pub enum ExitCode {
     /// The request digest typed or given with `--request-digest` is not the
     /// digest of the request bundle on the medium (refused before login).
     RequestDigestMismatch = 55,
+    /// Another ceremony holds the state directory or the token (its
+    /// ceremony id and process id are in the message).
+    CeremonyRunning = 56,
     /// Building or printing the attestation failed.
     Attestation = 60,
 

@@ -21,6 +21,7 @@ use rsa::pkcs8::EncodePublicKey;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
 use crate::error::{Context, HsmError};
+use crate::labels::TokenLabels;
 use crate::session::UserSession;
 
 /// DER of the namedCurve OIDs (CKA_EC_PARAMS).
@@ -146,18 +147,51 @@ impl UserSession {
         binding: &[u8],
         wrap_with_trusted: bool,
     ) -> Result<HsmKey, HsmError> {
-        if label.is_empty() || label.len() > 128 {
-            return Err(HsmError::InvalidInput {
-                what: format!("key label {label:?}"),
-                problem: "must be 1 to 128 bytes".into(),
-            });
-        }
         if !self
             .objects_labelled(label, &[Attribute::Token(true)])?
             .is_empty()
         {
             return Err(HsmError::LabelExists {
                 label: label.into(),
+            });
+        }
+        self.generate_labelled(label, spec, binding, wrap_with_trusted)
+    }
+
+    /// [`UserSession::generate_bound`] checked against a label inventory
+    /// taken under the ceremony lock instead of a search of the token:
+    /// refuses a label the inventory holds, and adds the new one to it.
+    pub fn generate_bound_unique(
+        &mut self,
+        label: &str,
+        spec: KeySpec,
+        binding: &[u8],
+        wrap_with_trusted: bool,
+        labels: &mut TokenLabels,
+    ) -> Result<HsmKey, HsmError> {
+        if labels.contains(label) {
+            return Err(HsmError::LabelExists {
+                label: label.into(),
+            });
+        }
+        let key = self.generate_labelled(label, spec, binding, wrap_with_trusted)?;
+        labels.insert(label);
+        Ok(key)
+    }
+
+    /// Generates and checks the key; the label's uniqueness is the
+    /// caller's check.
+    fn generate_labelled(
+        &mut self,
+        label: &str,
+        spec: KeySpec,
+        binding: &[u8],
+        wrap_with_trusted: bool,
+    ) -> Result<HsmKey, HsmError> {
+        if label.is_empty() || label.len() > 128 {
+            return Err(HsmError::InvalidInput {
+                what: format!("key label {label:?}"),
+                problem: "must be 1 to 128 bytes".into(),
             });
         }
         let lab = Attribute::Label(label.as_bytes().to_vec());

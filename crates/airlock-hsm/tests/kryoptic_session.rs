@@ -17,6 +17,51 @@ fn open(t: &TestToken) -> (Hsm, UserSession) {
 }
 
 #[test]
+fn the_label_inventory_keeps_the_never_overwrite_rule_without_a_search_per_key() {
+    let t = TestToken::new(TokenKind::Kryoptic);
+    let (_hsm, mut s) = open(&t);
+    s.generate("old/req-0", KeySpec::SymmetricDefault).unwrap();
+    s.generate("old/req-0b", KeySpec::Hmac256).unwrap();
+    let mut labels = s.token_labels().unwrap();
+    assert_eq!(labels.objects_read(), 2);
+    assert!(labels.contains("old/req-0") && labels.contains("old/req-0b"));
+    assert!(!labels.contains("new/req-1"));
+    // A label already on the token is refused, before any generation.
+    let e = s
+        .generate_bound_unique(
+            "old/req-0",
+            KeySpec::SymmetricDefault,
+            b"binding",
+            false,
+            &mut labels,
+        )
+        .unwrap_err();
+    assert!(matches!(e, HsmError::LabelExists { .. }), "{e}");
+    // A new one is made and joins the inventory, so a second use of the
+    // same label in one ceremony is refused too.
+    s.generate_bound_unique(
+        "new/req-1",
+        KeySpec::SymmetricDefault,
+        b"binding",
+        false,
+        &mut labels,
+    )
+    .unwrap();
+    assert!(labels.contains("new/req-1"));
+    let e = s
+        .generate_bound_unique(
+            "new/req-1",
+            KeySpec::SymmetricDefault,
+            b"binding",
+            false,
+            &mut labels,
+        )
+        .unwrap_err();
+    assert!(matches!(e, HsmError::LabelExists { .. }), "{e}");
+    assert_eq!(s.token_labels().unwrap().objects_read(), 3);
+}
+
+#[test]
 fn an_existing_label_is_never_overwritten_and_can_be_found_again() {
     let t = TestToken::new(TokenKind::Kryoptic);
     let (_hsm, mut s) = open(&t);
