@@ -27,4 +27,4 @@ pub mod words;
 pub use error::AttestError;
 pub use model::{AttestationInput, CustodianLine, HsmLine, KeyLine, Paper, WipeResult};
 pub use output::write_pdf_atomically;
-pub use render::render_pdf;
+pub use render::{INLINE_KEY_ROWS, render_pdf};

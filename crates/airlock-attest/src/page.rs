@@ -128,6 +128,11 @@ impl Pages {
         self.y = self.top;
     }
 
+    /// The page drawing goes to now (0-based).
+    pub fn page_index(&self) -> usize {
+        self.current
+    }
+
     /// Sends further drawing to page `i` (0-based), e.g. for footers once
     /// the page count is known.
     pub fn select_page(&mut self, i: usize) {

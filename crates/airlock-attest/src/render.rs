@@ -304,8 +304,61 @@ fn ceremony(p: &mut Pages, a: &AttestationInput) {
     hex_row(p, "Request SHA256SUMS SHA-256", &a.request_sums_sha256);
 }
 
-fn keys(p: &mut Pages, a: &AttestationInput) {
+/// Above this many keys the key table moves to an appendix, so that page 1
+/// holds the digest to read aloud, the key totals and the signature lines.
+pub const INLINE_KEY_ROWS: usize = 20;
+
+/// Where the appendix's page range goes once it is known (page index, y).
+struct AppendixRef {
+    page: usize,
+    y: f32,
+}
+
+/// The key totals by key spec and wrapping algorithm, and where the table
+/// is (the page range is written once the appendix is laid out).
+fn keys_summary(p: &mut Pages, a: &AttestationInput) -> AppendixRef {
     heading(p, &format!("Keys ({})", a.keys.len()));
+    let mut totals: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for k in &a.keys {
+        *totals
+            .entry((k.key_spec.as_str(), k.wrapping_algorithm.as_str()))
+            .or_default() += 1;
+    }
+    for (i, ((spec, alg), n)) in totals.into_iter().enumerate() {
+        let label = if i == 0 { "By spec and algorithm" } else { "" };
+        row(p, label, &format!("{n} × {spec} · {alg}"), Face::Sans, BODY);
+    }
+    row(p, "Key table", "", Face::Sans, BODY);
+    AppendixRef {
+        page: p.page_index(),
+        y: p.y,
+    }
+}
+
+/// Writes "Appendix A, pages X to Y" into the summary's reserved row.
+fn fill_appendix_ref(p: &mut Pages, at: &AppendixRef, first: usize, last: usize) {
+    let back = p.page_index();
+    p.select_page(at.page);
+    p.text(
+        Face::Bold,
+        BODY,
+        p.left() + LABEL_W,
+        at.y,
+        format!(
+            "Appendix A, pages {} to {} (one row per key)",
+            first + 1,
+            last + 1
+        ),
+    );
+    p.select_page(back);
+}
+
+fn keys(p: &mut Pages, a: &AttestationInput) {
+    keys_table(p, a, "Keys");
+}
+
+fn keys_table(p: &mut Pages, a: &AttestationInput, title: &str) {
+    heading(p, &format!("{title} ({})", a.keys.len()));
     let size = 7.5;
     let cols: [(&str, f32, Face); 6] = [
         ("Name", 0.16, Face::Sans),
@@ -353,7 +406,7 @@ fn keys(p: &mut Pages, a: &AttestationInput) {
                 p.left(),
                 p.y + 10.0,
                 LABEL_GREY,
-                "Keys (continued)",
+                format!("{title} (continued)"),
             );
             p.y += 14.0;
             header(p);
@@ -463,8 +516,8 @@ fn bags(p: &mut Pages, a: &AttestationInput) {
 
 fn signatures(p: &mut Pages, a: &AttestationInput) {
     heading(p, "Signatures");
-    let statement = "We were present for this ceremony, compared the digests above with the workstation's \
-                     screen, and saw the USB media sealed in the bags listed.";
+    let statement = "We were present for this ceremony, compared the digests on this attestation with the \
+                     workstation's screen, and saw the USB media sealed in the bags listed.";
     for l in wrap(Face::Sans, BODY, statement, p.content_width()) {
         p.ensure(12.0);
         p.y += 11.0;
@@ -520,11 +573,27 @@ pub fn layout(a: &AttestationInput) -> Result<Pages, AttestError> {
     title(&mut p, a);
     warnings(&mut p, a);
     digest_box(&mut p, a)?;
-    ceremony(&mut p, a);
-    keys(&mut p, a);
-    seal(&mut p, a);
-    bags(&mut p, a);
-    signatures(&mut p, a);
+    if a.keys.len() <= INLINE_KEY_ROWS {
+        ceremony(&mut p, a);
+        keys(&mut p, a);
+        seal(&mut p, a);
+        bags(&mut p, a);
+        signatures(&mut p, a);
+    } else {
+        // Page 1: what is read aloud and signed; then the details; then
+        // the key table, however long, as an appendix.
+        let at = keys_summary(&mut p, a);
+        bags(&mut p, a);
+        signatures(&mut p, a);
+        p.new_page();
+        ceremony(&mut p, a);
+        seal(&mut p, a);
+        p.new_page();
+        let first = p.page_index();
+        keys_table(&mut p, a, "Appendix A: keys");
+        let last = p.page_index();
+        fill_appendix_ref(&mut p, &at, first, last);
+    }
     footers(&mut p, a);
     check_all(&p)?;
     Ok(p)

@@ -153,8 +153,64 @@ fn letter_paper_and_many_keys_paginate() {
     let pages = pdf_pages(&path);
     assert!(pages >= 3, "{info}");
     let text = pdf_text(&path);
-    assert!(text.contains("prod-key-59") && text.contains("Keys (continued)"));
+    assert!(text.contains("prod-key-59") && text.contains("Appendix A: keys (continued)"));
     assert!(text.contains(&format!("page {pages} of {pages}")));
+}
+
+#[test]
+fn up_to_the_inline_limit_the_key_table_stays_in_the_body() {
+    let a = sample(airlock_attest::INLINE_KEY_ROWS);
+    let (_d, path) = write(&render_pdf(&a).unwrap());
+    let text = pdf_text(&path);
+    assert!(!text.contains("Appendix A"), "{text}");
+    assert!(text.contains(&format!("Keys ({})", a.keys.len())));
+}
+
+#[test]
+fn a_large_ceremony_keeps_the_digest_and_signatures_on_page_1_and_the_keys_in_an_appendix() {
+    let mut a = sample(300);
+    a.keys[7].key_spec = "HMAC_256".into();
+    let (_d, path) = write(&render_pdf(&a).unwrap());
+    let pages = pdf_pages(&path);
+    let one = squash(&pdf_page_text(&path, 1));
+    // Page 1: the digest to read aloud, the totals, the bags, every
+    // custodian's and the witness's signature line; no key rows.
+    let g = grouped_hex(&a.bundle_sums_sha256);
+    assert!(one.contains(g.split_at(39).0.trim()), "{one}");
+    assert!(one.contains("Keys (300)"), "{one}");
+    assert!(one.contains("299 × SYMMETRIC_DEFAULT"), "{one}");
+    assert!(one.contains("1 × HMAC_256"), "{one}");
+    assert!(
+        one.contains(&format!("Appendix A, pages 3 to {pages} (one row per key)")),
+        "{one}"
+    );
+    for c in &a.custodians {
+        assert!(one.contains(&c.name), "{} missing on page 1: {one}", c.name);
+    }
+    assert!(
+        one.contains("Witness") && one.contains(&a.seal_serials[0]),
+        "{one}"
+    );
+    assert!(!one.contains(&a.keys[0].material_sha256_prefix), "{one}");
+    // Page 2: the ceremony, HSM, request and seal details.
+    let two = squash(&pdf_page_text(&path, 2));
+    assert!(
+        two.contains(&a.hsm.serial) && two.contains("Seal and journal"),
+        "{two}"
+    );
+    // The appendix: every key, from page 3 to the last.
+    let rest: String = (3..=pages)
+        .map(|n| pdf_page_text(&path, n))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(rest.contains("Appendix A: keys (300)"), "{rest}");
+    for k in &a.keys {
+        assert!(
+            rest.contains(&k.material_sha256_prefix),
+            "{} missing",
+            k.name
+        );
+    }
 }
 
 #[test]

@@ -81,6 +81,19 @@ pub fn pdf_text(pdf: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `pdftotext -layout -f N -l N FILE -`: page N (1-based) alone.
+pub fn pdf_page_text(pdf: &Path, page: usize) -> String {
+    let n = page.to_string();
+    let out = Command::new("pdftotext")
+        .args(["-layout", "-f", &n, "-l", &n])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// The `pdffonts` table rows (name, embedded?).
 pub fn pdf_fonts(pdf: &Path) -> Vec<(String, bool)> {
     let out = Command::new("pdffonts")
