@@ -1293,7 +1293,17 @@ impl Ceremony {
         // rerun after a crash knows them as its own (and reuses them).
         // One inventory of the token's labels instead of a search per key,
         // true for as long as this ceremony holds the token's lock.
-        let mut labels = self.session.as_mut().expect("logged in").token_labels()?;
+        let generated_labels: Vec<String> = request
+            .keys
+            .iter()
+            .filter(|vk| matches!(vk.request.material, Material::Generate))
+            .map(|vk| format!("{}/{request_id}", vk.request.name))
+            .collect();
+        let mut labels = self
+            .session
+            .as_mut()
+            .expect("logged in")
+            .token_labels(&generated_labels)?;
         let mut resumed: HashMap<String, HsmKey> = HashMap::new();
         let mut planned: Vec<String> = Vec::new();
         for vk in &request.keys {
@@ -1315,7 +1325,7 @@ impl Ceremony {
             }
             if let Material::Generate = k.material {
                 let label = format!("{}/{request_id}", k.name);
-                if !labels.contains(&label) {
+                if labels.contains(&label) == Some(false) {
                     planned.push(label);
                     continue;
                 }
@@ -1350,7 +1360,11 @@ impl Ceremony {
             self.log(
                 "key_generation_planned",
                 Actor::System,
-                json!({ "labels": planned, "token_objects_seen": labels.objects_read() }),
+                json!({
+                    "labels": planned,
+                    "token_objects_seen": labels.objects_read(),
+                    "label_check": labels.scope().as_str(),
+                }),
             )?;
             self.resumable_labels.extend(planned);
             // Sealed before anything is generated: a rerun trusts these

@@ -169,7 +169,14 @@ impl UserSession {
         wrap_with_trusted: bool,
         labels: &mut TokenLabels,
     ) -> Result<HsmKey, HsmError> {
-        if labels.contains(label) {
+        let taken = match labels.contains(label) {
+            Some(taken) => taken,
+            // Outside the inventory's scope: ask the token.
+            None => !self
+                .objects_labelled(label, &[Attribute::Token(true)])?
+                .is_empty(),
+        };
+        if taken {
             return Err(HsmError::LabelExists {
                 label: label.into(),
             });

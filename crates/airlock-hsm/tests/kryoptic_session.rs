@@ -7,7 +7,7 @@ use std::process::Command;
 
 use airlock_core::spec::{KeySpec, WrappingAlgorithm};
 use airlock_hsm::testing::{TestToken, TokenKind};
-use airlock_hsm::{FaultPlan, Hsm, HsmError, UserSession};
+use airlock_hsm::{FaultPlan, Hsm, HsmError, LabelScope, UserSession};
 use common::*;
 
 fn open(t: &TestToken) -> (Hsm, UserSession) {
@@ -22,10 +22,14 @@ fn the_label_inventory_keeps_the_never_overwrite_rule_without_a_search_per_key()
     let (_hsm, mut s) = open(&t);
     s.generate("old/req-0", KeySpec::SymmetricDefault).unwrap();
     s.generate("old/req-0b", KeySpec::Hmac256).unwrap();
-    let mut labels = s.token_labels().unwrap();
+    let planned = ["old/req-0".to_string(), "new/req-1".to_string()];
+    let mut labels = s.token_labels(&planned).unwrap();
     assert_eq!(labels.objects_read(), 2);
-    assert!(labels.contains("old/req-0") && labels.contains("old/req-0b"));
-    assert!(!labels.contains("new/req-1"));
+    // A token this small is always read whole.
+    assert_eq!(labels.scope(), LabelScope::AllObjects);
+    assert_eq!(labels.contains("old/req-0"), Some(true));
+    assert_eq!(labels.contains("old/req-0b"), Some(true));
+    assert_eq!(labels.contains("new/req-1"), Some(false));
     // A label already on the token is refused, before any generation.
     let e = s
         .generate_bound_unique(
@@ -47,7 +51,7 @@ fn the_label_inventory_keeps_the_never_overwrite_rule_without_a_search_per_key()
         &mut labels,
     )
     .unwrap();
-    assert!(labels.contains("new/req-1"));
+    assert_eq!(labels.contains("new/req-1"), Some(true));
     let e = s
         .generate_bound_unique(
             "new/req-1",
@@ -58,7 +62,52 @@ fn the_label_inventory_keeps_the_never_overwrite_rule_without_a_search_per_key()
         )
         .unwrap_err();
     assert!(matches!(e, HsmError::LabelExists { .. }), "{e}");
-    assert_eq!(s.token_labels().unwrap().objects_read(), 3);
+    assert_eq!(s.token_labels(&planned).unwrap().objects_read(), 3);
+}
+
+#[test]
+fn the_planned_label_inventory_finds_what_is_there_and_falls_back_to_a_search() {
+    let t = TestToken::new(TokenKind::Kryoptic);
+    let (_hsm, mut s) = open(&t);
+    s.generate("old/req-0", KeySpec::SymmetricDefault).unwrap();
+    s.generate("other/req-9", KeySpec::SymmetricDefault)
+        .unwrap();
+    let planned = ["old/req-0".to_string(), "new/req-1".to_string()];
+    let mut labels = s.token_labels_planned(&planned).unwrap();
+    assert_eq!(labels.scope(), LabelScope::Planned);
+    assert_eq!(labels.contains("old/req-0"), Some(true));
+    assert_eq!(labels.contains("new/req-1"), Some(false));
+    assert_eq!(labels.contains("other/req-9"), None);
+    // A label outside the planned ones is searched for, so an existing
+    // object is still never overwritten.
+    let e = s
+        .generate_bound_unique(
+            "other/req-9",
+            KeySpec::SymmetricDefault,
+            b"binding",
+            false,
+            &mut labels,
+        )
+        .unwrap_err();
+    assert!(matches!(e, HsmError::LabelExists { .. }), "{e}");
+    let e = s
+        .generate_bound_unique(
+            "old/req-0",
+            KeySpec::SymmetricDefault,
+            b"binding",
+            false,
+            &mut labels,
+        )
+        .unwrap_err();
+    assert!(matches!(e, HsmError::LabelExists { .. }), "{e}");
+    s.generate_bound_unique(
+        "new/req-1",
+        KeySpec::SymmetricDefault,
+        b"binding",
+        false,
+        &mut labels,
+    )
+    .unwrap();
 }
 
 #[test]
