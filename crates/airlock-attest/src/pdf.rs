@@ -167,9 +167,34 @@ pub fn to_pdf(pages: &Pages, meta: &DocMeta) -> Result<Vec<u8>, AttestError> {
     let mut lo = doc.to_lopdf_document(&opts, &mut warnings);
     let id = Object::String(meta.id.as_bytes().to_vec(), StringFormat::Literal);
     lo.trailer.set("ID", Object::Array(vec![id.clone(), id]));
-    lo.compress();
+    compress_streams(&mut lo)?;
     let mut out = Vec::new();
     lo.save_to(&mut out)
         .map_err(|e| AttestError::Pdf(e.to_string()))?;
     Ok(out)
+}
+
+/// Deflates every stream that has no filter yet, at zlib's default level
+/// (same input, same bytes).
+fn compress_streams(lo: &mut lopdf::Document) -> Result<(), AttestError> {
+    use std::io::Write;
+    for object in lo.objects.values_mut() {
+        if let Object::Stream(stream) = object
+            && stream.allows_compression
+            && stream.dict.get(b"Filter").is_err()
+        {
+            let mut enc =
+                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(&stream.content)
+                .and_then(|()| enc.finish())
+                .map(|packed| {
+                    if packed.len() + 19 < stream.content.len() {
+                        stream.dict.set("Filter", "FlateDecode");
+                        stream.set_content(packed);
+                    }
+                })
+                .map_err(|e| AttestError::Pdf(format!("compressing a PDF stream: {e}")))?;
+        }
+    }
+    Ok(())
 }
