@@ -119,7 +119,7 @@ fn required(spec: KeySpec) -> Vec<Attribute> {
 }
 
 impl UserSession {
-    fn objects_labelled(
+    pub(crate) fn objects_labelled(
         &mut self,
         label: &str,
         extra: &[Attribute],
@@ -147,10 +147,7 @@ impl UserSession {
         binding: &[u8],
         wrap_with_trusted: bool,
     ) -> Result<HsmKey, HsmError> {
-        if !self
-            .objects_labelled(label, &[Attribute::Token(true)])?
-            .is_empty()
-        {
+        if self.label_taken(label)? {
             return Err(HsmError::LabelExists {
                 label: label.into(),
             });
@@ -172,9 +169,7 @@ impl UserSession {
         let taken = match labels.contains(label) {
             Some(taken) => taken,
             // Outside the inventory's scope: ask the token.
-            None => !self
-                .objects_labelled(label, &[Attribute::Token(true)])?
-                .is_empty(),
+            None => self.label_taken(label)?,
         };
         if taken {
             return Err(HsmError::LabelExists {

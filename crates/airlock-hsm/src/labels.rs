@@ -14,9 +14,9 @@
 //!   store scans its whole table for every object it reads, so reading
 //!   10,000 labels there took 132 s, a search per planned label a few).
 //!
-//! The choice is made on the token's own timing: the reads go on while
-//! their projected total stays under the cost of one search per planned
-//! label (each search costed at what the all-objects search took). A label
+//! The choice is made on the token's own timing: one search by label is
+//! timed first, and the reads go on while their projected total stays under
+//! that search's cost times the number of planned labels. A label
 //! outside the inventory's scope is never reported absent: the caller
 //! searches for it.
 //!
@@ -95,14 +95,21 @@ impl UserSession {
     /// Takes the label inventory for a ceremony that will create `planned`
     /// labels (see the module docs for the two ways).
     pub fn token_labels(&mut self, planned: &[String]) -> Result<TokenLabels, HsmError> {
-        let started = Instant::now();
+        // One real search by label, timed: what each of the planned-label
+        // searches would cost.
+        let budget = match planned.first() {
+            Some(first) => {
+                let started = Instant::now();
+                self.label_taken(first)?;
+                started.elapsed().max(Duration::from_micros(20)) * planned.len() as u32
+            }
+            None => Duration::ZERO,
+        };
         let handles = self
             .call("C_FindObjects", |s| {
                 s.find_objects(&[Attribute::Token(true)])
             })
             .ctx(|| "listing every token object for the label inventory".to_string())?;
-        // What one search per planned label is expected to cost.
-        let budget = started.elapsed().max(Duration::from_micros(50)) * planned.len() as u32;
         let reading = Instant::now();
         let mut labels = HashSet::with_capacity(handles.len().min(1 << 16));
         for (i, h) in handles.iter().enumerate() {
@@ -131,19 +138,19 @@ impl UserSession {
         })
     }
 
+    /// Whether some token object is labelled `label` (one search).
+    pub(crate) fn label_taken(&mut self, label: &str) -> Result<bool, HsmError> {
+        Ok(!self
+            .objects_labelled(label, &[Attribute::Token(true)])?
+            .is_empty())
+    }
+
     /// The inventory of the planned labels only: one search each (what
     /// [`UserSession::token_labels`] falls back to on a slow token).
     pub fn token_labels_planned(&mut self, planned: &[String]) -> Result<TokenLabels, HsmError> {
         let mut labels = HashSet::new();
         for label in planned {
-            let template = [
-                Attribute::Label(label.as_bytes().to_vec()),
-                Attribute::Token(true),
-            ];
-            let found = self
-                .call("C_FindObjects", |s| s.find_objects(&template))
-                .ctx(|| format!("looking for objects labelled {label:?}"))?;
-            if !found.is_empty() {
+            if self.label_taken(label)? {
                 labels.insert(label.as_bytes().to_vec());
             }
         }
