@@ -6,6 +6,10 @@
 //! This mirrors the `kryoptic` crate's own cdylib, which cannot be built
 //! with a narrower `kryoptic-lib` feature set from outside.
 
+// The C entry points a PKCS#11 module must export are `#[unsafe(no_mangle)]`
+// by nature; the workspace denies `unsafe` everywhere else.
+#![allow(unsafe_code)]
+
 use kryoptic_lib::fns::general::{fn_get_function_list, fn_get_interface, fn_get_interface_list};
 use kryoptic_lib::pkcs11::{
     CK_FLAGS, CK_FUNCTION_LIST_PTR_PTR, CK_INTERFACE_PTR, CK_INTERFACE_PTR_PTR, CK_RV,
