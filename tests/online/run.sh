@@ -468,3 +468,5 @@ expect "config-rule says plainly it is not in this version (exit 2)" 2 ao config
 plain=$(kms create-key --description "not BYOK" | jq -r .KeyMetadata.Arn)
 check "the Config rule's evaluate() (replaced, rotated, too old, not BYOK, missing key)" \
     python "$cs/config-rules/rule-test.py" "${OLD[prod-rds]}" "${OLD[prod-s3]}" "$plain"
+check "the Config rule's handler: change, oversized (read from the history) and scheduled (every table, batches of 100) events" \
+    python "$cs/config-rules/rule-events-test.py"
