@@ -474,6 +474,10 @@ fn the_engine_refuses_its_steps_out_of_order() {
         c.confirm_bundle_digest(DigestConfirmation::ReadAloud),
         Err(CeremonyError::OutOfOrder { .. })
     ));
+    assert!(matches!(
+        c.confirm_no_seal_serials(),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
     c.login().unwrap();
     // After the login the plan can no longer be confirmed.
     assert!(matches!(
@@ -482,6 +486,20 @@ fn the_engine_refuses_its_steps_out_of_order() {
     ));
     c.generate_and_wrap(&mut |_| {}).unwrap();
     let sums = c.seal_and_export().unwrap().sums_sha256.clone();
+    // "No bags" cannot be confirmed while serials are set; once they are
+    // cleared it can, once.
+    c.set_attestation(airlock_ceremony::AttestationOptions {
+        seal_serials: vec!["BAG-1".into()],
+        ..Default::default()
+    });
+    assert!(matches!(
+        c.confirm_no_seal_serials(),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
+    c.set_attestation(airlock_ceremony::AttestationOptions::default());
+    c.confirm_no_seal_serials().unwrap();
+    c.confirm_no_seal_serials().unwrap();
+    assert!(c.no_seal_serials_confirmed());
     // The wipe waits for the bundle digest's read-aloud.
     let e = c.wipe().unwrap_err();
     assert!(e.to_string().contains("bundle digest"), "{e}");
@@ -497,6 +515,13 @@ fn the_engine_refuses_its_steps_out_of_order() {
     assert!(
         ev.contains(&"bundle_digest_confirmed".to_string()),
         "{ev:?}"
+    );
+    assert_eq!(
+        ev.iter()
+            .filter(|e| *e == "no_seal_serials_confirmed")
+            .count(),
+        1,
+        "journaled once: {ev:?}"
     );
     assert_eq!(ev.last().unwrap(), "ceremony_completed");
 }

@@ -42,6 +42,21 @@ fn whole_ceremony_through_the_window_makes_a_bundle_that_verifies() {
         "Abort still enabled after publication"
     );
     click(&mut h, "Continue to Attestation");
+    // No bag serial typed: a warning, and no way on to the wipe until the
+    // custodians confirm that no bags are used.
+    assert!(
+        h.query_by_label_contains("No bag serials typed").is_some(),
+        "an empty serial field is not a pass"
+    );
+    assert!(
+        h.query_by_label("Continue to Wipe").is_none(),
+        "the wipe is reachable with no serials and no confirmation"
+    );
+    click(&mut h, "Confirm: no tamper-evident bags are used");
+    assert!(
+        h.query_by_label_contains("Confirmed and journaled: no tamper-evident bags")
+            .is_some()
+    );
     click(&mut h, "Continue to Wipe");
     // The wipe waits for the bundle digest's read-aloud.
     assert!(
@@ -90,6 +105,20 @@ fn whole_ceremony_through_the_window_makes_a_bundle_that_verifies() {
     assert!(at("request_digest_confirmed") < at("quorum_login"));
     assert!(at("bundle_published") < at("bundle_digest_confirmed"));
     assert!(at("bundle_digest_confirmed") < at("wipe_done"));
+    assert!(at("bundle_published") < at("no_seal_serials_confirmed"));
+    assert!(at("no_seal_serials_confirmed") < at("wipe_done"));
+    // The final attestation says so instead of blank serial lines.
+    let pdf = ws.bundle_dir().join("attestation.pdf");
+    let text = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains("no tamper-evident bags were used"), "{text}");
     let key = ws.state_dir().join("ceremony-signing-key.pem");
     let out = airlock(
         &ws,

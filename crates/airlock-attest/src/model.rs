@@ -179,6 +179,10 @@ pub struct AttestationInput {
     pub wipe: WipeResult,
     /// Serial numbers of the tamper-evident bags, as typed.
     pub seal_serials: Vec<String>,
+    /// No serial was typed and the custodians confirmed that no bags were
+    /// used (the full journal's `no_seal_serials_confirmed`): printed as
+    /// such instead of blank lines to write serials on.
+    pub no_bags_confirmed: bool,
 }
 
 /// Checks seal serials: 1..=64 printable characters, no control characters,
@@ -384,6 +388,12 @@ impl AttestationInput {
                 wipe_from(full, n)?
             }
         };
+        let no_bags_confirmed = seal_serials.is_empty()
+            && full_journal.is_some_and(|full| {
+                full.events[bundle.journal.events.len().min(full.events.len())..]
+                    .iter()
+                    .any(|e| e.event == "no_seal_serials_confirmed")
+            });
 
         Ok(AttestationInput {
             paper,
@@ -425,6 +435,7 @@ impl AttestationInput {
             journal_entries: bundle.journal.entries,
             wipe,
             seal_serials: check_seal_serials(seal_serials)?,
+            no_bags_confirmed,
         })
     }
 

@@ -499,7 +499,15 @@ fn seal(p: &mut Pages, a: &AttestationInput) {
 
 fn bags(p: &mut Pages, a: &AttestationInput) {
     heading(p, "Tamper-evident bags");
-    if a.seal_serials.is_empty() {
+    if a.seal_serials.is_empty() && a.no_bags_confirmed {
+        row(
+            p,
+            "Bag serials",
+            "none: the custodians confirmed at the workstation that no tamper-evident bags were used (journal: no_seal_serials_confirmed)",
+            Face::Bold,
+            BODY,
+        );
+    } else if a.seal_serials.is_empty() {
         p.ensure(40.0);
         for _ in 0..2 {
             p.y += 20.0;

@@ -327,6 +327,42 @@ impl Ceremony {
         Ok(())
     }
 
+    /// After publication, before the wipe, with no bag serial set: the
+    /// custodians confirm that no tamper-evident bags were used, so that
+    /// "no serials" is a decision on the record rather than a field left
+    /// empty. Journaled once as `no_seal_serials_confirmed`; the attestation
+    /// then says so instead of printing blank serial lines. Refused once
+    /// serials are set ([`Ceremony::set_attestation`]).
+    pub fn confirm_no_seal_serials(&mut self) -> Result<(), CeremonyError> {
+        if self.export.is_none() {
+            return Err(CeremonyError::OutOfOrder {
+                step: "confirm that no tamper-evident bags were used",
+                needs: "seal and export the bundle first",
+            });
+        }
+        if !self.attestation.seal_serials.is_empty() {
+            return Err(CeremonyError::OutOfOrder {
+                step: "confirm that no tamper-evident bags were used",
+                needs: "no bag serials set (clear the serials first)",
+            });
+        }
+        if !self.no_seal_serials_confirmed {
+            self.log(
+                "no_seal_serials_confirmed",
+                Actor::System,
+                json!({ "confirmed_at": "the workstation window" }),
+            )?;
+            self.no_seal_serials_confirmed = true;
+        }
+        Ok(())
+    }
+
+    /// Whether the custodians confirmed that no bags were used (and no
+    /// serial has been set since).
+    pub fn no_seal_serials_confirmed(&self) -> bool {
+        self.no_seal_serials_confirmed && self.attestation.seal_serials.is_empty()
+    }
+
     /// After publication, when nobody can read the digest aloud at the
     /// workstation (a headless run): journaled as `bundle_digest_not_confirmed`
     /// with the reason, so that the journal never claims a read-aloud that

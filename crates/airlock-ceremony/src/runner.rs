@@ -262,6 +262,9 @@ pub struct Ceremony {
     pub(crate) request_digest_confirmed: bool,
     /// The bundle digest was confirmed, or journaled as not confirmed.
     pub(crate) bundle_digest_settled: bool,
+    /// The custodians confirmed that no tamper-evident bags were used
+    /// (journaled `no_seal_serials_confirmed`).
+    pub(crate) no_seal_serials_confirmed: bool,
     /// Asked to stop (honoured between keys).
     pub(crate) stop: StopSignal,
 }
@@ -355,6 +358,7 @@ impl Ceremony {
             plan_confirmed: Vec::new(),
             request_digest_confirmed: false,
             bundle_digest_settled: false,
+            no_seal_serials_confirmed: false,
             stop: StopSignal::new(),
         };
         let p = &c.preflight;

@@ -38,6 +38,8 @@ pub struct AttestationView {
     pub seal_serials: Vec<String>,
     /// The paper size the engine now holds.
     pub paper: Paper,
+    /// The engine holds the custodians' confirmation that no bags are used.
+    pub no_bags_confirmed: bool,
     /// The CUPS printers, or why there are none.
     pub printers: Result<Vec<Printer>, String>,
     /// What the last save or print did.
@@ -77,6 +79,7 @@ pub fn run(
     state_dir: &Path,
     seal_serials: Vec<String>,
     paper: Paper,
+    confirm_no_bags: bool,
     action: AttestAction,
 ) -> Result<AttestationView, StepError> {
     let serials =
@@ -88,13 +91,16 @@ pub fn run(
         });
     };
     let bundle = export.path.clone();
-    let key = enrolled_key(state_dir)?;
-    let preview = AttestationInput::load(&bundle, &key, c.journal_path(), &serials, paper)
-        .map_err(|e| step_error(&e))?;
     c.set_attestation(AttestationOptions {
         seal_serials: serials.clone(),
         paper,
     });
+    if confirm_no_bags {
+        c.confirm_no_seal_serials().map_err(|e| step_error(&e))?;
+    }
+    let key = enrolled_key(state_dir)?;
+    let preview = AttestationInput::load(&bundle, &key, c.journal_path(), &serials, paper)
+        .map_err(|e| step_error(&e))?;
     let last_result = match action {
         AttestAction::Preview => None,
         AttestAction::Save(path) => {
@@ -121,6 +127,7 @@ pub fn run(
         preview,
         seal_serials: serials,
         paper,
+        no_bags_confirmed: c.no_seal_serials_confirmed(),
         printers: list_printers(),
         last_result,
     })

@@ -40,6 +40,9 @@ pub enum AttestRequest {
     Print(String),
     /// Print the final `attestation.pdf` on this CUPS printer.
     PrintFinal(String),
+    /// No serial is typed: the custodians confirm that no tamper-evident
+    /// bags are used (the engine journals it).
+    ConfirmNoBags,
 }
 
 /// The hook's answer for one frame.
@@ -202,9 +205,13 @@ impl AttestationHook for PdfAttestation {
             });
         });
         let seal_serials = parse_serials(&self.serials_text);
-        let ready = cx
+        let applied = cx
             .view
             .is_some_and(|v| v.seal_serials == seal_serials && v.paper == self.paper);
+        let no_bags = cx.view.is_some_and(|v| v.no_bags_confirmed);
+        // No serials typed is a decision the custodians confirm, never a
+        // field left empty by accident.
+        let ready = applied && (!seal_serials.is_empty() || no_bags);
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(cx.active, egui::Button::new("Apply to the attestation"))
@@ -212,7 +219,7 @@ impl AttestationHook for PdfAttestation {
             {
                 request = Some(AttestRequest::Apply);
             }
-            if ready {
+            if ready && !seal_serials.is_empty() {
                 widgets::badge(
                     ui,
                     Verdict::Pass,
@@ -222,6 +229,21 @@ impl AttestationHook for PdfAttestation {
                         self.paper.name()
                     ),
                 );
+            } else if ready {
+                widgets::badge(
+                    ui,
+                    Verdict::Pass,
+                    &format!(
+                        "Confirmed and journaled: no tamper-evident bags are used; the attestation says so, on {}",
+                        self.paper.name()
+                    ),
+                );
+            } else if applied && seal_serials.is_empty() {
+                widgets::badge(
+                    ui,
+                    Verdict::Warn,
+                    "No bag serials typed: type the serial of every bag, or confirm that none are used",
+                );
             } else if cx.view.is_some() {
                 widgets::badge(
                     ui,
@@ -230,6 +252,18 @@ impl AttestationHook for PdfAttestation {
                 );
             }
         });
+        if applied
+            && seal_serials.is_empty()
+            && !no_bags
+            && ui
+                .add_enabled(
+                    cx.active,
+                    egui::Button::new("Confirm: no tamper-evident bags are used"),
+                )
+                .clicked()
+        {
+            request = Some(AttestRequest::ConfirmNoBags);
+        }
         let Some(view) = cx.view else {
             return HookOutput {
                 ready,

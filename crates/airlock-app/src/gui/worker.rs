@@ -62,6 +62,8 @@ pub enum Command {
         seal_serials: Vec<String>,
         /// Paper size.
         paper: airlock_attest::Paper,
+        /// With no serials: `Ceremony::confirm_no_seal_serials` first.
+        confirm_no_bags: bool,
         /// What to do with it.
         action: AttestAction,
     },
@@ -403,9 +405,17 @@ fn run_command(
         Command::Attestation {
             seal_serials,
             paper,
+            confirm_no_bags,
             action,
         } => {
-            let view = attest_worker::run(c, &st.state_dir, seal_serials, paper, action)?;
+            let view = attest_worker::run(
+                c,
+                &st.state_dir,
+                seal_serials,
+                paper,
+                confirm_no_bags,
+                action,
+            )?;
             st.attestation = Some(view);
             Ok(None)
         }

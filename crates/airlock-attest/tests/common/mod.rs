@@ -65,6 +65,7 @@ pub fn sample(keys: usize) -> AttestationInput {
         journal_entries: 36,
         wipe: WipeResult::InWorkstationJournal,
         seal_serials: vec!["TE-000123".into()],
+        no_bags_confirmed: false,
     }
 }
 

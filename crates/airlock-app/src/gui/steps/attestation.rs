@@ -26,9 +26,14 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     if active {
         app.attestation_done = out.ready;
     }
+    let mut confirm_no_bags = false;
     let action = match out.request {
         None => return,
         Some(AttestRequest::Apply) => AttestAction::Preview,
+        Some(AttestRequest::ConfirmNoBags) => {
+            confirm_no_bags = true;
+            AttestAction::Preview
+        }
         Some(AttestRequest::Print(p)) => AttestAction::Print(p),
         Some(AttestRequest::PrintFinal(printer)) => {
             app.send(Command::PrintFinal { printer });
@@ -54,6 +59,7 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     app.send(Command::Attestation {
         seal_serials: out.seal_serials,
         paper: out.paper,
+        confirm_no_bags,
         action,
     });
 }
