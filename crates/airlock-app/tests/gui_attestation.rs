@@ -239,3 +239,33 @@ fn a_bad_serial_shows_the_engine_error_and_keeps_the_wipe_locked() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_serial_typed_key_by_key_is_never_lost_while_the_badge_changes() {
+    let ws = workstation(1);
+    let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
+    through_generate(&mut h);
+    click(&mut h, "Continue to Seal & export");
+    click(&mut h, "Choose the output folder…");
+    click(&mut h, "Continue to Attestation");
+    assert!(h.query_by_label_contains("No bag serials typed").is_some());
+    // One key a frame, as a custodian types: the first key flips the badge
+    // from the warning to "Changed" and hides the no-bags button.
+    h.get_by_role(Role::MultilineTextInput).focus();
+    for ch in "TEB-500001".chars() {
+        h.get_by_role(Role::MultilineTextInput)
+            .type_text(&ch.to_string());
+        h.step();
+        h.step();
+    }
+    assert!(h.query_by_label_contains("Changed: press Apply").is_some());
+    assert!(
+        h.query_by_label("Confirm: no tamper-evident bags are used")
+            .is_none()
+    );
+    click(&mut h, "Apply to the attestation");
+    let view = h.state().snapshot().attestation.clone().unwrap();
+    assert_eq!(view.seal_serials, vec!["TEB-500001"], "keystrokes lost");
+    assert!(!view.no_bags_confirmed);
+    assert!(h.query_by_label("Continue to Wipe").is_some());
+}
