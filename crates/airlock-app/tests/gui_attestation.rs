@@ -40,6 +40,14 @@ fn page_size(pdf: &Path) -> String {
         .to_string()
 }
 
+/// Through generation, sealing and export, to the Attestation step.
+fn to_attestation(h: &mut egui_kittest::Harness<'static, airlock_app::gui::GuiApp>) {
+    through_generate(h);
+    click(h, "Continue to Seal & export");
+    click(h, "Choose the output folder…");
+    click(h, "Continue to Attestation");
+}
+
 #[test]
 fn serials_and_letter_reach_the_saved_and_the_final_attestation() {
     let ws = workstation(2);
@@ -212,10 +220,7 @@ fn serials_and_letter_reach_the_saved_and_the_final_attestation() {
 fn a_bad_serial_shows_the_engine_error_and_keeps_the_wipe_locked() {
     let ws = workstation(1);
     let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
-    through_generate(&mut h);
-    click(&mut h, "Continue to Seal & export");
-    click(&mut h, "Choose the output folder…");
-    click(&mut h, "Continue to Attestation");
+    to_attestation(&mut h);
     let field = h.get_by_role(Role::MultilineTextInput);
     field.focus();
     field.type_text(&"X".repeat(70));
@@ -244,10 +249,7 @@ fn a_bad_serial_shows_the_engine_error_and_keeps_the_wipe_locked() {
 fn a_serial_typed_key_by_key_is_never_lost_while_the_badge_changes() {
     let ws = workstation(1);
     let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
-    through_generate(&mut h);
-    click(&mut h, "Continue to Seal & export");
-    click(&mut h, "Choose the output folder…");
-    click(&mut h, "Continue to Attestation");
+    to_attestation(&mut h);
     assert!(h.query_by_label_contains("No bag serials typed").is_some());
     // One key a frame, as a custodian types: the first key flips the badge
     // from the warning to "Changed" and hides the no-bags button.

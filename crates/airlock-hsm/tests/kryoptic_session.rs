@@ -16,6 +16,15 @@ fn open(t: &TestToken) -> (Hsm, UserSession) {
     (hsm, s)
 }
 
+/// An AES key made through the label inventory, bound to a test binding.
+fn make(
+    s: &mut UserSession,
+    label: &str,
+    labels: &mut airlock_hsm::TokenLabels,
+) -> Result<airlock_hsm::HsmKey, HsmError> {
+    s.generate_bound_unique(label, KeySpec::SymmetricDefault, b"binding", false, labels)
+}
+
 #[test]
 fn the_label_inventory_keeps_the_never_overwrite_rule_without_a_search_per_key() {
     let t = TestToken::new(TokenKind::Kryoptic);
@@ -31,36 +40,13 @@ fn the_label_inventory_keeps_the_never_overwrite_rule_without_a_search_per_key()
     assert_eq!(labels.contains("old/req-0b"), Some(true));
     assert_eq!(labels.contains("new/req-1"), Some(false));
     // A label already on the token is refused, before any generation.
-    let e = s
-        .generate_bound_unique(
-            "old/req-0",
-            KeySpec::SymmetricDefault,
-            b"binding",
-            false,
-            &mut labels,
-        )
-        .unwrap_err();
+    let e = make(&mut s, "old/req-0", &mut labels).unwrap_err();
     assert!(matches!(e, HsmError::LabelExists { .. }), "{e}");
     // A new one is made and joins the inventory, so a second use of the
     // same label in one ceremony is refused too.
-    s.generate_bound_unique(
-        "new/req-1",
-        KeySpec::SymmetricDefault,
-        b"binding",
-        false,
-        &mut labels,
-    )
-    .unwrap();
+    make(&mut s, "new/req-1", &mut labels).unwrap();
     assert_eq!(labels.contains("new/req-1"), Some(true));
-    let e = s
-        .generate_bound_unique(
-            "new/req-1",
-            KeySpec::SymmetricDefault,
-            b"binding",
-            false,
-            &mut labels,
-        )
-        .unwrap_err();
+    let e = make(&mut s, "new/req-1", &mut labels).unwrap_err();
     assert!(matches!(e, HsmError::LabelExists { .. }), "{e}");
     assert_eq!(s.token_labels(&planned).unwrap().objects_read(), 3);
 }
@@ -80,34 +66,11 @@ fn the_planned_label_inventory_finds_what_is_there_and_falls_back_to_a_search() 
     assert_eq!(labels.contains("other/req-9"), None);
     // A label outside the planned ones is searched for, so an existing
     // object is still never overwritten.
-    let e = s
-        .generate_bound_unique(
-            "other/req-9",
-            KeySpec::SymmetricDefault,
-            b"binding",
-            false,
-            &mut labels,
-        )
-        .unwrap_err();
+    let e = make(&mut s, "other/req-9", &mut labels).unwrap_err();
     assert!(matches!(e, HsmError::LabelExists { .. }), "{e}");
-    let e = s
-        .generate_bound_unique(
-            "old/req-0",
-            KeySpec::SymmetricDefault,
-            b"binding",
-            false,
-            &mut labels,
-        )
-        .unwrap_err();
+    let e = make(&mut s, "old/req-0", &mut labels).unwrap_err();
     assert!(matches!(e, HsmError::LabelExists { .. }), "{e}");
-    s.generate_bound_unique(
-        "new/req-1",
-        KeySpec::SymmetricDefault,
-        b"binding",
-        false,
-        &mut labels,
-    )
-    .unwrap();
+    make(&mut s, "new/req-1", &mut labels).unwrap();
 }
 
 #[test]
