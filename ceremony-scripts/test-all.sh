@@ -58,7 +58,7 @@ bash ceremony-scripts/check-doc-links.sh
 step "rehearsal kit (rehearse.sh, then the ceremony it prints)"
 bash tests/rehearse/run.sh
 
-step "test hygiene (cleanup of what the run started; install-deps never upgrades)"
+step "test hygiene (cleanup of what the run started; install-deps upgrades only within Debian 12)"
 bash tests/hygiene/run.sh
 
 step "online tool airlock-online (LocalStack KMS + moto on 127.0.0.1)"
