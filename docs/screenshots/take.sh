@@ -34,10 +34,10 @@ click 330 276 0.5; click 380 484 4; shot 01-preflight; next
 custodian 434 221 306 "$(cat "$demo/secrets/alice")"; shot 02-custodians
 custodian 431 332 417 "$(cat "$demo/secrets/bob")"; next
 click 462 173 4; shot 03-request; next
-click 321 573 1; click 601 573 1; click 510 855 1.5; shot 04-review; next   # ticks, then "The digests match"
+click 321 606 1; click 602 606 1; click 510 863 1.5; shot 04-review; next   # ticks, then "The digests match"
 click 420 198 8; shot 05-generate; next
 click 458 198 5; shot 06-seal-export; next
 shot 07-attestation; click 529 537 2; next   # no bag serials: "Confirm: no tamper-evident bags are used"
-click 510 555 1.5; click 406 605 5; shot 08-wipe; next   # bundle digest confirmed, then the wipe
+click 510 521 1.5; click 406 571 5; shot 08-wipe; next   # bundle digest confirmed, then the wipe
 shot 09-done
 click 1114 22; shot 10-journal

@@ -277,3 +277,34 @@ fn the_journal_window_opens_from_any_step() {
         2
     );
 }
+
+#[test]
+fn review_keeps_the_totals_confirmations_and_digest_on_screen_at_1024x768() {
+    let ws = workstation(9);
+    let mut h = harness_sized(&ws, vec![ws.request_dir.clone()], [1024.0, 768.0]);
+    preflight(&mut h);
+    for (n, p) in CUSTODIANS {
+        authenticate(&mut h, n, p);
+    }
+    click(&mut h, "Continue to Request");
+    click(&mut h, "Choose the request folder…");
+    click(&mut h, "Continue to Review");
+    let on_screen = |h: &egui_kittest::Harness<'static, airlock_app::gui::GuiApp>, label: &str| {
+        let r = h.get_by_label_contains(label).rect();
+        assert!(
+            r.max.y <= 768.0 && r.max.x <= 1024.0,
+            "{label:?} is off a 1024x768 screen at {r:?}"
+        );
+    };
+    for label in [
+        "keys for AWS account ",
+        "Totals: 9 × ",
+        "alice confirms the plan",
+        "bob confirms the plan",
+        "The digests match: confirm (journaled)",
+    ] {
+        on_screen(&h, label);
+    }
+    confirm_review(&mut h);
+    on_screen(&h, "Continue to Generate & wrap");
+}

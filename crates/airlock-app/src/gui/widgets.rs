@@ -70,8 +70,12 @@ pub fn digest(ui: &mut egui::Ui, label: &str, hex: &str) {
 pub fn digest_with_words(ui: &mut egui::Ui, label: &str, hex: &str) {
     digest(ui, label, hex);
     if let Some(words) = pgp_words_for_hex(hex) {
-        ui.label(RichText::new("PGP words:").color(theme::MUTED));
-        ui.label(RichText::new(words).size(20.0));
+        // On the line of their label: one line less, so the Review step's
+        // confirmations stay on a 1024x768 screen.
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("PGP words:").color(theme::MUTED));
+            ui.label(RichText::new(words).size(20.0));
+        });
     }
 }
 

@@ -167,13 +167,22 @@ pub fn make_request(out: &Path, args: &[&str]) {
 
 /// The app in a kittest harness; folders come from `folders` in order.
 pub fn harness(ws: &Workstation, folders: Vec<PathBuf>) -> Harness<'static, GuiApp> {
+    harness_sized(ws, folders, [1400.0, 1400.0])
+}
+
+/// [`harness`] in a window of `size` points (e.g. 1024x768).
+pub fn harness_sized(
+    ws: &Workstation,
+    folders: Vec<PathBuf>,
+    size: [f32; 2],
+) -> Harness<'static, GuiApp> {
     let app = GuiApp::new(
         eframe::egui::Context::default(),
         ws.config.clone(),
         Box::new(FixedFolders::new(folders)),
     );
     let mut h = Harness::builder()
-        .with_size([1400.0, 1400.0])
+        .with_size(size)
         .build_ui_state(|ui, app: &mut GuiApp| app.ui(ui), app);
     h.step();
     h
@@ -264,6 +273,23 @@ pub fn through_generate(h: &mut Harness<'static, GuiApp>) {
 /// On Review: every custodian ticks the plan, then the request digest is
 /// confirmed as read aloud (the engine journals each).
 pub fn confirm_review(h: &mut Harness<'static, GuiApp>) {
+    // The account and the totals by key spec and algorithm are on screen.
+    let r = h
+        .state()
+        .snapshot()
+        .request
+        .clone()
+        .expect("request verified");
+    let totals = format!(
+        "Totals: {}.",
+        airlock_app::gui::steps::review::totals(&r.plan)
+    );
+    assert!(h.query_by_label(&totals).is_some(), "{totals} not shown");
+    let account = format!("keys for AWS account {}.", r.account);
+    assert!(
+        h.query_by_label_contains(&account).is_some(),
+        "{account} not shown"
+    );
     for (n, _) in CUSTODIANS {
         click_containing(h, &format!("{n} confirms the plan"));
     }

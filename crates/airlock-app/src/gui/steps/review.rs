@@ -15,24 +15,36 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
         return;
     };
     ui.label(format!(
-        "Request {}: {} keys. Read the plan; each custodian confirms it.",
+        "Request {}: {} keys for AWS account {}. Read the plan; each custodian confirms it.",
         r.request_id,
-        r.plan.len()
+        r.plan.len(),
+        r.account
     ));
-    if r.plan.len() > 6 {
-        ui.label(
-            RichText::new(format!(
-                "{} keys: scroll the list to read every one before confirming.",
-                r.plan.len()
-            ))
-            .color(crate::gui::theme::WARN),
-        );
-    }
-    // The confirmations and the digest stay on screen (1024x768 too); the
-    // list scrolls.
-    let table_height = (ui.available_height() - 360.0).clamp(150.0, 420.0);
+    ui.horizontal_wrapped(|ui| {
+        ui.label(format!("Totals: {}.", totals(&r.plan)));
+        if r.plan.len() > 6 {
+            ui.label(
+                RichText::new(format!(
+                    "{} keys: scroll the list to read every one before confirming.",
+                    r.plan.len()
+                ))
+                .color(crate::gui::theme::WARN),
+            );
+        }
+    });
+    // The confirmations and the digest stay on screen (1024x768 too): the
+    // list gets what is left above the height they took in the last frame
+    // (it depends on the width: the PGP words wrap), and scrolls; at least
+    // a key and a half stays in view.
+    let below_id = ui.scope_id().with("review-below-table");
+    let below = ui
+        .ctx()
+        .data(|d| d.get_temp::<f32>(below_id))
+        .unwrap_or(360.0);
+    let table_height = (ui.available_height() - below - 8.0).clamp(92.0, 420.0);
     plan_table(ui, &r.plan, table_height);
-    ui.add_space(12.0);
+    let below_top = ui.cursor().top();
+    ui.add_space(6.0);
     ui.horizontal_wrapped(|ui| {
         for (name, _) in app.snap.authenticated.clone() {
             // One-way: the engine journals the confirmation
@@ -58,7 +70,7 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
         .authenticated
         .iter()
         .all(|(n, _)| app.snap.plan_confirmed_by.contains(n));
-    ui.add_space(12.0);
+    ui.add_space(6.0);
     widgets::digest_with_words(
         ui,
         "Request SHA256SUMS digest (read aloud; compare with the online side)",
@@ -80,6 +92,25 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     {
         app.send(Command::ConfirmRequestDigest);
     }
+    let used = ui.cursor().top() - below_top;
+    if (used - below).abs() > 0.5 {
+        ui.ctx().data_mut(|d| d.insert_temp(below_id, used));
+        ui.ctx().request_repaint();
+    }
+}
+
+/// "N × KEY_SPEC · WRAPPING_ALGORITHM" for each pair in the plan, the same
+/// totals the CLI prints and the attestation carries.
+pub fn totals(rows: &[PlanRow]) -> String {
+    let mut by: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for r in rows {
+        *by.entry((r.key_spec.as_str(), r.wrapping_algorithm.as_str()))
+            .or_default() += 1;
+    }
+    by.iter()
+        .map(|((spec, alg), n)| format!("{n} × {spec} · {alg}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The plan as a striped table; only the visible rows are laid out, so a
@@ -129,4 +160,33 @@ fn plan_table(ui: &mut egui::Ui, rows: &[PlanRow], max_height: f32) {
                     }
                 });
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(spec: &str, alg: &str) -> PlanRow {
+        PlanRow {
+            name: "k".into(),
+            alias: "alias/k".into(),
+            key_spec: spec.into(),
+            wrapping_algorithm: alg.into(),
+            material: "generate".into(),
+        }
+    }
+
+    #[test]
+    fn totals_count_each_spec_and_algorithm_pair() {
+        let rows = [
+            row("SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_256"),
+            row("RSA_2048", "RSA_AES_KEY_WRAP_SHA_256"),
+            row("SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_256"),
+        ];
+        assert_eq!(
+            totals(&rows),
+            "1 × RSA_2048 · RSA_AES_KEY_WRAP_SHA_256, 2 × SYMMETRIC_DEFAULT · RSAES_OAEP_SHA_256"
+        );
+        assert_eq!(totals(&[]), "");
+    }
 }

@@ -60,7 +60,7 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     }
     ui.label("The wipe removes:");
     ui.label(
-        "• the ceremony's working folder (wrapped material copies), overwritten then unlinked;",
+        "• a working folder left by an older, interrupted run (none is made now), overwritten then unlinked;",
     );
     ui.label("• any leftover staging folder next to the bundle;");
     if app.overrides.wipe_request {
