@@ -476,6 +476,9 @@ fn a_network_interface_up_is_refused_without_the_override() {
             err.contains("not air-gapped") && err.contains("--allow-network"),
             "{err}"
         );
+        // The reason is said once, not wrapped in a second "interface(s)
+        // ... are up".
+        assert!(!err.contains("interface(s) interface(s)"), "{err}");
     }
     // A private network namespace hides the host's interfaces but does not
     // make the host air-gapped: refused too, naming the namespace (it ran

@@ -47,12 +47,13 @@ pub enum CeremonyError {
     },
     /// A network interface is up and the override was not given.
     #[error(
-        "the workstation is not air-gapped: interface(s) {interfaces} are up; \
-         unplug or disable them, or (for a rehearsal only) pass --allow-network, which is \
+        "the workstation is not air-gapped: {interfaces}; \
+         unplug or disable those interfaces, or (for a rehearsal only) pass --allow-network, which is \
          journaled and printed as NOT AIR-GAPPED"
     )]
     NotAirGapped {
-        /// The offending interfaces, comma separated.
+        /// Why, in a sentence naming the interfaces that are up (the air-gap
+        /// check's reason, or what changed since the last check).
         interfaces: String,
     },
     /// The request was already completed by an earlier ceremony.
