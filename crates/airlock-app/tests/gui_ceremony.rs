@@ -282,13 +282,7 @@ fn the_journal_window_opens_from_any_step() {
 fn review_keeps_the_totals_confirmations_and_digest_on_screen_at_1024x768() {
     let ws = workstation(9);
     let mut h = harness_sized(&ws, vec![ws.request_dir.clone()], [1024.0, 768.0]);
-    preflight(&mut h);
-    for (n, p) in CUSTODIANS {
-        authenticate(&mut h, n, p);
-    }
-    click(&mut h, "Continue to Request");
-    click(&mut h, "Choose the request folder…");
-    click(&mut h, "Continue to Review");
+    to_review(&mut h);
     let on_screen = |h: &egui_kittest::Harness<'static, airlock_app::gui::GuiApp>, label: &str| {
         let r = h.get_by_label_contains(label).rect();
         assert!(

@@ -125,13 +125,7 @@ fn with_wrap_with_trusted_the_security_officer_types_the_so_pin_in_the_window_be
         },
     );
     let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
-    preflight(&mut h);
-    for (n, p) in CUSTODIANS {
-        authenticate(&mut h, n, p);
-    }
-    click(&mut h, "Continue to Request");
-    click(&mut h, "Choose the request folder…");
-    click(&mut h, "Continue to Review");
+    to_review(&mut h);
     confirm_review(&mut h);
     click(&mut h, "Continue to Generate & wrap");
     assert!(h.state().snapshot().needs_security_officer);

@@ -23,13 +23,7 @@ fn frame_time_while_wrapping_1000_keys() {
     let keys = 1000;
     let ws = workstation(keys);
     let mut h = harness(&ws, vec![ws.request_dir.clone()]);
-    preflight(&mut h);
-    for (n, p) in CUSTODIANS {
-        authenticate(&mut h, n, p);
-    }
-    click(&mut h, "Continue to Request");
-    click(&mut h, "Choose the request folder…");
-    click(&mut h, "Continue to Review");
+    to_review(&mut h);
     confirm_review(&mut h);
     click(&mut h, "Continue to Generate & wrap");
 

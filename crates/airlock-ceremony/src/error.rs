@@ -176,7 +176,8 @@ pub enum CeremonyError {
          and run `airlock ceremony status`; nothing was logged in to"
     )]
     CeremonyRunning {
-        /// "ceremony ID" or "a ceremony (starting)".
+        /// "ceremony ID", or "another ceremony (still starting)" before the
+        /// holder has read its request.
         holder: String,
         /// The holder's process id, as it wrote it ("unknown" if unreadable).
         pid: String,

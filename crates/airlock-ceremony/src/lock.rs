@@ -63,11 +63,6 @@ impl CeremonyLock {
         self.record(Some(ceremony_id))
     }
 
-    /// The lock files (state directory's, token's).
-    pub fn paths(&self) -> (&Path, &Path) {
-        (&self.state.path, &self.token.path)
-    }
-
     fn record(&mut self, ceremony_id: Option<&str>) -> Result<(), CeremonyError> {
         let line = format!(
             "pid={} ceremony={}\n",

@@ -81,7 +81,7 @@ impl CeremonyPlan {
                     material: r.material.source().to_string(),
                     hsm_label: match &r.material {
                         Material::Existing { hsm_label } => hsm_label.to_string(),
-                        Material::Generate => format!("{}/{request_id}", r.name),
+                        Material::Generate => crate::runner::generated_label(&r.name, &request_id),
                     },
                     wrapping_key_fingerprint: hex::encode(Sha256::digest(&k.wrapping_public_key)),
                 }

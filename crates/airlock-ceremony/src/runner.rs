@@ -175,6 +175,15 @@ pub struct KeyOutcome {
     pub(crate) material: EncryptedMaterial,
 }
 
+/// The HSM label of a key the ceremony generates: `NAME/REQUEST_ID`
+/// (docs/formats.md), the one place that spells it.
+pub(crate) fn generated_label(
+    name: &impl std::fmt::Display,
+    request_id: &impl std::fmt::Display,
+) -> String {
+    format!("{name}/{request_id}")
+}
+
 /// Wrapped key material: ciphertext under AWS's wrapping key. Not a secret,
 /// but large; `Debug` shows only its length.
 #[derive(Clone)]
@@ -703,7 +712,7 @@ impl Ceremony {
                     "material": r.material.source(),
                     "hsm_label": match &r.material {
                         Material::Existing { hsm_label } => hsm_label.to_string(),
-                        Material::Generate => format!("{}/{}", r.name, request.request_id),
+                        Material::Generate => generated_label(&r.name, &request.request_id),
                     },
                     "wrapping_key_fingerprint": sha256_hex(&k.wrapping_public_key),
                 })
@@ -740,7 +749,7 @@ impl Ceremony {
             .keys
             .iter()
             .filter(|k| matches!(k.request.material, Material::Generate))
-            .map(|k| format!("{}/{}", k.request.name, request.request_id))
+            .map(|k| generated_label(&k.request.name, &request.request_id))
             .collect();
         let mut seen: HashMap<String, String> = HashMap::new();
         for vk in &request.keys {
@@ -1301,7 +1310,7 @@ impl Ceremony {
             .keys
             .iter()
             .filter(|vk| matches!(vk.request.material, Material::Generate))
-            .map(|vk| format!("{}/{request_id}", vk.request.name))
+            .map(|vk| generated_label(&vk.request.name, &request_id))
             .collect();
         let mut labels = self
             .session
@@ -1328,7 +1337,7 @@ impl Ceremony {
                 });
             }
             if let Material::Generate = k.material {
-                let label = format!("{}/{request_id}", k.name);
+                let label = generated_label(&k.name, &request_id);
                 if labels.contains(&label) == Some(false) {
                     planned.push(label);
                     continue;
@@ -1397,7 +1406,7 @@ impl Ceremony {
             });
             let (key, label, origin) = match &k.material {
                 Material::Generate => {
-                    let label = format!("{name}/{request_id}");
+                    let label = generated_label(&name, &request_id);
                     match resumed.remove(&label) {
                         Some(existing) => (existing, label, KeyOrigin::Resumed),
                         None => {
@@ -1863,7 +1872,7 @@ impl Ceremony {
                 if !matches!(k.material, Material::Generate) {
                     continue;
                 }
-                let label = format!("{}/{request_id}", k.name);
+                let label = generated_label(&k.name, &request_id);
                 if left.contains(&label) || !self.resumable_labels.contains(&label) {
                     continue;
                 }

@@ -243,6 +243,19 @@ pub fn authenticate(h: &mut Harness<'static, GuiApp>, name: &str, passphrase: &s
 
 /// From a fresh app to the end of Generate & wrap.
 pub fn through_generate(h: &mut Harness<'static, GuiApp>) {
+    to_review(h);
+    confirm_review(h);
+    click(h, "Continue to Generate & wrap");
+    click(h, "Log in and generate");
+    assert!(
+        h.state().error().is_none(),
+        "generate failed: {:?}",
+        h.state().error()
+    );
+}
+
+/// Preflight, both custodians, the request: on to the Review step.
+pub fn to_review(h: &mut Harness<'static, GuiApp>) {
     preflight(h);
     for (n, p) in CUSTODIANS {
         authenticate(h, n, p);
@@ -260,14 +273,6 @@ pub fn through_generate(h: &mut Harness<'static, GuiApp>) {
         h.state().error()
     );
     click(h, "Continue to Review");
-    confirm_review(h);
-    click(h, "Continue to Generate & wrap");
-    click(h, "Log in and generate");
-    assert!(
-        h.state().error().is_none(),
-        "generate failed: {:?}",
-        h.state().error()
-    );
 }
 
 /// On Review: every custodian ticks the plan, then the request digest is
