@@ -521,6 +521,37 @@ fn softhsm_refuses_a_sha256_request_before_generating_anything() {
 }
 
 #[test]
+fn a_curve_the_token_lacks_stops_the_ceremony_before_any_key() {
+    // Kryoptic cannot generate secp256k1: the ceremony learns it from a
+    // session key pair before generating, not half-way through the plan.
+    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &[
+            "--key",
+            "prod-s3:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_4096",
+            "--key",
+            "coin:ECC_SECG_P256K1:RSA_AES_KEY_WRAP_SHA_256:RSA_4096",
+        ],
+    );
+    let out = wb.path("usb/import");
+    let run = wb
+        .airlock()
+        .args(wb.ceremony_args(&request, &out, &["alice", "bob"]))
+        .output()
+        .unwrap();
+    let err = assert_exit(&run, 31, "secp256k1 on Kryoptic");
+    assert!(
+        err.contains("ECC_SECG_P256K1") && err.contains("secp256k1"),
+        "{err}"
+    );
+    let events = journal_events(&only_ceremony_journal(&wb));
+    assert!(!events.iter().any(|e| e.starts_with("key_")), "{events:?}");
+    assert!(!out.exists());
+}
+
+#[test]
 fn softhsm_runs_a_sha1_ceremony_when_allowed() {
     let wb = Workbench::ready(TokenKind::SoftHsm);
     let request = wb.path("usb/request");

@@ -40,7 +40,7 @@ use airlock_core::quorum::{AuthOutcome, CustodianName, QuorumLogin, ROSTER_FILE_
 use airlock_core::request::schema::Material;
 use airlock_core::request::{VerifiedRequest, VerifyOptions, rfc3339, verify_request_bundle};
 use airlock_core::signature::SignerKey;
-use airlock_core::spec::WrappingAlgorithm;
+use airlock_core::spec::{KeySpec, WrappingAlgorithm};
 use airlock_core::staged_dir::StagedDir;
 use airlock_core::sums::{Sha256Digest, Sha256Sums};
 use airlock_core::trust::TrustStore;
@@ -969,8 +969,21 @@ impl Ceremony {
                 algs.push(k.request.wrapping_algorithm);
             }
         }
+        let mut specs: Vec<KeySpec> = Vec::new();
+        for k in &request.keys {
+            if !specs.contains(&k.request.key_spec) {
+                specs.push(k.request.key_spec);
+            }
+        }
         let session = self.session.as_mut().expect("just set");
         let report = session.self_test(&algs)?;
+        // Before any key exists: every planned curve can be generated here.
+        session.check_key_specs(&specs)?;
+        let curves: Vec<&str> = specs
+            .iter()
+            .filter(|s| s.curve().is_some())
+            .map(|s| s.as_str())
+            .collect();
         let paths: Vec<(WrappingAlgorithm, WrapPath)> = algs
             .iter()
             .filter_map(|a| report.path(*a).map(|p| (*a, p)))
@@ -987,7 +1000,7 @@ impl Ceremony {
         self.log(
             "self_test",
             Actor::System,
-            json!({ "tests": tests, "paths": path_data }),
+            json!({ "tests": tests, "paths": path_data, "curves_generated": curves }),
         )?;
 
         let session = self.session.as_mut().expect("set");

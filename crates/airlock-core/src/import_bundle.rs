@@ -116,7 +116,7 @@ fn pkcs8_range(spec: KeySpec) -> (usize, usize) {
         KeySpec::Rsa2048 => (1100, 1300),
         KeySpec::Rsa3072 => (1650, 1900),
         KeySpec::Rsa4096 => (2200, 2500),
-        KeySpec::EccNistP256 => (60, 160),
+        KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => (60, 160),
         KeySpec::EccNistP384 => (80, 210),
         KeySpec::EccNistP521 => (100, 260),
         other => {

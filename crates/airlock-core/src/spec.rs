@@ -74,6 +74,7 @@ named_enum!(
         EccNistP256 = "ECC_NIST_P256",
         EccNistP384 = "ECC_NIST_P384",
         EccNistP521 = "ECC_NIST_P521",
+        EccSecgP256k1 = "ECC_SECG_P256K1",
     }
 );
 
@@ -114,8 +115,100 @@ pub enum KeyFamily {
     Hmac,
     /// An RSA private key (PKCS#8 when wrapped).
     Rsa,
-    /// An ECC private key on a NIST curve (PKCS#8 when wrapped).
+    /// An ECC private key on a NIST curve or secp256k1 (PKCS#8 when wrapped).
     Ecc,
+}
+
+/// The named curves of the ECC key specs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EcCurve {
+    /// NIST P-256 (secp256r1, prime256v1).
+    P256,
+    /// NIST P-384 (secp384r1).
+    P384,
+    /// NIST P-521 (secp521r1).
+    P521,
+    /// SECG secp256k1 (the "Bitcoin curve").
+    Secp256k1,
+}
+
+impl EcCurve {
+    /// DER of the namedCurve OID, as PKCS#11 `CKA_EC_PARAMS` holds it.
+    pub fn params_der(self) -> &'static [u8] {
+        match self {
+            EcCurve::P256 => &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07],
+            EcCurve::P384 => &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22],
+            EcCurve::P521 => &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23],
+            EcCurve::Secp256k1 => &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x0A],
+        }
+    }
+
+    /// The curve's name as OpenSSL prints it (`ASN1 OID:` of `openssl pkey -text`).
+    pub fn openssl_name(self) -> &'static str {
+        match self {
+            EcCurve::P256 => "prime256v1",
+            EcCurve::P384 => "secp384r1",
+            EcCurve::P521 => "secp521r1",
+            EcCurve::Secp256k1 => "secp256k1",
+        }
+    }
+}
+
+/// Key specs AWS KMS lists that Airlock does not import, each with the
+/// reason a refusal gives. Checked before the "unknown key spec" error so
+/// that an operator asking for one learns why rather than a typo hint.
+pub const NOT_IMPORTABLE: &[(&str, &str)] = &[
+    (
+        "ML_DSA_44",
+        "Airlock found no AWS KMS documentation of imported key material (Origin EXTERNAL) \
+         for ML-DSA keys, and no token it is tested on can generate one; create the key in KMS",
+    ),
+    (
+        "ML_DSA_65",
+        "Airlock found no AWS KMS documentation of imported key material (Origin EXTERNAL) \
+         for ML-DSA keys, and no token it is tested on can generate one; create the key in KMS",
+    ),
+    (
+        "ML_DSA_87",
+        "Airlock found no AWS KMS documentation of imported key material (Origin EXTERNAL) \
+         for ML-DSA keys, and no token it is tested on can generate one; create the key in KMS",
+    ),
+    (
+        "ECC_NIST_EDWARDS25519",
+        "Airlock has not confirmed that AWS KMS accepts imported Ed25519 material, nor how it \
+         wants the private key encoded, so it does not offer it; create the key in KMS instead",
+    ),
+    (
+        "SM2",
+        "SM2 keys exist only in the AWS China Regions, which this version does not support",
+    ),
+];
+
+/// Parses a `key_spec`, refusing the ones in [`NOT_IMPORTABLE`] with their reason.
+pub fn parse_key_spec(s: &str) -> Result<KeySpec, KeySpecRefusal> {
+    if let Some((_, why)) = NOT_IMPORTABLE.iter().find(|(n, _)| *n == s) {
+        return Err(KeySpecRefusal::NotImportable {
+            spec: s.to_string(),
+            reason: why,
+        });
+    }
+    s.parse().map_err(KeySpecRefusal::Unknown)
+}
+
+/// Why a `key_spec` string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeySpecRefusal {
+    /// A real KMS key spec that Airlock does not import.
+    #[error("{spec} is not supported: {reason}")]
+    NotImportable {
+        /// The key spec as given.
+        spec: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// Not a KMS key spec at all.
+    #[error(transparent)]
+    Unknown(UnknownName),
 }
 
 /// Hash used for OAEP (and MGF1) by a wrapping algorithm.
@@ -136,7 +229,33 @@ impl KeySpec {
                 KeyFamily::Hmac
             }
             KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => KeyFamily::Rsa,
-            KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 => KeyFamily::Ecc,
+            KeySpec::EccNistP256
+            | KeySpec::EccNistP384
+            | KeySpec::EccNistP521
+            | KeySpec::EccSecgP256k1 => KeyFamily::Ecc,
+        }
+    }
+
+    /// The elliptic curve of an ECC key spec.
+    pub fn curve(self) -> Option<EcCurve> {
+        match self {
+            KeySpec::EccNistP256 => Some(EcCurve::P256),
+            KeySpec::EccNistP384 => Some(EcCurve::P384),
+            KeySpec::EccNistP521 => Some(EcCurve::P521),
+            KeySpec::EccSecgP256k1 => Some(EcCurve::Secp256k1),
+            _ => None,
+        }
+    }
+
+    /// The signing algorithm the online side uses for its test signature
+    /// after an import (`None` for keys that do not sign: AES and HMAC).
+    pub fn test_signing_algorithm(self) -> Option<&'static str> {
+        match self {
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => Some("RSASSA_PSS_SHA_256"),
+            KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => Some("ECDSA_SHA_256"),
+            KeySpec::EccNistP384 => Some("ECDSA_SHA_384"),
+            KeySpec::EccNistP521 => Some("ECDSA_SHA_512"),
+            _ => None,
         }
     }
 
@@ -313,6 +432,89 @@ mod tests {
         assert!(EccNistP521.allows(RsaesOaepSha256, w));
         assert!(!EccNistP521.allows(RsaesOaepSha1, WrappingKeySpec::Rsa2048));
         assert!(EccNistP521.allows(RsaAesKeyWrapSha256, WrappingKeySpec::Rsa2048));
+        // secp256k1 is a 32-byte scalar like P-256: plain OAEP carries it
+        // even under a 2048-bit wrapping key.
+        assert!(EccSecgP256k1.allows(RsaesOaepSha256, WrappingKeySpec::Rsa2048));
+        assert!(EccSecgP256k1.allows(RsaAesKeyWrapSha256, WrappingKeySpec::Rsa2048));
+        assert_eq!(EccSecgP256k1.preferred_wrapping(), RsaAesKeyWrapSha256);
+    }
+
+    #[test]
+    fn every_ecc_spec_has_a_curve_and_a_test_signature() {
+        for s in KeySpec::ALL {
+            let ecc = s.family() == KeyFamily::Ecc;
+            assert_eq!(s.curve().is_some(), ecc, "{s}");
+            let signs = matches!(s.family(), KeyFamily::Rsa | KeyFamily::Ecc);
+            assert_eq!(s.test_signing_algorithm().is_some(), signs, "{s}");
+        }
+        assert_eq!(
+            KeySpec::EccSecgP256k1.curve().unwrap().params_der(),
+            // 1.3.132.0.10
+            &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x0A]
+        );
+    }
+
+    /// The matrix table in docs/formats.md, row by row, against the code.
+    #[test]
+    fn docs_matrix_matches_the_code() {
+        let doc = include_str!("../../../docs/formats.md");
+        let start = doc.find("<!-- key-spec-matrix -->").expect("start marker");
+        let end = doc.find("<!-- /key-spec-matrix -->").expect("end marker");
+        let rows: Vec<Vec<&str>> = doc[start..end]
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| key spec"))
+            .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+            .collect();
+        let cell = |spec: KeySpec, oaep: bool| {
+            let ok: Vec<&str> = WrappingKeySpec::ALL
+                .iter()
+                .filter(|w| {
+                    WrappingAlgorithm::ALL
+                        .iter()
+                        .filter(|a| a.is_oaep_only() == oaep)
+                        .all(|a| spec.allows(*a, **w))
+                })
+                .map(|w| w.as_str())
+                .collect();
+            match ok.len() {
+                0 => "no".to_string(),
+                n if n == WrappingKeySpec::ALL.len() => "yes".to_string(),
+                _ => format!("{} only", ok.join(", ")),
+            }
+        };
+        assert_eq!(rows.len(), KeySpec::ALL.len(), "one row per key spec");
+        for (row, spec) in rows.iter().zip(KeySpec::ALL) {
+            assert_eq!(row[0], spec.as_str());
+            assert_eq!(row[1], cell(*spec, true), "{spec} RSAES_OAEP_*");
+            assert_eq!(row[2], cell(*spec, false), "{spec} RSA_AES_KEY_WRAP_*");
+            assert_eq!(row[3], spec.preferred_wrapping().as_str(), "{spec}");
+        }
+    }
+
+    #[test]
+    fn newer_kms_specs_are_refused_with_a_reason() {
+        for name in [
+            "ML_DSA_44",
+            "ML_DSA_65",
+            "ML_DSA_87",
+            "ECC_NIST_EDWARDS25519",
+            "SM2",
+        ] {
+            let e = parse_key_spec(name).unwrap_err();
+            assert!(matches!(e, KeySpecRefusal::NotImportable { .. }), "{name}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("{name} is not supported: "))
+            );
+        }
+        assert!(matches!(
+            parse_key_spec("AES_256"),
+            Err(KeySpecRefusal::Unknown(_))
+        ));
+        assert_eq!(
+            parse_key_spec("ECC_SECG_P256K1"),
+            Ok(KeySpec::EccSecgP256k1)
+        );
     }
 
     #[test]

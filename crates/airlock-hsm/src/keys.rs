@@ -24,10 +24,6 @@ use crate::error::{Context, HsmError};
 use crate::labels::TokenLabels;
 use crate::session::UserSession;
 
-/// DER of the namedCurve OIDs (CKA_EC_PARAMS).
-const P256: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
-const P384: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];
-const P521: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23];
 /// id-ecPublicKey.
 const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 
@@ -53,13 +49,9 @@ impl HsmKey {
     }
 }
 
+/// DER of the namedCurve OID (CKA_EC_PARAMS) of an ECC key spec.
 fn ec_params(spec: KeySpec) -> Option<&'static [u8]> {
-    match spec {
-        KeySpec::EccNistP256 => Some(P256),
-        KeySpec::EccNistP384 => Some(P384),
-        KeySpec::EccNistP521 => Some(P521),
-        _ => None,
-    }
+    spec.curve().map(|c| c.params_der())
 }
 
 /// Attributes every Airlock key object must have, as (attribute, expected).
@@ -179,6 +171,60 @@ impl UserSession {
         let key = self.generate_labelled(label, spec, binding, wrap_with_trusted)?;
         labels.insert(label);
         Ok(key)
+    }
+
+    /// Proves, before any token object is made, that the token can
+    /// generate a key pair on the curve of every ECC spec in `specs`: one
+    /// session key pair (`CKA_TOKEN` false) per curve, destroyed at once.
+    /// The mechanism list cannot say which curves a token has, and a
+    /// ceremony that learns it half-way has already generated keys. A
+    /// curve the token refuses is a [`HsmError::Capability`] naming it.
+    pub fn check_key_specs(&mut self, specs: &[KeySpec]) -> Result<(), HsmError> {
+        let mut seen = Vec::new();
+        for spec in specs {
+            let Some(curve) = spec.curve() else { continue };
+            if seen.contains(&curve) {
+                continue;
+            }
+            seen.push(curve);
+            let public = [
+                Attribute::Token(false),
+                Attribute::EcParams(curve.params_der().to_vec()),
+            ];
+            let private = [
+                Attribute::Token(false),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Sign(false),
+                Attribute::Derive(false),
+            ];
+            let made = self
+                .call("C_GenerateKeyPair", |s| {
+                    s.generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+                })
+                .ctx(|| format!("checking that the token can generate {spec} keys"));
+            match made {
+                Ok((pub_h, priv_h)) => {
+                    self.call("C_DestroyObject", |s| s.destroy_object(priv_h))
+                        .ctx(|| format!("destroying the {spec} test key pair"))?;
+                    self.call("C_DestroyObject", |s| s.destroy_object(pub_h))
+                        .ctx(|| format!("destroying the {spec} test key pair"))?;
+                }
+                Err(HsmError::Pkcs11 { ckr, .. }) => {
+                    return Err(HsmError::Capability {
+                        label: self.identity.label.clone(),
+                        what: format!("{spec} keys (curve {})", curve.openssl_name()),
+                        reason: format!(
+                            "C_GenerateKeyPair on that curve answered {ckr}; nothing was \
+                             generated. Ask the online side for another key spec, or use an HSM \
+                             that offers the curve (docs/hsm-compatibility.md)"
+                        ),
+                    });
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
     }
 
     /// Generates and checks the key; the label's uniqueness is the

@@ -279,3 +279,27 @@ fn generated_keys_carry_their_binding_and_cannot_be_modified() {
     assert_eq!(hsm.identity().module_sha256, want);
     assert_eq!(want.len(), 64);
 }
+
+#[test]
+fn a_curve_the_token_lacks_is_refused_before_any_key_exists() {
+    let t = TestToken::new(TokenKind::Kryoptic);
+    let (_hsm, mut s) = open(&t);
+    // Kryoptic 1.5 offers the NIST curves only.
+    s.check_key_specs(&[
+        KeySpec::EccNistP256,
+        KeySpec::EccNistP384,
+        KeySpec::EccNistP521,
+        KeySpec::SymmetricDefault,
+    ])
+    .unwrap();
+    let e = s
+        .check_key_specs(&[KeySpec::EccNistP256, KeySpec::EccSecgP256k1])
+        .unwrap_err();
+    assert!(matches!(e, HsmError::Capability { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("ECC_SECG_P256K1"), "{msg}");
+    assert!(msg.contains("secp256k1"), "{msg}");
+    assert!(msg.contains("nothing was generated"), "{msg}");
+    eprintln!("refusal: {msg}");
+    assert!(s.session_objects().unwrap().is_empty());
+}

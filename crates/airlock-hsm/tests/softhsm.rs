@@ -243,3 +243,39 @@ fn wrap_with_trusted_keys_wrap_only_under_a_key_the_so_marked_trusted() {
     trusted.close().unwrap();
     assert_eq!(s.close().unwrap().remaining, 0);
 }
+
+#[test]
+fn secp256k1_keys_are_generated_in_the_token_under_the_key_policy() {
+    let t = TestToken::new(TokenKind::SoftHsm);
+    let hsm = Hsm::open(t.module_path(), &t.selector()).unwrap();
+    let mut s = hsm.login_user(t.user_pin()).unwrap();
+    // The curve check passes for every ECC spec SoftHSM has, and leaves
+    // nothing behind.
+    s.check_key_specs(&[
+        KeySpec::EccSecgP256k1,
+        KeySpec::EccNistP256,
+        KeySpec::EccNistP384,
+        KeySpec::EccNistP521,
+    ])
+    .unwrap();
+    assert!(s.session_objects().unwrap().is_empty());
+
+    let k = s.generate("coin/req", KeySpec::EccSecgP256k1).unwrap();
+    // Found again under the same policy, and refused as another curve.
+    let found = s
+        .find_key("coin/req", KeySpec::EccSecgP256k1)
+        .unwrap()
+        .unwrap();
+    assert!(s.find_key("coin/req", KeySpec::EccNistP256).is_err());
+    let spki = s.public_key_spki(&found).unwrap().unwrap();
+    assert_eq!(Some(spki.clone()), s.public_key_spki(&k).unwrap());
+    // openssl reads the public half as a secp256k1 key.
+    let der = t.dir().join("coin.spki.der");
+    std::fs::write(&der, &spki).unwrap();
+    let text = String::from_utf8(run(std::process::Command::new("openssl")
+        .args(["pkey", "-pubin", "-inform", "DER", "-noout", "-text", "-in"])
+        .arg(&der)))
+    .unwrap();
+    assert!(text.contains("ASN1 OID: secp256k1"), "{text}");
+    assert_eq!(s.close().unwrap().remaining, 0);
+}

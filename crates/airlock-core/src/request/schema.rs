@@ -327,10 +327,8 @@ fn parse_key(i: usize, k: RawKey) -> Result<KeyRequest, SchemaError> {
             ),
         )
     })?;
-    let key_spec: KeySpec = k
-        .key_spec
-        .parse()
-        .map_err(|e| err("key_spec", format!("{e}")))?;
+    let key_spec: KeySpec =
+        crate::spec::parse_key_spec(&k.key_spec).map_err(|e| err("key_spec", format!("{e}")))?;
     let import_type: ImportType = k
         .import_type
         .parse()
@@ -590,6 +588,11 @@ pub(crate) mod tests {
             (":key/1234", ":alias/1234", "keys[0] (prod-s3).key_arn"),
             ("SYMMETRIC_DEFAULT", "AES_256", "keys[0] (prod-s3).key_spec"),
             (
+                "SYMMETRIC_DEFAULT",
+                "ML_DSA_65",
+                "keys[0] (prod-s3).key_spec",
+            ),
+            (
                 "NEW_KEY_MATERIAL",
                 "EXISTING_KEY_MATERIAL",
                 "keys[0] (prod-s3).material",
@@ -640,6 +643,12 @@ pub(crate) mod tests {
             .is_ok()
         );
         assert!(parse_request_json(b"{").is_err());
+        // A newer KMS key spec says why it is refused, not "unknown".
+        let e = mutate("SYMMETRIC_DEFAULT", "ML_DSA_65").unwrap_err();
+        assert!(e.message.contains("not supported"), "{e}");
+        assert!(e.message.contains("Origin EXTERNAL"), "{e}");
+        let k = mutate("SYMMETRIC_DEFAULT", "ECC_SECG_P256K1").unwrap();
+        assert_eq!(k.keys[0].key_spec, KeySpec::EccSecgP256k1);
     }
 
     #[test]
