@@ -1,30 +1,64 @@
 """AWS Config custom rule (Lambda): is this resource on a rotated BYOK key?
 
-A per-resource check in the spirit of `airlock-online report` (which judges
-against plan and receipts; this rule still reads the rotation tags), for AWS Config's
-configuration-change triggers (including oversized items, read back from
+It judges like `airlock-online report`: against the plan and the receipts,
+never against tags. `airlock-online config-rule --plan FILE [--receipt-dir
+DIR] --out DIR` writes this file into the Lambda's zip next to
+`airlock_rule_knowledge.json` (format airlock-rule-knowledge/1), which
+holds, by key ARN, the rotated keys (with the KeyMaterialId the receipt
+recorded for on-demand keys and when it was imported), the keys they
+replaced, the planned keys not rotated yet, and the plan's aliases. A
+resource on a key (resolved to its ARN with kms:DescribeKey) is
+  - COMPLIANT on a rotated key (new key with the alias switched, or an
+    on-demand key whose CurrentKeyMaterialId is the imported one),
+  - NON_COMPLIANT on a replaced key, on old material, on a planned key not
+    yet imported (annotation "PENDING: ..."; AWS Config has no pending
+    state), on a key that cannot be described (annotation "ERROR: ...";
+    fail closed), or when the imported material is older than max_age_days
+    (age from the receipt's import time, else the key's CreationDate),
+  - NOT_APPLICABLE without a customer managed key, on an AWS managed key,
+    a non-BYOK key or a BYOK key outside the plan (NON_COMPLIANT for the
+    first three when require_byok is true).
+A key behind one of the plan's aliases is "planned" (kms:ListAliases, once
+per invocation) unless the knowledge says it is rotated or replaced.
+
+Triggers: configuration-change (including oversized items, read back from
 the configuration history) and periodic runs (every recorded resource of
 the types below, so a rotation is seen without a change to the resource)
 on AWS::S3::Bucket, AWS::DynamoDB::Table, AWS::RDS::DBInstance and
-AWS::RDS::DBCluster. A resource is NON_COMPLIANT
-when its KMS key
-  - was replaced by an alias-swap rotation (tag KeyRotationStatus=Replaced),
-  - has no imported material yet (KeyRotationStatus=Pending),
-  - is an EXTERNAL key whose material is older than max_age_days (rule
-    parameter; tag LastKeyRotationDate, else the key's CreationDate),
-  - cannot be described.
-Resources without a customer managed key are NOT_APPLICABLE (or
-NON_COMPLIANT when the rule parameter require_byok is "true").
+AWS::RDS::DBCluster. Rule parameters `require_byok` ("true"/"false") and
+`max_age_days` override the knowledge file's values.
 
-Deploy: docs/online-runbook.md, "AWS Config rule".
+Python stdlib + boto3 only. Deploy: docs/online-runbook.md, "AWS Config rule".
 """
 
 import datetime
 import json
+import os
 
 import boto3
 
 SUPPORTED = ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::RDS::DBInstance", "AWS::RDS::DBCluster")
+KNOWLEDGE_FORMAT = "airlock-rule-knowledge/1"
+KNOWLEDGE_FILE = "airlock_rule_knowledge.json"
+
+
+def load_knowledge(path=None):
+    """The knowledge file config-rule wrote next to this module; refuses
+    any other format (a rule that cannot know the plan must not judge)."""
+    path = path or os.path.join(os.path.dirname(os.path.abspath(__file__)), KNOWLEDGE_FILE)
+    with open(path, encoding="utf-8") as f:
+        return checked_knowledge(json.load(f), path)
+
+
+def checked_knowledge(know, path="knowledge"):
+    """`know` when it is an airlock-rule-knowledge/1 document, else ValueError."""
+    if know.get("format") != KNOWLEDGE_FORMAT:
+        raise ValueError(f"{path}: format {know.get('format')!r} is not {KNOWLEDGE_FORMAT!r}; "
+                         "regenerate it with airlock-online config-rule")
+    for field in ("rotated", "replaced", "planned", "aliases"):
+        if not isinstance(know.get(field), dict):
+            raise ValueError(f"{path}: field {field!r} is missing or not an object")
+    return know
 
 
 def key_ref_of(item):
@@ -57,41 +91,84 @@ def key_ref_of(item):
 
 
 def _epoch(value):
+    if isinstance(value, (int, float)):
+        return float(value)
     if isinstance(value, datetime.datetime):
         return value.timestamp()
     text = str(value).replace("Z", "+00:00")
     return datetime.datetime.fromisoformat(text).timestamp()
 
 
-def evaluate(key_ref, kms, max_age_days=None, require_byok=False, now=None):
-    """(compliance type, annotation) for a resource using key_ref."""
+class AliasTargets:
+    """The plan's aliases resolved to key ARNs with kms:ListAliases, once."""
+
+    def __init__(self, kms, know):
+        self.kms, self.know, self.arns = kms, know, None
+
+    def planned(self, arn):
+        """(name, environment) when `arn` is behind one of the plan's aliases."""
+        if not self.know["aliases"]:
+            return None
+        if self.arns is None:
+            self.arns = {}
+            prefix = arn.split(":key/")[0] + ":key/"
+            for page in self.kms.get_paginator("list_aliases").paginate():
+                for a in page.get("Aliases", []):
+                    target = a.get("TargetKeyId")
+                    if a.get("AliasName") in self.know["aliases"] and target:
+                        full = target if target.startswith("arn:") else prefix + target
+                        self.arns[full] = self.know["aliases"][a["AliasName"]]
+        p = self.arns.get(arn)
+        return (p["name"], p["environment"]) if p else None
+
+
+def evaluate(key_ref, kms, know, max_age_days=None, require_byok=False, now=None, aliases=None):
+    """(compliance type, annotation) for a resource using key_ref, judged
+    against `know` (load_knowledge), never against the key's tags."""
     now = now if now is not None else datetime.datetime.now(datetime.timezone.utc).timestamp()
-    if key_ref is None:
+
+    def not_byok(why):
         if require_byok:
-            return "NON_COMPLIANT", "not encrypted with a customer managed BYOK key; BYOK is required"
-        return "NOT_APPLICABLE", "no customer managed KMS key"
+            return "NON_COMPLIANT", f"{why}; BYOK is required"
+        return "NOT_APPLICABLE", why
+
+    if key_ref is None:
+        return not_byok("no customer managed KMS key")
     if key_ref.startswith("aws/"):
         key_ref = "alias/" + key_ref
     try:
         meta = kms.describe_key(KeyId=key_ref)["KeyMetadata"]
-        tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=meta["Arn"]).get("Tags", [])}
-    except Exception as err:  # the key is gone or unreadable: that is the finding
-        return "NON_COMPLIANT", f"key {key_ref} cannot be described: {type(err).__name__}"
-    status = tags.get("KeyRotationStatus")
-    if status == "Replaced":
-        return "NON_COMPLIANT", f"key {meta['Arn']} was replaced by {tags.get('ReplacedBy', 'a new key')}"
-    if meta.get("KeyManager") == "AWS" or meta.get("Origin") != "EXTERNAL":
-        if require_byok:
-            return "NON_COMPLIANT", f"key {meta['Arn']} is not a BYOK (EXTERNAL) key; BYOK is required"
-        return "NOT_APPLICABLE", "key is not a BYOK (EXTERNAL) key"
-    if status == "Pending":
-        return "NON_COMPLIANT", f"key {meta['Arn']} has no imported material yet"
-    if max_age_days is not None:
-        since = tags.get("LastKeyRotationDate") or meta["CreationDate"]
-        age = (now - _epoch(since)) / 86400
-        if age > max_age_days:
-            return "NON_COMPLIANT", f"key material is {int(age)} days old (policy: {max_age_days})"
-    return "COMPLIANT", f"on BYOK key {meta['Arn']}"
+    except Exception as err:  # the key is gone or unreadable: fail closed
+        return "NON_COMPLIANT", f"ERROR: key {key_ref} cannot be described: {type(err).__name__}"
+    arn = meta["Arn"]
+    rot = know["rotated"].get(arn)
+    if rot:
+        if rot["strategy"] == "on-demand":
+            current = meta.get("CurrentKeyMaterialId")
+            if not rot.get("material") or current != rot["material"]:
+                return ("NON_COMPLIANT", f"on {rot['name']}'s key but its current material {current!r} "
+                        f"is not the imported {rot.get('material')!r}")
+        if max_age_days is not None:
+            since = rot.get("imported_at") or meta["CreationDate"]
+            age = (now - _epoch(since)) / 86400
+            if age > max_age_days:
+                return "NON_COMPLIANT", f"{rot['name']}'s material is {int(age)} days old (policy: {max_age_days})"
+        how = "new key, alias switched" if rot["strategy"] == "alias-switch" else "current material is the imported one"
+        return "COMPLIANT", f"on {rot['name']}'s rotated key ({how})"
+    rep = know["replaced"].get(arn)
+    if rep:
+        return "NON_COMPLIANT", f"on {rep['name']}'s replaced key {arn}; move it to {rep['replaced_by']}"
+    plan = know["planned"].get(arn)
+    planned = (plan["name"], plan["environment"]) if plan else None
+    if planned is None and meta.get("KeyManager") != "AWS":
+        planned = (aliases or AliasTargets(kms, know)).planned(arn)
+    if planned:
+        return "NON_COMPLIANT", f"PENDING: on {planned[0]}'s key, planned but not yet imported"
+    if meta.get("KeyManager") == "AWS":
+        return not_byok(f"AWS managed key {arn}")
+    if meta.get("Origin") != "EXTERNAL":
+        return not_byok(f"customer key {arn} outside the plan, not BYOK ({meta.get('Origin')})")
+    return "NOT_APPLICABLE", f"BYOK key {arn} outside the plan"
 
 
 # put_evaluations takes at most 100 evaluations a call; batch_get_resource_config
@@ -114,16 +191,24 @@ def _item_of(raw):
     return item
 
 
-def _judge(item, params, kms_for):
+def _settings(params, know):
+    """(max_age_days, require_byok): rule parameters over the knowledge file."""
+    max_age = params.get("max_age_days", know.get("max_age_days"))
+    max_age = int(max_age) if max_age not in (None, "") else None
+    byok = params.get("require_byok", know.get("require_byok", False))
+    return max_age, str(byok).lower() == "true"
+
+
+def _judge(item, settings, kms_for, know, aliases_for):
     """(compliance type, annotation) for one configuration item."""
-    max_age = int(params["max_age_days"]) if params.get("max_age_days") else None
-    require_byok = str(params.get("require_byok", "false")).lower() == "true"
     if item.get("resourceType") not in SUPPORTED or item.get("configurationItemStatus") in (
         "ResourceDeleted",
         "ResourceDeletedNotRecorded",
     ):
         return "NOT_APPLICABLE", "not a supported resource, or deleted"
-    return evaluate(key_ref_of(item), kms_for(item.get("awsRegion")), max_age, require_byok)
+    region = item.get("awsRegion")
+    max_age, require_byok = settings
+    return evaluate(key_ref_of(item), kms_for(region), know, max_age, require_byok, aliases=aliases_for(region))
 
 
 def _evaluation(item, compliance, note, ordering):
@@ -149,28 +234,36 @@ def _scheduled_items(config):
                 yield _item_of(raw)
 
 
-def lambda_handler(event, _context, clients=None):
+def lambda_handler(event, _context, clients=None, knowledge=None):
     """Entry point for AWS Config: configuration-change, oversized-change and
     periodic (scheduled) notifications. `clients` replaces boto3 in tests:
-    a function (service, region) -> client."""
+    a function (service, region) -> client; `knowledge` replaces the
+    knowledge file."""
     client = clients or (lambda service, region=None: boto3.client(service, region_name=region))
-    kms_cache = {}
+    know = checked_knowledge(knowledge) if knowledge is not None else load_knowledge()
+    kms_cache, alias_cache = {}, {}
 
     def kms_for(region):
         if region not in kms_cache:
             kms_cache[region] = client("kms", region)
         return kms_cache[region]
 
+    def aliases_for(region):
+        if region not in alias_cache:
+            alias_cache[region] = AliasTargets(kms_for(region), know)
+        return alias_cache[region]
+
     invoking = json.loads(event["invokingEvent"])
-    params = json.loads(event.get("ruleParameters") or "{}")
+    settings = _settings(json.loads(event.get("ruleParameters") or "{}"), know)
     config = client("config")
     kind = invoking.get("messageType", "ConfigurationItemChangeNotification")
+
+    def judge(item):
+        return _judge(item, settings, kms_for, know, aliases_for)
+
     if kind == "ScheduledNotification":
         ordering = invoking["notificationCreationTime"]
-        evaluations = []
-        for item in _scheduled_items(config):
-            compliance, note = _judge(item, params, kms_for)
-            evaluations.append(_evaluation(item, compliance, note, ordering))
+        evaluations = [_evaluation(item, *judge(item), ordering) for item in _scheduled_items(config)]
     elif kind == "OversizedConfigurationItemChangeNotification":
         # The item was too large for the event: read it from the history.
         summary = invoking["configurationItemSummary"]
@@ -181,12 +274,10 @@ def lambda_handler(event, _context, clients=None):
             limit=1,
         )
         item = _item_of(history["configurationItems"][0])
-        compliance, note = _judge(item, params, kms_for)
-        evaluations = [_evaluation(item, compliance, note, item["configurationItemCaptureTime"])]
+        evaluations = [_evaluation(item, *judge(item), item["configurationItemCaptureTime"])]
     elif kind == "ConfigurationItemChangeNotification":
         item = _item_of(invoking["configurationItem"])
-        compliance, note = _judge(item, params, kms_for)
-        evaluations = [_evaluation(item, compliance, note, item["configurationItemCaptureTime"])]
+        evaluations = [_evaluation(item, *judge(item), item["configurationItemCaptureTime"])]
     else:
         raise ValueError(f"unexpected AWS Config messageType {kind!r}")
     for i in range(0, len(evaluations), BATCH):

@@ -462,11 +462,81 @@ check "the importer imports into exactly the request's keys, writes only rotatio
 check "roles: MaxSessionDuration and MFA trust policies" bash -c \
     "jq -e 'all(.roles[]; .MaxSessionDuration == 3600)' '$work/iam/roles.json' && jq -e '.Statement[0].Condition.NumericLessThan[\"aws:MultiFactorAuthAge\"] == \"3600\"' '$work/iam/importer-trust-policy.json'"
 expect "iam refuses a --valid-until in the past (exit 2)" 2 ao iam --plan "$work/plan.json" --valid-until 2020-01-01T00:00:00Z --out "$work/iam-old"
-expect "config-rule says plainly it is not in this version (exit 2)" 2 ao config-rule
 
-# --- the AWS Config rule's evaluation (the existing Lambda), against the same KMS -------------
+# --- the AWS Config rule (config-rule): judged against plan + receipts, not tags --------------
+expect "config-rule without --plan is refused (exit 2)" 2 ao config-rule --out "$work/never"
+expect "config-rule writes the Lambda, its policies and the rule" 0 \
+    ao config-rule --plan "$work/plan.json" --receipt-dir "$R" --out "$work/rule" --json
+cp "$work/last.out" "$work/rule.json"
+rk=$work/rule/lambda/airlock_rule_knowledge.json
+check "config-rule --json names 8 files and the 9 rotated keys" jq -e '.rotated_keys == 9 and (.files | length) == 8 and .dry_run == false' "$work/rule.json"
+check "the knowledge: every request key rotated, on-demand ones with the receipt's KeyMaterialId, old keys replaced" bash -c "
+    [ \"\$(jq -c '.rotated | keys' '$rk')\" = \"\$(jq -c '[.keys[].key_arn] | sort' '$req/request.json')\" ] &&
+    [ \"\$(jq -r --arg a '${OLD[prod-s3]}' '.rotated[\$a].material' '$rk')\" = \"\$(jq -r '.keys[] | select(.name == \"prod-s3\") | .imported_key_material_id' '$rprod')\" ] &&
+    jq -e --arg r '${OLD[dev-rds]}' --arg n '$(newarn dev-rds)' '.rotated[\$n].strategy == \"alias-switch\" and .replaced[\$r].replaced_by == \$n and (.aliases | length) == 9 and .format == \"airlock-rule-knowledge/1\"' '$rk' >/dev/null"
+check "the zip holds exactly the shipped Lambda and that knowledge, and function.json has its SHA-256" python3 -c "
+import hashlib, json, sys, zipfile
+z = zipfile.ZipFile('$work/rule/airlock-key-rotation-rule.zip')
+assert z.testzip() is None and sorted(z.namelist()) == ['airlock_key_rotation_rule.py', 'airlock_rule_knowledge.json'], z.namelist()
+assert z.read('airlock_key_rotation_rule.py') == open('$cs/config-rules/airlock_key_rotation_rule.py', 'rb').read()
+assert z.read('airlock_rule_knowledge.json') == open('$rk', 'rb').read()
+f = json.load(open('$work/rule/function.json'))
+assert f['Code']['Sha256'] == hashlib.sha256(open('$work/rule/airlock-key-rotation-rule.zip', 'rb').read()).hexdigest()
+assert f['Handler'] == 'airlock_key_rotation_rule.lambda_handler' and f['Runtime'].startswith('python3.')
+"
+check "the rule: change, oversized and periodic triggers on buckets, tables, instances and clusters" jq -e '
+    .Source.Owner == "CUSTOM_LAMBDA" and (.Source.SourceIdentifier | endswith(":function:airlock-key-rotation-rule")) and
+    ([.Source.SourceDetails[].MessageType] == ["ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification", "ScheduledNotification"]) and
+    .Scope.ComplianceResourceTypes == ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::RDS::DBInstance", "AWS::RDS::DBCluster"] and
+    .MaximumExecutionFrequency == "TwentyFour_Hours"' "$work/rule/config-rule.json"
+check "parliament finds nothing in the Lambda's execution policy" bash -c "out=\$('$lintv/bin/parliament' --string \"\$(cat '$work/rule/lambda-execution-policy.json')\" </dev/null) && [ -z \"\$out\" ] || { echo \"\$out\"; exit 1; }"
+check "the execution policy: evaluations, the three Config reads, DescribeKey in the account, ListAliases, its own logs; no tag reads" bash -c "
+    p='$work/rule/lambda-execution-policy.json'
+    [ \"\$(jq -c '[.Statement[].Action[]]' \$p)\" = '[\"config:PutEvaluations\",\"config:BatchGetResourceConfig\",\"config:GetResourceConfigHistory\",\"config:ListDiscoveredResources\",\"kms:DescribeKey\",\"kms:ListAliases\",\"logs:CreateLogGroup\",\"logs:CreateLogStream\",\"logs:PutLogEvents\"]' ] &&
+    jq -e '.Statement[] | select(.Action == [\"kms:DescribeKey\"]) | .Resource == \"arn:aws:kms:eu-west-1:000000000000:key/*\"' \$p >/dev/null &&
+    jq -e '.Statement[0].Principal.Service == \"lambda.amazonaws.com\"' '$work/rule/lambda-trust-policy.json' >/dev/null"
+expect "config-rule refuses an existing output folder (exit 4)" 4 ao config-rule --plan "$work/plan.json" --out "$work/rule"
+expect "config-rule refuses --frequency Daily (exit 2)" 2 ao config-rule --plan "$work/plan.json" --out "$work/never" --frequency Daily
+expect "config-rule --dry-run writes nothing" 0 ao config-rule --plan "$work/plan.json" --receipt-dir "$R" --out "$work/never" --dry-run
+check "... but names the 8 files" bash -c "[ \$(grep -c '^DRY-RUN: write ' '$work/last.out') = 8 ] && [ ! -e '$work/never' ]"
+expect "config-rule without receipts" 0 ao config-rule --plan "$work/plan.json" --out "$work/rule-bare"
+check "... knows nothing rotated or replaced, only the plan's aliases" jq -e '.rotated == {} and .replaced == {} and (.aliases | length) == 9' "$work/rule-bare/lambda/airlock_rule_knowledge.json"
 plain=$(kms create-key --description "not BYOK" | jq -r .KeyMetadata.Arn)
-check "the Config rule's evaluate() (replaced, rotated, too old, not BYOK, missing key)" \
-    python "$cs/config-rules/rule-test.py" "${OLD[prod-rds]}" "${OLD[prod-s3]}" "$plain"
-check "the Config rule's handler: change, oversized (read from the history) and scheduled (every table, batches of 100) events" \
+check "the shipped rule's evaluate() against LocalStack KMS (rotated, replaced, old material, too old, pending, not BYOK, missing; tags ignored)" \
+    python "$cs/config-rules/rule-test.py" "$work/rule" "$work/rule-bare" "${OLD[prod-rds]}" "${OLD[prod-s3]}" "$(newarn prod-rds)" "$plain"
+check "the Config rule's handler: change, oversized (read from the history) and scheduled (every table, batches of 100) events; S3/RDS/DynamoDB items" \
     python "$cs/config-rules/rule-events-test.py"
+
+# --- config-rule --deploy against moto (IAM, Lambda without invoking, Config rules; moto's account is 123456789012)
+MOTO=(--endpoint-url http://127.0.0.1:5000)
+maws() { aws --output json --endpoint-url http://127.0.0.1:5000 "$@"; }
+export -f maws
+jq '.aws_account = "123456789012"' "$work/plan.json" >"$work/plan-moto.json"
+expect "config-rule --deploy --dry-run prints the calls" 0 "$AO" "${MOTO[@]}" config-rule --plan "$work/plan-moto.json" --deploy --dry-run
+check "... and creates nothing" bash -c "[ \$(grep -c '^DRY-RUN: ' '$work/last.out') = 7 ] && grep -q 'DRY-RUN: config:PutConfigRule airlock-key-rotation' '$work/last.out' &&
+    ! aws --endpoint-url http://127.0.0.1:5000 iam get-role --role-name airlock-config-rule-lambda >/dev/null 2>&1"
+expect "config-rule --deploy with credentials of another account than the plan's is refused (exit 22)" 22 \
+    "$AO" "${MOTO[@]}" config-rule --plan "$work/plan.json" --out "$work/rule-never" --deploy
+check "... before anything is written" test ! -e "$work/rule-never"
+expect "receipts of another account than the plan's are refused (exit 26)" 26 \
+    "$AO" "${MOTO[@]}" config-rule --plan "$work/plan-moto.json" --receipt-dir "$R" --out "$work/rule-never"
+expect "config-rule --deploy creates the role, the function and the rule" 0 \
+    "$AO" "${MOTO[@]}" config-rule --plan "$work/plan-moto.json" --out "$work/rule-moto" --deploy --json
+cp "$work/last.out" "$work/deploy.json"
+check "IAM: the role trusts Lambda and holds the execution policy inline" bash -c "
+    [ \"\$(maws iam get-role --role-name airlock-config-rule-lambda | jq -c '.Role.AssumeRolePolicyDocument')\" = \"\$(jq -c . '$work/rule-moto/lambda-trust-policy.json')\" ] &&
+    [ \"\$(maws iam get-role-policy --role-name airlock-config-rule-lambda --policy-name airlock-config-rule | jq -c .PolicyDocument)\" = \"\$(jq -c . '$work/rule-moto/lambda-execution-policy.json')\" ]"
+check "Lambda: the function runs the zip that was written (CodeSha256), with its handler, runtime and role" bash -c "
+    f=\$(maws lambda get-function --function-name airlock-key-rotation-rule)
+    [ \"\$(jq -r .Configuration.CodeSha256 <<<\"\$f\")\" = \"\$(openssl dgst -sha256 -binary '$work/rule-moto/airlock-key-rotation-rule.zip' | base64)\" ] &&
+    jq -e '.Configuration.Handler == \"airlock_key_rotation_rule.lambda_handler\" and .Configuration.Runtime == \"python3.12\" and (.Configuration.Role | endswith(\":role/airlock-config-rule-lambda\"))' <<<\"\$f\" >/dev/null"
+check "Lambda: AWS Config may invoke it, from this account only" bash -c "
+    maws lambda get-policy --function-name airlock-key-rotation-rule | jq -r .Policy | jq -e '.Statement[] | select(.Sid == \"airlock-config-rule-invoke\") | .Principal.Service == \"config.amazonaws.com\"' >/dev/null"
+check "Config: the rule is on the function with the three triggers and the four resource types" bash -c "
+    r=\$(maws configservice describe-config-rules --config-rule-names airlock-key-rotation | jq '.ConfigRules[0]')
+    jq -e --arg f \"\$(jq -r .deployed.function_arn '$work/deploy.json')\" '.Source.SourceIdentifier == \$f and (.Source.SourceDetails | length) == 3 and (.Scope.ComplianceResourceTypes | length) == 4' <<<\"\$r\" >/dev/null"
+expect "a second --deploy updates in place" 0 "$AO" "${MOTO[@]}" config-rule --plan "$work/plan-moto.json" --deploy --require-byok
+check "... role and function updated, still one rule, now with require_byok" bash -c "
+    grep -q '(updated)' '$work/last.out' && [ \$(grep -c '(updated)' '$work/last.out') = 2 ] &&
+    [ \"\$(maws configservice describe-config-rules | jq '.ConfigRules | length')\" = 1 ] &&
+    maws configservice describe-config-rules --config-rule-names airlock-key-rotation | jq -e '.ConfigRules[0].InputParameters | fromjson | .require_byok == \"true\"' >/dev/null"

@@ -1,7 +1,7 @@
 //! Building the AWS SDK clients from the standard credential chain, the
 //! region and the endpoint options: `--endpoint-url` for every service,
 //! `--kms-endpoint-url` (KMS, STS) and `--inventory-endpoint-url` (S3, RDS,
-//! DynamoDB, Config, CloudTrail) override it per group. Retries are left to
+//! DynamoDB, Config, CloudTrail, IAM, Lambda) override it per group. Retries are left to
 //! the SDK's standard mode; `AWS_MAX_ATTEMPTS` is honoured.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -28,6 +28,10 @@ pub struct Clients {
     pub config: aws_sdk_config::Client,
     /// CloudTrail (LookupEvents).
     pub cloudtrail: aws_sdk_cloudtrail::Client,
+    /// IAM (config-rule --deploy: the Lambda's role).
+    pub iam: aws_sdk_iam::Client,
+    /// Lambda (config-rule --deploy: the rule's function).
+    pub lambda: aws_sdk_lambda::Client,
 }
 
 /// Loads the shared configuration (credentials, region) once.
@@ -80,5 +84,7 @@ pub async fn load(global: &Global, default_region: Option<&str>) -> crate::error
         dynamodb: client!(aws_sdk_dynamodb, inv_ep),
         config: client!(aws_sdk_config, inv_ep),
         cloudtrail: client!(aws_sdk_cloudtrail, inv_ep),
+        iam: client!(aws_sdk_iam, inv_ep),
+        lambda: client!(aws_sdk_lambda, inv_ep),
     })
 }

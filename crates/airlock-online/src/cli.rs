@@ -29,7 +29,7 @@ pub struct Global {
     /// Endpoint for KMS and STS only (overrides --endpoint-url for them).
     #[arg(long, global = true, value_name = "URL")]
     pub kms_endpoint_url: Option<String>,
-    /// Endpoint for S3, RDS, DynamoDB, Config and CloudTrail only
+    /// Endpoint for S3, RDS, DynamoDB, Config, CloudTrail, IAM and Lambda only
     /// (overrides --endpoint-url for them).
     #[arg(long, global = true, value_name = "URL")]
     pub inventory_endpoint_url: Option<String>,

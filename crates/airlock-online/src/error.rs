@@ -25,6 +25,14 @@ pub enum Error {
         /// What, where, what to do.
         message: String,
     },
+    /// The Lambda zip could not be built.
+    #[error("{what}: {source}; nothing was written")]
+    Zip {
+        /// What was being done.
+        what: &'static str,
+        /// The zip library's error.
+        source: zip::result::ZipError,
+    },
     /// An AWS call failed.
     #[error(
         "'{call}' for {what} failed: {detail}. Check the credentials/role for this step, the region and the endpoint; nothing after this call was done"
@@ -64,7 +72,7 @@ impl Error {
     /// The exit code this error ends the process with.
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Io { .. } => Exit::Io,
+            Error::Io { .. } | Error::Zip { .. } => Exit::Io,
             Error::Refused { exit, .. } => *exit,
             Error::Aws { .. } => Exit::Aws,
         }

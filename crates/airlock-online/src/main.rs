@@ -40,7 +40,7 @@ fn run(cli: Cli) -> Result<Exit> {
         Command::Rollback(a) => rt.block_on(rollback::run(a, g)),
         Command::Report(a) => rt.block_on(report::run(a, g)),
         Command::Iam(a) => iam::run(a, g),
-        Command::ConfigRule(a) => config_rule::run(a, g),
+        Command::ConfigRule(a) => rt.block_on(config_rule::run(a, g)),
     }
 }
 

@@ -75,6 +75,8 @@ pub struct Rotated {
     pub strategy: Strategy,
     /// The imported KeyMaterialId.
     pub material: Option<String>,
+    /// When the receipt says the material was imported (RFC 3339).
+    pub imported_at: Option<String>,
 }
 
 /// What the plan and receipts say about key ARNs.
@@ -124,6 +126,7 @@ impl Knowledge {
                             environment: env.to_string(),
                             strategy: key.strategy,
                             material: key.imported_key_material_id.clone(),
+                            imported_at: key.imported_at.clone(),
                         },
                         done,
                     ),

@@ -9,7 +9,7 @@
 mod aggregator;
 mod cloudtrail;
 mod inventory;
-mod judge;
+pub(crate) mod judge;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
