@@ -303,7 +303,7 @@ printf 'old object' >"$work/obj"               # ... but one object still under 
 aws s3api put-object --bucket dev-data-alias --key old.txt --body "$work/obj" --server-side-encryption aws:kms --ssekms-key-id "${OLD[dev-rds]}" >/dev/null
 aws s3api create-bucket --bucket plain-sse-s3 --create-bucket-configuration LocationConstraint=eu-west-1 >/dev/null
 aws s3api put-bucket-tagging --bucket plain-sse-s3 --tagging 'TagSet=[{Key=Environment,Value=dev}]'
-s3b int-bucket alias/int-s3                     # int not imported yet: pending
+s3b int-bucket alias/int-s3 int                 # int not imported yet: pending
 ddb() {
     aws dynamodb create-table --table-name "$1" --attribute-definitions AttributeName=id,AttributeType=S \
         --key-schema AttributeName=id,KeyType=HASH --billing-mode PAY_PER_REQUEST \
@@ -348,7 +348,32 @@ aws rds delete-db-snapshot --db-snapshot-identifier dev-db-old-final >/dev/null
 expect "report exits 1 while int and prod are pending" 1 ao "${REP[@]}"
 check "the table's last line counts the statuses" grep -qE '^[0-9]+ compliant, 0 non-compliant, [0-9]+ pending, 0 error' "$work/last.out"
 check "dev's report marker now says clean" jq -e '.clean == true' "$R/dev.report.json"
-expect "import int after dev is done and clean" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments int --yes
+expect "import int after dev is done and clean, with --tag-resources" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments int --yes --tag-resources
+btags() { # BUCKET: its tags as one JSON object ({} without a tag set)
+    local t
+    t=$(aws --output json s3api get-bucket-tagging --bucket "$1" 2>/dev/null) || t='{"TagSet": []}'
+    jq -c '[.TagSet[] | {(.Key): .Value}] | add // {}' <<<"$t"
+}
+export -f btags
+cint=$(jq -r .ceremony_id "$(ls "$R"/int.*.receipt.json)")
+check "--tag-resources tagged int's bucket (on int-s3's rotated key), keeping its Environment tag" bash -c "
+    btags int-bucket | jq -e --arg c '$cint' '.KeyRotationStatus == \"Rotated\" and .AirlockCeremony == \$c and (.LastKeyRotationDate | test(\"^20\")) and .Environment == \"int\"' >/dev/null"
+check "... and nothing on replaced keys or of dev: int's old table and cluster, dev's buckets" bash -c "
+    [ \"\$(aws --output json dynamodb list-tags-of-resource --resource-arn \"\$(aws --output json dynamodb describe-table --table-name int-orders-old | jq -r .Table.TableArn)\" | jq '.Tags | length')\" = 0 ] &&
+    [ \"\$(aws --output json rds list-tags-for-resource --resource-name \"\$(aws --output json rds describe-db-clusters --db-cluster-identifier int-cluster-old | jq -r '.DBClusters[0].DBClusterArn')\" | jq '[.TagList[] | select(.Key == \"KeyRotationStatus\")] | length')\" = 0 ] &&
+    btags dev-logs-rotated | jq -e 'has(\"KeyRotationStatus\") | not' >/dev/null && btags dev-data-alias | jq -e '.Environment == \"dev\" and (has(\"AirlockCeremony\") | not)' >/dev/null"
+expect "import --dry-run --tag-resources names the resources it would tag" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments dev --dry-run --tag-resources
+check "... dev's two buckets, its new table and its new instance, and writes nothing" bash -c "
+    [ \$(grep -c '^DRY-RUN: \(s3:GetBucketTagging\|dynamodb:TagResource\|rds:AddTagsToResource\)' '$work/last.out') = 4 ] &&
+    grep -q 'DRY-RUN: dynamodb:TagResource .*table/dev-orders-new (on dev-dynamodb)' '$work/last.out' &&
+    grep -q 'DRY-RUN: rds:AddTagsToResource .*:db:dev-db-new (on dev-rds)' '$work/last.out' &&
+    btags dev-logs-rotated | jq -e 'has(\"KeyRotationStatus\") | not' >/dev/null"
+expect "a rerun of the finished dev with --tag-resources only tags" 0 ao import --expect-digest "$digest" "${IMP[@]}" --environments dev --yes --tag-resources
+check "... dev's buckets, table and instance carry the rotation tags (4 tagged, nothing imported)" bash -c "
+    [ \$(grep -c '^tagged ' '$work/last.out') = 4 ] && ! grep -q 'material imported (' '$work/last.out' &&
+    btags dev-logs-rotated | jq -e '.KeyRotationStatus == \"Rotated\"' >/dev/null && btags dev-data-alias | jq -e '.KeyRotationStatus == \"Rotated\" and .Environment == \"dev\"' >/dev/null &&
+    aws --output json dynamodb list-tags-of-resource --resource-arn \"\$(aws --output json dynamodb describe-table --table-name dev-orders-new | jq -r .Table.TableArn)\" | jq -e 'any(.Tags[]; .Key == \"KeyRotationStatus\" and .Value == \"Rotated\")' >/dev/null &&
+    aws --output json rds list-tags-for-resource --resource-name \"\$(aws --output json rds describe-db-instances --db-instance-identifier dev-db-new | jq -r '.DBInstances[0].DBInstanceArn')\" | jq -e 'any(.TagList[]; .Key == \"AirlockCeremony\")' >/dev/null"
 expect "report after int: int's old table and cluster are on replaced keys (exit 1)" 1 ao "${REP[@]}" --json
 cp "$work/last.out" "$work/report.json"
 check "int's replaced-key resources are NON_COMPLIANT, int's bucket COMPLIANT" bash -c \
@@ -459,6 +484,15 @@ check "the importer imports into exactly the request's keys, writes only rotatio
     jq -e '.Statement[] | select(.Sid == \"RotationTagsOnly\") | .Condition[\"ForAllValues:StringEquals\"][\"aws:TagKeys\"] == [\"KeyRotationStatus\",\"LastKeyRotationDate\",\"AirlockCeremony\",\"ReplacedBy\"]' \$p &&
     jq -e '.Statement[] | select(.Sid == \"TestCallsUnderTheTestContextOnly\") | .Condition.StringEquals[\"kms:EncryptionContext:airlock-purpose\"] == \"post-import-test\"' \$p &&
     jq -e '[.Statement[] | select(.Action | index(\"kms:UpdateAlias\")) | .Resource[] | select(contains(\":alias/\"))] | length == 9' \$p"
+check "without --tag-resources the importer may not tag buckets, tables or instances" bash -c "
+    ! grep -qE 's3:PutBucketTagging|dynamodb:TagResource|rds:AddTagsToResource' '$work/iam/importer-policy.json'"
+expect "iam --tag-resources writes the policies" 0 ao iam --plan "$work/plan.json" --valid-until "$until" --out "$work/iam-tag" --request "$req" \
+    --tag-resources
+check "parliament finds nothing in the importer policy with --tag-resources" bash -c "out=\$('$lintv/bin/parliament' --string \"\$(cat '$work/iam-tag/importer-policy.json')\" </dev/null) && [ -z \"\$out\" ] || { echo \"\$out\"; exit 1; }"
+check "... it tags tables and instances with the three resource rotation tags only, buckets of the account only" bash -c "
+    p='$work/iam-tag/importer-policy.json'
+    jq -e '.Statement[] | select(.Sid == \"ResourceRotationTagsOnly\") | .Condition[\"ForAllValues:StringEquals\"][\"aws:TagKeys\"] == [\"KeyRotationStatus\",\"LastKeyRotationDate\",\"AirlockCeremony\"]' \$p &&
+    jq -e --arg a '$(jq -r .aws_account "$req/request.json")' '.Statement[] | select(.Action | index(\"s3:PutBucketTagging\")) | .Condition.StringEquals[\"s3:ResourceAccount\"] == \$a' \$p"
 check "roles: MaxSessionDuration and MFA trust policies" bash -c \
     "jq -e 'all(.roles[]; .MaxSessionDuration == 3600)' '$work/iam/roles.json' && jq -e '.Statement[0].Condition.NumericLessThan[\"aws:MultiFactorAuthAge\"] == \"3600\"' '$work/iam/importer-trust-policy.json'"
 expect "iam refuses a --valid-until in the past (exit 2)" 2 ao iam --plan "$work/plan.json" --valid-until 2020-01-01T00:00:00Z --out "$work/iam-old"

@@ -3,9 +3,13 @@
 //! ARNs). Every statement is time-boxed by `aws:CurrentTime` (from now to
 //! `--valid-until`) and needs MFA; CreateKey may carry only the planned
 //! tags (`aws:RequestTag/…`, `aws:TagKeys`); the importer may write only
-//! the rotation tags, call the test operations only under the test
-//! encryption context, and re-point aliases back for a rollback. Pure
-//! JSON generation: no AWS call.
+//! the rotation tags on keys, call the test operations only under the test
+//! encryption context, and re-point aliases back for a rollback. Only with
+//! `iam --tag-resources` does the importer also get what
+//! `import --tag-resources` needs: the three resource rotation tags on
+//! tables, instances and clusters, and read-merge-write of bucket tags
+//! pinned to the account (PutBucketTagging has no tag-key condition, so
+//! that grant is off unless asked for). Pure JSON generation: no AWS call.
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +66,12 @@ pub struct IamArgs {
     /// MaxSessionDuration of the roles, in seconds (900-43200).
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub max_session_seconds: u32,
+    /// Also let the importer run `import --tag-resources`: list the
+    /// inventory and tag the buckets, tables, instances and clusters on the
+    /// rotated keys. Off by default: PutBucketTagging cannot be limited to
+    /// the rotation tags, so this lets the importer rewrite bucket tags.
+    #[arg(long)]
+    pub tag_resources: bool,
 }
 
 /// The inputs of the generator, validated.
@@ -83,6 +93,8 @@ pub struct Inputs {
     pub principal: String,
     /// Role session limit.
     pub max_session_seconds: u32,
+    /// The importer may also tag resources (`import --tag-resources`).
+    pub tag_resources: bool,
 }
 
 fn window(i: &Inputs) -> Value {
@@ -270,7 +282,88 @@ pub fn importer(p: &Plan, i: &Inputs) -> Value {
         ),
         stmt("ListAliases", &["kms:ListAliases"], json!("*"), window(i)),
     ];
+    let mut s = s;
+    if i.tag_resources {
+        s.extend(tag_resources(i));
+    }
     json!({"Version": "2012-10-17", "Statement": s})
+}
+
+/// What `import --tag-resources` needs: the report's inventory reads (no
+/// objects, no CloudTrail, no aggregator), DescribeKey on the keys the
+/// resources name, and tag writes limited to the three resource rotation
+/// tags on tables, instances and clusters. S3's PutBucketTagging has no
+/// tag-key condition (it replaces the whole set): the importer reads,
+/// merges and writes back, and the policy pins the bucket owner.
+fn tag_resources(i: &Inputs) -> Vec<Value> {
+    let (r, a) = (&i.region, &i.account);
+    vec![
+        stmt(
+            "TagResourcesDescribeTheirKeys",
+            &["kms:DescribeKey"],
+            json!(format!("arn:aws:kms:{r}:{a}:key/*")),
+            window(i),
+        ),
+        stmt(
+            "TagResourcesListInventory",
+            &[
+                "s3:ListAllMyBuckets",
+                "rds:DescribeDBSnapshots",
+                "rds:DescribeDBClusterSnapshots",
+                "dynamodb:ListTables",
+                "dynamodb:ListBackups",
+            ],
+            json!("*"),
+            window(i),
+        ),
+        stmt(
+            "TagResourcesDescribeInstancesAndClusters",
+            &["rds:DescribeDBInstances", "rds:DescribeDBClusters"],
+            json!([
+                format!("arn:aws:rds:{r}:{a}:db:*"),
+                format!("arn:aws:rds:{r}:{a}:cluster:*")
+            ]),
+            window(i),
+        ),
+        stmt(
+            "TagResourcesReadTablesAndBackups",
+            &[
+                "dynamodb:DescribeTable",
+                "dynamodb:ListTagsOfResource",
+                "dynamodb:DescribeBackup",
+            ],
+            json!([
+                format!("arn:aws:dynamodb:{r}:{a}:table/*"),
+                format!("arn:aws:dynamodb:{r}:{a}:table/*/backup/*")
+            ]),
+            window(i),
+        ),
+        stmt(
+            "TagResourcesReadAndMergeBucketTags",
+            &[
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketLocation",
+                "s3:GetBucketTagging",
+                "s3:PutBucketTagging",
+            ],
+            json!("arn:aws:s3:::*"),
+            with_window(i, json!({"StringEquals": {"s3:ResourceAccount": a}})),
+        ),
+        stmt(
+            "ResourceRotationTagsOnly",
+            &["dynamodb:TagResource", "rds:AddTagsToResource"],
+            json!([
+                format!("arn:aws:dynamodb:{r}:{a}:table/*"),
+                format!("arn:aws:rds:{r}:{a}:db:*"),
+                format!("arn:aws:rds:{r}:{a}:cluster:*")
+            ]),
+            with_window(
+                i,
+                json!({"ForAllValues:StringEquals": {"aws:TagKeys": crate::tag_resources::RESOURCE_TAGS},
+                       "Null": {"aws:TagKeys": "false"}}),
+            ),
+        ),
+    ]
 }
 
 /// The reporter's read-only policy.
@@ -449,6 +542,7 @@ pub fn run(a: &IamArgs, g: &Global) -> Result<Exit> {
         key_arns,
         signer: a.signer_key_arn.clone(),
         max_session_seconds: a.max_session_seconds,
+        tag_resources: a.tag_resources,
     };
     let roles: Vec<Value> = ["preparer", "importer", "reporter"]
         .iter()
@@ -522,6 +616,14 @@ mod tests {
             signer: None,
             principal: "arn:aws:iam::111122223333:root".into(),
             max_session_seconds: 3600,
+            tag_resources: false,
+        }
+    }
+
+    fn inputs_tagging() -> Inputs {
+        Inputs {
+            tag_resources: true,
+            ..inputs()
         }
     }
 
@@ -545,6 +647,7 @@ mod tests {
         for pol in [
             preparer(&plan(), &i),
             importer(&plan(), &i),
+            importer(&plan(), &inputs_tagging()),
             reporter(&i),
             trust(&i),
         ] {
@@ -582,6 +685,33 @@ mod tests {
         assert_eq!(
             find(&p, "RotationTagsOnly")["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"],
             json!(ROTATION_TAGS)
+        );
+        // Without `iam --tag-resources` the importer cannot touch resources.
+        let text = p.to_string();
+        for a in [
+            "s3:PutBucketTagging",
+            "dynamodb:TagResource",
+            "rds:AddTagsToResource",
+        ] {
+            assert!(!text.contains(a), "{a} granted without --tag-resources");
+        }
+        let p = importer(&plan(), &inputs_tagging());
+        let res = find(&p, "ResourceRotationTagsOnly");
+        assert_eq!(
+            res["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"],
+            json!([
+                "KeyRotationStatus",
+                "LastKeyRotationDate",
+                "AirlockCeremony"
+            ])
+        );
+        assert_eq!(
+            res["Action"],
+            json!(["dynamodb:TagResource", "rds:AddTagsToResource"])
+        );
+        assert_eq!(
+            find(&p, "TagResourcesReadAndMergeBucketTags")["Condition"]["StringEquals"]["s3:ResourceAccount"],
+            "111122223333"
         );
         assert_eq!(
             find(&p, "TestCallsUnderTheTestContextOnly")["Condition"]["StringEquals"]["kms:EncryptionContext:airlock-purpose"],

@@ -61,6 +61,11 @@ pub struct ImportArgs {
     /// Do not ask before each environment's alias switch.
     #[arg(long)]
     pub yes: bool,
+    /// Afterwards, tag the buckets, tables, RDS instances and Aurora
+    /// clusters on the rotated keys with KeyRotationStatus,
+    /// LastKeyRotationDate and AirlockCeremony (for people; never read).
+    #[arg(long)]
+    pub tag_resources: bool,
 }
 
 /// One selected key with everything decided in preflight.
@@ -456,6 +461,27 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
                 c
             })
             .collect();
+        let mut calls = calls;
+        if args.tag_resources {
+            let rotated: BTreeMap<String, String> = planned
+                .iter()
+                .map(|p| (p.key.key_arn.clone(), p.key.name.clone()))
+                .collect();
+            let switching: BTreeMap<String, String> = planned
+                .iter()
+                .filter(|p| matches!(p.action, Action::ImportThenSwitch | Action::SwitchOnly))
+                .map(|p| (p.key.alias.clone(), p.key.name.clone()))
+                .collect();
+            let (targets, problems) =
+                crate::tag_resources::targets(&c, &account, &rotated, &switching).await;
+            calls.extend(crate::tag_resources::dry_run_calls(
+                &targets,
+                &m.ceremony_id,
+            ));
+            for p in &problems {
+                eprintln!("warning: --tag-resources could not judge {p}");
+            }
+        }
         for call in &calls {
             eprintln!("DRY-RUN: {call}");
         }
@@ -525,6 +551,7 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
     }
 
     let mut done_envs = Vec::new();
+    let mut rotated: BTreeMap<String, String> = BTreeMap::new();
     for env in &envs {
         let mut rc = receipts
             .remove(env)
@@ -538,11 +565,19 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
         };
         let path = receipt::write(&args.receipt_dir, &rc)?;
         result?;
+        for k in rc.keys.iter().filter(|k| k.status == "done") {
+            rotated.insert(k.key_arn.clone(), k.name.clone());
+        }
         eprintln!("environment {env}: done; receipt {}", path.display());
         done_envs.push(path.display().to_string());
     }
+    let tagged = if args.tag_resources {
+        crate::tag_resources::run(&c, &account, &rotated, &m.ceremony_id, &now_rfc3339()).await?
+    } else {
+        Vec::new()
+    };
     if global.json {
-        println!("{:#}", json!({"receipts": done_envs}));
+        println!("{:#}", json!({"receipts": done_envs, "tagged": tagged}));
     } else {
         for p in &done_envs {
             println!("{p}");

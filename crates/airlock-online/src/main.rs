@@ -18,6 +18,7 @@ mod receipt;
 mod report;
 mod rollback;
 mod sign;
+mod tag_resources;
 mod verify;
 
 use clap::Parser;

@@ -8,7 +8,7 @@
 
 mod aggregator;
 mod cloudtrail;
-mod inventory;
+pub(crate) mod inventory;
 pub(crate) mod judge;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -87,7 +87,7 @@ fn key_text(k: &KeyRef) -> Option<String> {
     }
 }
 
-async fn describe_all(
+pub(crate) async fn describe_all(
     kms_c: &aws_sdk_kms::Client,
     refs: BTreeSet<String>,
     concurrency: usize,
