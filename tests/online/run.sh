@@ -251,6 +251,33 @@ cp -r "$bundle" "$work/extra" && echo surprise >"$work/extra/keys/dev-s3/notes.t
 expect "a bundle with an unlisted file is refused (exit 20)" 20 ao import --expect-digest "$digest" --bundle "$work/extra" --ceremony-key "$ckey" --request "$req" "${BASE[@]}" --yes
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 2>/dev/null | openssl pkey -pubout -out "$work/other.pub.pem"
 expect "a bundle under another ceremony key is refused (exit 20)" 20 ao import --expect-digest "$digest" --bundle "$bundle" --ceremony-key "$work/other.pub.pem" --request "$req" "${BASE[@]}" --yes
+# A multi-Region key (replicas) in a bundle, resealed under a test ceremony key: this version
+# cannot import replicas, so it refuses the whole bundle before any AWS call (the endpoints
+# below are a closed port: any call would end in exit 11, not 27).
+mrk="mrk-0123456789abcdef0123456789abcdef"
+cp -r "$bundle" "$work/mrk"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$work/secrets/mrk-ceremony.pem" 2>/dev/null
+openssl pkey -in "$work/secrets/mrk-ceremony.pem" -pubout -out "$work/mrk/ceremony-signing-key.pem"
+jq --arg p "arn:aws:kms:eu-west-1:000000000000:key/$mrk" --arg r "arn:aws:kms:us-east-1:000000000000:key/$mrk" \
+    '.keys |= map(if .name == "prod-s3" then .key_arn = $p | .replicas = [{region: "us-east-1", key_arn: $r,
+        import_type: "EXISTING_KEY_MATERIAL", wrapping_algorithm: .wrapping_algorithm, parameters_valid_to: .parameters_valid_to}] else . end)' \
+    "$bundle/import.json" >"$work/mrk/import.json"
+mkdir -p "$work/mrk/keys/prod-s3/replicas/us-east-1"
+cp "$bundle"/keys/prod-s3/*.bin "$work/mrk/keys/prod-s3/replicas/us-east-1/"
+(cd "$work/mrk" && find . -type f ! -name SHA256SUMS ! -name SHA256SUMS.sig ! -name attestation.pdf | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum >"$work/mrk.sums")
+mv "$work/mrk.sums" "$work/mrk/SHA256SUMS"
+openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -sign "$work/secrets/mrk-ceremony.pem" \
+    -out "$work/mrk/SHA256SUMS.sig" "$work/mrk/SHA256SUMS"
+dmrk=$(sha256sum "$work/mrk/SHA256SUMS" | cut -c1-64)
+NOAWS=(--kms-endpoint-url http://127.0.0.1:9 --inventory-endpoint-url http://127.0.0.1:9)
+expect "the resealed multi-Region bundle passes the sha256sum + openssl recipe" 0 bash "$cs/check-bundle.sh" "$work/mrk" "$work/mrk/ceremony-signing-key.pem" "$dmrk"
+expect "verify refuses a bundle with multi-Region replicas (exit 27)" 27 "$AO" "${NOAWS[@]}" verify --bundle "$work/mrk" \
+    --ceremony-key "$work/mrk/ceremony-signing-key.pem" --expect-digest "$dmrk" --allow-not-air-gapped
+check "... naming the key, its replica region and what to do" bash -c "grep -q 'key prod-s3 (replicas in us-east-1)' '$work/last.out' && grep -q 'cannot import multi-Region keys' '$work/last.out' && grep -q 'no AWS call was made' '$work/last.out'"
+expect "import refuses it before any AWS call, even with --keys naming a key without replicas (exit 27)" 27 \
+    "$AO" "${NOAWS[@]}" import --expect-digest "$dmrk" --bundle "$work/mrk" --ceremony-key "$work/mrk/ceremony-signing-key.pem" \
+    --request "$req" "${BASE[@]}" --keys dev-s3 --yes
+check "... and nothing was imported, no receipt written" untouched
 expect "a bundle that does not answer the request given is refused (exit 22)" 22 \
     ao import --expect-digest "$digest" --bundle "$bundle" --ceremony-key "$ckey" --request "$work/request-kms" "${BASE[@]}" --yes
 expect "credentials of another account are refused (exit 22)" 22 \
@@ -574,3 +601,36 @@ check "... role and function updated, still one rule, now with require_byok" bas
     grep -q '(updated)' '$work/last.out' && [ \$(grep -c '(updated)' '$work/last.out') = 2 ] &&
     [ \"\$(maws configservice describe-config-rules | jq '.ConfigRules | length')\" = 1 ] &&
     maws configservice describe-config-rules --config-rule-names airlock-key-rotation | jq -e '.ConfigRules[0].InputParameters | fromjson | .require_byok == \"true\"' >/dev/null"
+
+# --- ECC_SECG_P256K1: LocalStack takes secp256k1 material wrapped by openssl alone ---------------
+# (docs/hsm-compatibility.md): openssl makes the key, wraps its PKCS#8 with RSA_AES_KEY_WRAP_SHA_256
+# (RSA-OAEP-SHA-256 of a fresh AES-256 key, then AES key wrap with padding, RFC 5649); KMS must
+# sign with it so that openssl verifies under the public key it made, and give that public key back.
+k1=$work/k1
+mkdir -p "$k1"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 -out "$work/secrets/k1.pem"
+openssl pkcs8 -topk8 -nocrypt -in "$work/secrets/k1.pem" -outform DER -out "$work/secrets/k1.p8.der"
+openssl pkey -in "$work/secrets/k1.pem" -pubout -out "$k1/pub.pem"
+k1id=$(kms create-key --origin EXTERNAL --key-spec ECC_SECG_P256K1 --key-usage SIGN_VERIFY | jq -r .KeyMetadata.KeyId)
+kms get-parameters-for-import --key-id "$k1id" --wrapping-algorithm RSA_AES_KEY_WRAP_SHA_256 --wrapping-key-spec RSA_4096 >"$k1/params.json"
+jq -r .PublicKey "$k1/params.json" | base64 -d >"$k1/wrapping.der"
+jq -r .ImportToken "$k1/params.json" | base64 -d >"$k1/token.bin"
+openssl rand -out "$work/secrets/k1.aes" 32
+openssl pkeyutl -encrypt -pubin -keyform DER -inkey "$k1/wrapping.der" -in "$work/secrets/k1.aes" -out "$k1/aes.enc" \
+    -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256
+openssl enc -id-aes256-wrap-pad -iv A65959A6 -K "$(od -An -tx1 -v "$work/secrets/k1.aes" | tr -d ' \n')" \
+    -in "$work/secrets/k1.p8.der" -out "$k1/wrapped.bin"
+cat "$k1/aes.enc" "$k1/wrapped.bin" >"$k1/EncryptedKeyMaterial.bin"
+expect "LocalStack imports ECC_SECG_P256K1 material wrapped RSA_AES_KEY_WRAP_SHA_256 by openssl" 0 \
+    aws kms import-key-material --key-id "$k1id" --encrypted-key-material "fileb://$k1/EncryptedKeyMaterial.bin" \
+    --import-token "fileb://$k1/token.bin" --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE
+printf 'airlock secp256k1 probe' >"$k1/msg"
+check "... KMS signs ECDSA_SHA_256 with it, openssl verifies under the key it made, same public key" bash -c "
+    aws --output json kms sign --key-id '$k1id' --message 'fileb://$k1/msg' --message-type RAW --signing-algorithm ECDSA_SHA_256 |
+        jq -r .Signature | base64 -d >'$k1/sig.der' &&
+    openssl dgst -sha256 -verify '$k1/pub.pem' -signature '$k1/sig.der' '$k1/msg' &&
+    aws --output json kms get-public-key --key-id '$k1id' | jq -r .PublicKey | base64 -d |
+        openssl pkey -pubin -inform DER -pubout | cmp - '$k1/pub.pem'"
+printf 'another message' >"$k1/other"
+check "... and the signature does not verify for another message (the check can fail)" bash -c "
+    ! openssl dgst -sha256 -verify '$k1/pub.pem' -signature '$k1/sig.der' '$k1/other'"

@@ -89,5 +89,6 @@ Exit codes:
   24  a key's import parameters have expired
   25  dev -> int -> prod: an earlier environment is not imported and clean
   26  a receipt is missing, unreadable or does not match KMS
+  27  a key has multi-Region replicas: not supported by this version; nothing imported
   30  a key failed its test after import
   31  on-demand rotation failed, or a ciphertext made before it no longer decrypts";

@@ -40,6 +40,9 @@ pub enum Exit {
     Order = 25,
     /// A receipt is missing, unreadable or does not match KMS.
     Receipt = 26,
+    /// The bundle or its request has multi-Region replicas, which this
+    /// version cannot import (it would import only the primary).
+    MultiRegion = 27,
     /// A key failed its test after import (encrypt/decrypt, MAC, sign/verify).
     KeyTest = 30,
     /// On-demand rotation failed: CurrentKeyMaterialId did not change, or
@@ -66,6 +69,7 @@ mod tests {
             (Exit::ReportError, 3),
             (Exit::Digest, 21),
             (Exit::Order, 25),
+            (Exit::MultiRegion, 27),
             (Exit::Rotation, 31),
         ] {
             assert_eq!(e.code(), n);

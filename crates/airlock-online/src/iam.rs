@@ -139,7 +139,7 @@ pub fn preparer(p: &Plan, i: &Inputs) -> Value {
     let algs = sorted_unique(
         p.keys
             .iter()
-            .map(|k| plan::preferred_wrapping_algorithm(&k.key_spec).to_string())
+            .filter_map(|k| plan::preferred_wrapping_algorithm(&k.key_spec).map(str::to_string))
             .collect(),
     );
     let envs = sorted_unique(p.keys.iter().map(|k| k.environment.clone()).collect());

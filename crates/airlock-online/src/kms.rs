@@ -194,12 +194,15 @@ pub async fn test_key(kms: &Client, arn: &str, name: &str, key_spec: &str) -> Re
             Err(fail("verify-mac failed"))
         };
     }
-    let alg = match key_spec {
-        s if s.starts_with("RSA_") => "RSASSA_PSS_SHA_256",
-        "ECC_NIST_P384" => "ECDSA_SHA_384",
-        "ECC_NIST_P521" => "ECDSA_SHA_512",
-        _ => "ECDSA_SHA_256",
-    };
+    // The signing algorithm comes from airlock-core's one key-spec table.
+    let alg = airlock_core::spec::parse_key_spec(key_spec)
+        .ok()
+        .and_then(|k| k.test_signing_algorithm())
+        .ok_or_else(|| {
+            fail(&format!(
+                "key spec {key_spec} has no test signing algorithm, so the key cannot be tested"
+            ))
+        })?;
     let alg = aws_sdk_kms::types::SigningAlgorithmSpec::from(alg);
     let sig = kms
         .sign()

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use airlock_core::spec::KeySpec;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -61,19 +62,6 @@ pub struct Plan {
     pub keys: Vec<PlanKey>,
 }
 
-const SPECS: [&str; 11] = [
-    "SYMMETRIC_DEFAULT",
-    "HMAC_224",
-    "HMAC_256",
-    "HMAC_384",
-    "HMAC_512",
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "ECC_NIST_P256",
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-];
 const USAGES: [&str; 4] = [
     "ENCRYPT_DECRYPT",
     "SIGN_VERIFY",
@@ -257,12 +245,21 @@ pub fn problems(doc: &Value) -> Vec<String> {
             ));
         }
         let spec = s("key_spec");
-        if !spec.is_some_and(|x| SPECS.contains(&x)) {
-            p.push(format!(
+        // The one key-spec table, shared with the workstation.
+        match spec.map(airlock_core::spec::parse_key_spec) {
+            Some(Ok(_)) => {}
+            Some(Err(e @ airlock_core::spec::KeySpecRefusal::NotImportable { .. })) => {
+                p.push(format!("{at}: field 'key_spec': {e}"));
+            }
+            _ => p.push(format!(
                 "{at}: field 'key_spec' must be one of {}, found {}",
-                SPECS.join(", "),
+                KeySpec::ALL
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 ko.get("key_spec").unwrap_or(&Value::Null)
-            ));
+            )),
         }
         match s("strategy") {
             Some("on-demand") => {
@@ -367,13 +364,14 @@ pub fn default_key_usage(spec: &str) -> &'static str {
     }
 }
 
-/// The wrapping algorithm formats.md prefers for a key spec.
-pub fn preferred_wrapping_algorithm(spec: &str) -> &'static str {
-    if spec == "SYMMETRIC_DEFAULT" || spec.starts_with("HMAC_") {
-        "RSAES_OAEP_SHA_256"
-    } else {
-        "RSA_AES_KEY_WRAP_SHA_256"
-    }
+/// The wrapping algorithm formats.md prefers for a key spec, from
+/// airlock-core's table (`KeySpec::preferred_wrapping`). The plan is
+/// validated before this is asked, so every spec here parses; an unknown
+/// one gets `None` rather than a guess.
+pub fn preferred_wrapping_algorithm(spec: &str) -> Option<&'static str> {
+    airlock_core::spec::parse_key_spec(spec)
+        .ok()
+        .map(|k| k.preferred_wrapping().as_str())
 }
 
 #[cfg(test)]
@@ -445,5 +443,46 @@ mod tests {
             "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
         ));
         assert!(!key_id_ok("alias/foo"));
+    }
+
+    #[test]
+    fn key_specs_come_from_the_shared_table() {
+        let spec = |v: &str| {
+            let mut d = good();
+            d["keys"][1]["key_spec"] = json!(v);
+            problems(&d)
+        };
+        assert!(spec("ECC_SECG_P256K1").is_empty());
+        let p = spec("ML_DSA_44");
+        assert!(
+            p.len() == 1
+                && p[0].starts_with(
+                    "keys[1] (dev-rds): field 'key_spec': ML_DSA_44 is not supported: "
+                )
+                && p[0].contains("create the key in KMS"),
+            "{p:?}"
+        );
+        let p = spec("AES_256");
+        assert!(
+            p.len() == 1
+                && p[0].contains("must be one of SYMMETRIC_DEFAULT")
+                && p[0].contains("ECC_SECG_P256K1"),
+            "{p:?}"
+        );
+        for k in KeySpec::ALL {
+            assert_eq!(
+                preferred_wrapping_algorithm(k.as_str()),
+                Some(k.preferred_wrapping().as_str())
+            );
+        }
+        assert_eq!(
+            preferred_wrapping_algorithm("SYMMETRIC_DEFAULT"),
+            Some("RSAES_OAEP_SHA_256")
+        );
+        assert_eq!(
+            preferred_wrapping_algorithm("ECC_SECG_P256K1"),
+            Some("RSA_AES_KEY_WRAP_SHA_256")
+        );
+        assert_eq!(preferred_wrapping_algorithm("ML_DSA_44"), None);
     }
 }

@@ -211,6 +211,7 @@ pub async fn run(args: &PrepareArgs, global: &Global) -> Result<Exit> {
                 "kms:GetParametersForImport key={} WrappingAlgorithm={} WrappingKeySpec=RSA_4096",
                 k.name,
                 plan::preferred_wrapping_algorithm(&k.key_spec)
+                    .unwrap_or("none (unknown key spec)")
             ));
         }
         if let Signer::Kms(id) = &args.signer {
@@ -354,7 +355,15 @@ async fn build(
                 ),
             ));
         }
-        let alg = plan::preferred_wrapping_algorithm(&k.key_spec);
+        let alg = plan::preferred_wrapping_algorithm(&k.key_spec).ok_or_else(|| {
+            Error::refused(
+                Exit::Plan,
+                format!(
+                    "key {}: key spec {} is not one Airlock imports",
+                    k.name, k.key_spec
+                ),
+            )
+        })?;
         let p = c
             .kms
             .get_parameters_for_import()
