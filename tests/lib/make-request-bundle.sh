@@ -22,6 +22,14 @@ Keys (repeat --key for a mixed bundle, or use --count for many alike):
                          e.g. prod-s3:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_4096
                          optional 5th/6th fields: IMPORT_TYPE:HSM_LABEL
                          (EXISTING_KEY_MATERIAL with a label -> material existing)
+  --replica SPEC         a multi-Region replica of a --key (repeatable):
+                         NAME:REGION:WRAPPING_ALGORITHM:WRAPPING_KEY_SPEC[:WRAPPING_KEY_PEM]
+                         e.g. prod-s3:us-east-1:RSAES_OAEP_SHA_256:RSA_4096
+                         A key with replicas gets an mrk- key id; each replica
+                         gets keys/NAME/replicas/REGION/{WrappingPublicKey.bin,
+                         ImportToken.bin} and, without a PEM, its own wrapping
+                         key per region (wrapping-SPEC-REGION.pem in the
+                         wrapping-key folder)
   --count N              add N keys named PREFIX-00001 .. (default 0 if --key given, else 1)
   --prefix P             name prefix for --count keys (default: key)
   --key-spec S           key spec for --count keys (default: SYMMETRIC_DEFAULT)
@@ -64,12 +72,14 @@ WSPEC="RSA_4096" WKEY="" WKEYDIR="" REQID="test-request" ACCOUNT="111122223333"
 REGION="eu-west-1" ENVIRONMENT="test" SERVICE="s3" CREATED="" VALIDTO="" VALIDH=""
 TOKSIZE=64 SIGN=1 RESIGN=""
 KEYS=()
+REPLICAS=()
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT="$2"; shift 2 ;;
         --signer-key) SIGNER="$2"; shift 2 ;;
         --key) KEYS+=("$2"); shift 2 ;;
+        --replica) REPLICAS+=("$2"); shift 2 ;;
         --count) COUNT="$2"; shift 2 ;;
         --prefix) PREFIX="$2"; shift 2 ;;
         --key-spec) KSPEC="$2"; shift 2 ;;
@@ -129,10 +139,19 @@ if [ -z "$VALIDTO" ]; then
     VALIDTO=$(date -u -d "@$((NOW_EPOCH + h * 3600))" +%Y-%m-%dT%H:%M:%SZ)
 fi
 
-# DER SPKI of the wrapping key for a size, made once per size and cached.
+# DER SPKI of the wrapping key for a size, made once per size and cached
+# (or, with a second argument, one per size and region).
 spki_for() {
-    local wspec="$1" der
-    if [ -n "$WKEY" ]; then
+    local wspec="$1" region="${2:-}" der
+    if [ -n "$region" ]; then
+        local bits="${wspec#RSA_}" pem="$WKEYDIR/wrapping-$wspec-$region.pem"
+        der="$WKEYDIR/wrapping-$wspec-$region.der"
+        if [ ! -s "$der" ]; then
+            [ -s "$pem" ] || openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$bits" \
+                -out "$pem" 2>/dev/null
+            openssl pkey -in "$pem" -pubout -outform DER -out "$der"
+        fi
+    elif [ -n "$WKEY" ]; then
         der="$WKEYDIR/given-$(basename "$WKEY").der"
         if [ ! -s "$der" ]; then
             if grep -q "PUBLIC KEY" "$WKEY"; then
@@ -163,8 +182,32 @@ KEYS_JSON="$OUT/.keys.jsonl"
 add_key() {
     local name="$1" kspec="$2" alg="$3" wspec="$4" itype="${5:-NEW_KEY_MATERIAL}" label="${6:-}"
     ARN_SEQ=$((ARN_SEQ + 1))
-    local uuid material
+    local uuid material replicas='[]' r rn rr ra rw rp rdir rder
     uuid=$(printf '%08x-0000-4000-8000-%012x' "$ARN_SEQ" "$ARN_SEQ")
+    for r in "${REPLICAS[@]}"; do
+        IFS=: read -r rn rr ra rw rp <<< "$r"
+        [ "$rn" = "$name" ] || continue
+        uuid=$(printf 'mrk-%032x' "$ARN_SEQ")
+    done
+    for r in "${REPLICAS[@]}"; do
+        IFS=: read -r rn rr ra rw rp <<< "$r"
+        [ "$rn" = "$name" ] || continue
+        [ -n "$rr" ] && [ -n "$ra" ] && [ -n "$rw" ] || die "--replica $r: need NAME:REGION:ALGORITHM:WRAPPING_KEY_SPEC"
+        rdir="$OUT/keys/$name/replicas/$rr"
+        mkdir -p "$rdir"
+        if [ -n "$rp" ]; then
+            rder="$WKEYDIR/given-$(basename "$rp").der"
+            [ -s "$rder" ] || openssl pkey -in "$rp" -pubout -outform DER -out "$rder"
+        else
+            rder=$(spki_for "$rw" "$rr")
+        fi
+        cp "$rder" "$rdir/WrappingPublicKey.bin"
+        head -c "$TOKSIZE" /dev/urandom > "$rdir/ImportToken.bin"
+        replicas=$(jq -c --arg region "$rr" --arg arn "arn:aws:kms:$rr:$ACCOUNT:key/$uuid" \
+            --arg alg "$ra" --arg wspec "$rw" --arg valid "$VALIDTO" \
+            '. + [{region: $region, key_arn: $arn, wrapping_algorithm: $alg,
+                   wrapping_key_spec: $wspec, parameters_valid_to: $valid}]' <<< "$replicas")
+    done
     if [ -n "$label" ]; then
         material=$(printf '{"source":"existing","hsm_label":"%s"}' "$label")
     else
@@ -175,9 +218,14 @@ add_key() {
     head -c "$TOKSIZE" /dev/urandom > "$OUT/keys/$name/ImportToken.bin"
     printf '{"name":"%s","alias":"alias/%s","environment":"%s","service":"%s","key_arn":"arn:aws:kms:%s:%s:key/%s","key_spec":"%s","import_type":"%s","material":%s,"wrapping_algorithm":"%s","wrapping_key_spec":"%s","parameters_valid_to":"%s"}\n' \
         "$name" "$name" "$ENVIRONMENT" "$SERVICE" "$REGION" "$ACCOUNT" "$uuid" "$kspec" "$itype" \
-        "$material" "$alg" "$wspec" "$VALIDTO" >> "$KEYS_JSON"
+        "$material" "$alg" "$wspec" "$VALIDTO" |
+        if [ "$replicas" = '[]' ]; then cat; else jq -c --argjson r "$replicas" '. + {replicas: $r}'; fi >> "$KEYS_JSON"
 }
 
+for r in "${REPLICAS[@]}"; do
+    IFS=: read -r rn _ <<< "$r"
+    printf '%s\n' "${KEYS[@]}" | grep -q "^$rn:" || die "--replica $r: no --key named $rn"
+done
 for k in "${KEYS[@]}"; do
     IFS=: read -r n s a w it lb <<< "$k"
     [ -n "$n" ] && [ -n "$s" ] && [ -n "$a" ] && [ -n "$w" ] || die "--key $k: need NAME:KEY_SPEC:ALGORITHM:WRAPPING_KEY_SPEC"

@@ -744,3 +744,229 @@ fn existing_material_is_rewrapped_and_foreign_labels_are_never_reused() {
     let err = assert_exit(&run, 50, "existing material that is not there");
     assert!(err.contains("no-such-key"), "{err}");
 }
+
+/// Unwraps `material` (RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256 under
+/// the private `wrap_key` of `modulus_bytes`) with openssl: the AES key's
+/// CMAC KCV, or the SHA-256 of the private key's SPKI.
+fn openssl_unwrap_fingerprint(
+    material: &Path,
+    wrap_key: &Path,
+    modulus_bytes: usize,
+    key_spec: &str,
+    tmp: &Path,
+) -> String {
+    use sha2::Digest;
+    let oaep = |input: &Path| {
+        sh(Command::new("openssl")
+            .args(["pkeyutl", "-decrypt", "-inkey"])
+            .arg(wrap_key)
+            .args([
+                "-pkeyopt",
+                "rsa_padding_mode:oaep",
+                "-pkeyopt",
+                "rsa_oaep_md:sha256",
+                "-pkeyopt",
+                "rsa_mgf1_md:sha256",
+                "-in",
+            ])
+            .arg(input))
+    };
+    if key_spec == "SYMMETRIC_DEFAULT" {
+        let aes = oaep(material);
+        assert_eq!(aes.len(), 32, "{}", material.display());
+        let zero = tmp.join("zero");
+        std::fs::write(&zero, [0u8; 16]).unwrap();
+        let mac = sh(Command::new("openssl")
+            .args(["mac", "-cipher", "AES-256-CBC", "-macopt"])
+            .arg(format!("hexkey:{}", hex::encode(&aes)))
+            .arg("-in")
+            .arg(&zero)
+            .arg("CMAC"));
+        return String::from_utf8(mac).unwrap().trim().to_uppercase()[..6].to_string();
+    }
+    let all = std::fs::read(material).unwrap();
+    let (head, tail) = all.split_at(modulus_bytes);
+    let (h, t, p8) = (tmp.join("oaep"), tmp.join("kwp"), tmp.join("p8"));
+    std::fs::write(&h, head).unwrap();
+    std::fs::write(&t, tail).unwrap();
+    let kek = oaep(&h);
+    sh(Command::new("openssl")
+        .args(["enc", "-d", "-id-aes256-wrap-pad", "-iv", "A65959A6", "-K"])
+        .arg(hex::encode(&kek))
+        .arg("-in")
+        .arg(&t)
+        .arg("-out")
+        .arg(&p8));
+    let spki = sh(Command::new("openssl")
+        .args([
+            "pkey", "-inform", "DER", "-pubout", "-outform", "DER", "-in",
+        ])
+        .arg(&p8));
+    hex::encode(sha2::Sha256::digest(&spki))
+}
+
+#[test]
+fn a_multi_region_key_is_one_hsm_key_wrapped_for_its_primary_and_each_replica() {
+    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let request = wb.path("usb/request");
+    wb.make_request(
+        &request,
+        &[
+            "--key",
+            "prod-s3:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_4096",
+            "--replica",
+            "prod-s3:us-east-1:RSAES_OAEP_SHA_256:RSA_2048",
+            "--replica",
+            "prod-s3:ap-southeast-2:RSAES_OAEP_SHA_256:RSA_3072",
+            "--key",
+            "signing-ecc:ECC_NIST_P256:RSA_AES_KEY_WRAP_SHA_256:RSA_4096",
+            "--replica",
+            "signing-ecc:us-east-1:RSA_AES_KEY_WRAP_SHA_256:RSA_2048",
+            "--key",
+            "plain:HMAC_256:RSAES_OAEP_SHA_256:RSA_4096",
+        ],
+    );
+    let out = wb.path("usb/import");
+    let run = wb
+        .airlock()
+        .args(wb.ceremony_args(&request, &out, &["alice", "bob"]))
+        .output()
+        .unwrap();
+    assert_ok(&run, "ceremony run with replicas");
+    bundle_verifies(&wb, &out);
+    sh(Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(&out));
+
+    // import.json: three keys, the replicas under their key, EXISTING.
+    let manifest = read_json(&out.join("import.json"));
+    let keys = manifest["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 3);
+    let regions = |k: &Value| -> Vec<String> {
+        k["replicas"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| {
+                        assert_eq!(r["import_type"], "EXISTING_KEY_MATERIAL");
+                        r["region"].as_str().unwrap().to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(regions(&keys[0]), ["us-east-1", "ap-southeast-2"]);
+    assert_eq!(regions(&keys[1]), ["us-east-1"]);
+    assert!(keys[2].get("replicas").is_none(), "{}", keys[2]);
+    assert!(
+        keys[0]["replicas"][0]["key_arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:kms:us-east-1:111122223333:key/mrk-")
+    );
+
+    // Every wrapping opens, with that Region's own wrapping key, to the
+    // same material: one KCV (AES) or one public key (ECC) per key.
+    let tmp = tempfile::tempdir().unwrap();
+    for (k, wrappings) in [
+        (
+            &keys[0],
+            vec![
+                ("".to_string(), "RSA_4096", 512),
+                ("replicas/us-east-1/".to_string(), "RSA_2048-us-east-1", 256),
+                (
+                    "replicas/ap-southeast-2/".to_string(),
+                    "RSA_3072-ap-southeast-2",
+                    384,
+                ),
+            ],
+        ),
+        (
+            &keys[1],
+            vec![
+                ("".to_string(), "RSA_4096", 512),
+                ("replicas/us-east-1/".to_string(), "RSA_2048-us-east-1", 256),
+            ],
+        ),
+    ] {
+        let name = k["name"].as_str().unwrap();
+        let spec = k["key_spec"].as_str().unwrap();
+        let expected = k["kcv"]
+            .as_str()
+            .or(k["public_key_sha256"].as_str())
+            .unwrap()
+            .to_string();
+        let mut digests = std::collections::BTreeSet::new();
+        for (sub, wkey, bytes) in wrappings {
+            let dir = out.join("keys").join(name).join(&sub);
+            let material = dir.join("EncryptedKeyMaterial.bin");
+            digests.insert(std::fs::read(&material).unwrap());
+            assert_eq!(
+                std::fs::read(dir.join("ImportToken.bin")).unwrap(),
+                std::fs::read(
+                    request
+                        .join("keys")
+                        .join(name)
+                        .join(&sub)
+                        .join("ImportToken.bin")
+                )
+                .unwrap(),
+                "{name}/{sub}: the import token is the request's"
+            );
+            let got = openssl_unwrap_fingerprint(
+                &material,
+                &wb.wrapping_key(wkey),
+                bytes,
+                spec,
+                tmp.path(),
+            );
+            assert_eq!(got, expected, "{name}/{sub}: the same material");
+        }
+        assert_eq!(digests.len(), k["replicas"].as_array().unwrap().len() + 1);
+    }
+
+    // The journal: one key_generated per key, one key_wrapped per wrapping
+    // (the replicas' naming their Region and ARN).
+    let journal = only_ceremony_journal(&wb);
+    let entries: Vec<Value> = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |event: &str, name: &str| -> Vec<&Value> {
+        entries
+            .iter()
+            .filter(|e| e["event"] == event && e["data"]["name"] == name)
+            .collect()
+    };
+    assert_eq!(of("key_generated", "prod-s3").len(), 1);
+    let wraps = of("key_wrapped", "prod-s3");
+    assert_eq!(wraps.len(), 3);
+    assert!(wraps[0]["data"].get("replica_region").is_none());
+    assert_eq!(wraps[1]["data"]["replica_region"], "us-east-1");
+    assert_eq!(wraps[2]["data"]["replica_region"], "ap-southeast-2");
+    assert!(
+        wraps
+            .iter()
+            .all(|w| w["data"]["label"] == wraps[0]["data"]["label"])
+    );
+    assert_eq!(of("key_wrapped", "plain").len(), 1);
+
+    // The paper: three keys with six wrappings, a row per replica.
+    let text = String::from_utf8(sh(Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(out.join("attestation.pdf"))
+        .arg("-")))
+    .unwrap();
+    assert!(text.contains("Keys (3, 6 wrappings)"), "{text}");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("replica (same key)"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows[0].trim_start().starts_with("+ us-east-1"), "{text}");
+    assert!(
+        rows[1].trim_start().starts_with("+ ap-southeast-2"),
+        "{text}"
+    );
+}

@@ -302,3 +302,43 @@ fn review_keeps_the_totals_confirmations_and_digest_on_screen_at_1024x768() {
     confirm_review(&mut h);
     on_screen(&h, "Continue to Generate & wrap");
 }
+
+#[test]
+fn review_shows_each_multi_region_key_with_its_replica_regions_at_1024x768() {
+    let ws = workstation(1);
+    let request = ws.dir.path().join("usb/request-mrk");
+    make_request(
+        &request,
+        &[
+            "--request-id",
+            "gui-mrk-request",
+            "--key",
+            "prod-s3:SYMMETRIC_DEFAULT:RSAES_OAEP_SHA_256:RSA_4096",
+            "--replica",
+            "prod-s3:us-east-1:RSAES_OAEP_SHA_256:RSA_2048",
+            "--replica",
+            "prod-s3:ap-southeast-2:RSAES_OAEP_SHA_256:RSA_2048",
+            "--key",
+            "plain:HMAC_256:RSAES_OAEP_SHA_256:RSA_4096",
+        ],
+    );
+    let mut h = harness_sized(&ws, vec![request], [1024.0, 768.0]);
+    to_review(&mut h);
+    for label in [
+        "+ 2 replicas",
+        "Multi-Region: prod-s3 also wrapped for us-east-1, ap-southeast-2.",
+        "alice confirms the plan",
+        "The digests match: confirm (journaled)",
+    ] {
+        let r = h.get_by_label(label).rect();
+        assert!(
+            r.max.y <= 768.0 && r.max.x <= 1024.0,
+            "{label:?} is off a 1024x768 screen at {r:?}"
+        );
+    }
+    // Only the multi-Region key has a replicas line in the list.
+    assert_eq!(h.query_all_by_label_contains("replica").count(), 1);
+    let plan = h.state().snapshot().request.clone().unwrap().plan;
+    assert_eq!(plan[0].replica_regions, ["us-east-1", "ap-southeast-2"]);
+    assert!(plan[1].replica_regions.is_empty());
+}

@@ -1250,3 +1250,191 @@ fn order_of_checks_is_the_documented_one() {
     });
     assert_eq!(s.verify(&b, &[]).status.code(), Some(17));
 }
+
+// ---------------------------------------------------------------- replicas
+
+const MRK: &str = "mrk-1234567890abcdef1234567890abcdef";
+
+/// Makes `prod-s3` a multi-Region key (an `mrk-` id) with replicas in
+/// us-east-1 (RSA_2048 wrapping key) and ap-southeast-2 (RSA_3072), each
+/// with its own files, then `f` changes the result; re-summed and signed.
+fn with_replicas(d: &Path, f: impl FnOnce(&Path, &mut Value)) {
+    for (region, pem) in [
+        ("us-east-1", "test-only-wrapping-rsa2048.pub.pem"),
+        ("ap-southeast-2", "test-only-wrapping-rsa3072.pub.pem"),
+    ] {
+        fs::create_dir_all(d.join("keys/prod-s3/replicas").join(region)).unwrap();
+        write(
+            d,
+            &format!("keys/prod-s3/replicas/{region}/WrappingPublicKey.bin"),
+            &der(pem),
+        );
+        write(
+            d,
+            &format!("keys/prod-s3/replicas/{region}/ImportToken.bin"),
+            format!("token for {region}").as_bytes(),
+        );
+    }
+    let p = d.join("request.json");
+    let mut v: Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+    let k = key0(&mut v);
+    let valid = k["parameters_valid_to"].clone();
+    k["key_arn"] = format!("arn:aws:kms:eu-west-1:111122223333:key/{MRK}").into();
+    k["replicas"] = serde_json::json!([
+        {"region": "us-east-1", "key_arn": format!("arn:aws:kms:us-east-1:111122223333:key/{MRK}"),
+         "wrapping_algorithm": "RSAES_OAEP_SHA_256", "wrapping_key_spec": "RSA_2048",
+         "parameters_valid_to": valid},
+        {"region": "ap-southeast-2", "key_arn": format!("arn:aws:kms:ap-southeast-2:111122223333:key/{MRK}"),
+         "wrapping_algorithm": "RSAES_OAEP_SHA_256", "wrapping_key_spec": "RSA_3072",
+         "parameters_valid_to": valid},
+    ]);
+    f(d, &mut v);
+    fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    resum(d);
+}
+
+fn replica(v: &mut Value, i: usize) -> &mut Value {
+    &mut v["keys"][0]["replicas"][i]
+}
+
+#[test]
+fn multi_region_replicas_are_checked_like_keys() {
+    run_matrix(&[
+        case(
+            "two replicas with their own wrapping keys",
+            |d| with_replicas(d, |_, _| {}),
+            0,
+            &[],
+        ),
+        case(
+            "replicas on a key that is not multi-Region",
+            |d| {
+                with_replicas(d, |_, v| {
+                    key0(v)["key_arn"] =
+                        "arn:aws:kms:eu-west-1:111122223333:key/00000001-0000-4000-8000-000000000001"
+                            .into();
+                })
+            },
+            13,
+            &["prod-s3", "replicas", "mrk-"],
+        ),
+        case(
+            "a replica ARN with another key id",
+            |d| {
+                with_replicas(d, |_, v| {
+                    replica(v, 0)["key_arn"] =
+                        "arn:aws:kms:us-east-1:111122223333:key/mrk-00000000000000000000000000000000"
+                            .into();
+                })
+            },
+            13,
+            &["replicas[0].key_arn", "not a replica of"],
+        ),
+        case(
+            "a replica in another account",
+            |d| {
+                with_replicas(d, |_, v| {
+                    replica(v, 1)["key_arn"] =
+                        format!("arn:aws:kms:ap-southeast-2:444455556666:key/{MRK}").into();
+                })
+            },
+            13,
+            &["replicas[1].key_arn", "same account"],
+        ),
+        case(
+            "a replica whose ARN is in another region than it says",
+            |d| {
+                with_replicas(d, |_, v| {
+                    replica(v, 0)["region"] = "us-west-2".into();
+                })
+            },
+            13,
+            &["replicas[0].key_arn", "us-west-2"],
+        ),
+        case(
+            "a replica in the primary's own region",
+            |d| {
+                with_replicas(d, |_, v| {
+                    replica(v, 0)["region"] = "eu-west-1".into();
+                    replica(v, 0)["key_arn"] =
+                        format!("arn:aws:kms:eu-west-1:111122223333:key/{MRK}").into();
+                })
+            },
+            13,
+            &["replicas[0].region", "primary"],
+        ),
+        case(
+            "the same region twice",
+            |d| {
+                with_replicas(d, |_, v| {
+                    let first = replica(v, 0).clone();
+                    *replica(v, 1) = first;
+                })
+            },
+            13,
+            &["replicas[1].region", "twice"],
+        ),
+        case(
+            "an unknown field in a replica",
+            |d| {
+                with_replicas(d, |_, v| {
+                    replica(v, 0)["import_type"] = "NEW_KEY_MATERIAL".into();
+                })
+            },
+            13,
+            &["import_type"],
+        ),
+        case(
+            "a replica without its import token",
+            |d| {
+                with_replicas(d, |d, _| {
+                    fs::remove_file(d.join("keys/prod-s3/replicas/us-east-1/ImportToken.bin"))
+                        .unwrap();
+                })
+            },
+            10,
+            &["keys/prod-s3/replicas/us-east-1/ImportToken.bin", "missing"],
+        ),
+        case(
+            "files for a region the request does not list",
+            |d| {
+                with_replicas(d, |d, _| {
+                    fs::create_dir_all(d.join("keys/prod-s3/replicas/sa-east-1")).unwrap();
+                    write(d, "keys/prod-s3/replicas/sa-east-1/ImportToken.bin", b"x");
+                })
+            },
+            10,
+            &["keys/prod-s3/replicas/sa-east-1/ImportToken.bin", "no key"],
+        ),
+        case(
+            "a replica's wrapping key of another size than it says",
+            |d| {
+                with_replicas(d, |_, v| {
+                    replica(v, 1)["wrapping_key_spec"] = "RSA_4096".into();
+                })
+            },
+            15,
+            &["prod-s3/replicas/ap-southeast-2", "RSA-3072", "RSA_4096"],
+        ),
+        case(
+            "a replica with SHA-1 without --allow-sha1",
+            |d| {
+                with_replicas(d, |_, v| {
+                    replica(v, 0)["wrapping_algorithm"] = "RSAES_OAEP_SHA_1".into();
+                })
+            },
+            14,
+            &["prod-s3/replicas/us-east-1", "--allow-sha1"],
+        ),
+        case(
+            "a replica's import parameters expired",
+            |d| {
+                with_replicas(d, |_, v| {
+                    replica(v, 1)["parameters_valid_to"] = "2020-01-01T00:00:00Z".into();
+                })
+            },
+            18,
+            &["prod-s3/replicas/ap-southeast-2", "expired"],
+        ),
+    ]);
+}

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use airlock_core::import_bundle::{ImportExpectations, VerifiedImportBundle, verify_import_bundle};
 use airlock_core::journal::{JournalEntry, JournalSummary, verify_journal_file};
+use airlock_core::request::replica_rel;
 use airlock_core::signature::SignerKey;
 use serde_json::Value;
 
@@ -96,6 +97,21 @@ pub struct KeyLine {
     pub kcv: Option<String>,
     /// The first [`MATERIAL_PREFIX_HEX`] hex digits of the SHA-256 of
     /// `keys/<name>/EncryptedKeyMaterial.bin`.
+    pub material_sha256_prefix: String,
+    /// The same material's further wrappings, one per multi-Region
+    /// replica (empty for a single-Region key).
+    pub replicas: Vec<ReplicaLine>,
+}
+
+/// One more wrapping of a key's material, for a multi-Region replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaLine {
+    /// The replica's Region.
+    pub region: String,
+    /// Wrapping algorithm for this Region's wrapping key.
+    pub wrapping_algorithm: String,
+    /// The first [`MATERIAL_PREFIX_HEX`] hex digits of the SHA-256 of
+    /// `keys/<name>/replicas/<region>/EncryptedKeyMaterial.bin`.
     pub material_sha256_prefix: String,
 }
 
@@ -352,6 +368,21 @@ impl AttestationInput {
             if k.wrapping_algorithm.is_sha1() {
                 sha1_keys.push(k.name.clone());
             }
+            let mut replicas = Vec::with_capacity(k.replicas.len());
+            for r in &k.replicas {
+                let rel = replica_rel(&k.name, &r.region);
+                let digest = bundle.replica_material_sha256.get(&rel).ok_or_else(|| {
+                    content(format!("no EncryptedKeyMaterial.bin digest for {rel}"))
+                })?;
+                if r.wrapping_algorithm.is_sha1() {
+                    sha1_keys.push(rel.clone());
+                }
+                replicas.push(ReplicaLine {
+                    region: r.region.clone(),
+                    wrapping_algorithm: r.wrapping_algorithm.as_str().to_string(),
+                    material_sha256_prefix: digest.to_hex()[..MATERIAL_PREFIX_HEX].to_string(),
+                });
+            }
             keys.push(KeyLine {
                 name: k.name.clone(),
                 alias: k.alias.clone(),
@@ -359,6 +390,7 @@ impl AttestationInput {
                 wrapping_algorithm: k.wrapping_algorithm.as_str().to_string(),
                 kcv: k.kcv.clone(),
                 material_sha256_prefix: digest.to_hex()[..MATERIAL_PREFIX_HEX].to_string(),
+                replicas,
             });
         }
 

@@ -319,10 +319,21 @@ struct AppendixRef {
 fn keys_summary(p: &mut Pages, a: &AttestationInput) -> AppendixRef {
     heading(p, &format!("Keys ({})", a.keys.len()));
     let mut totals: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    let mut replicas = 0;
     for k in &a.keys {
         *totals
             .entry((k.key_spec.as_str(), k.wrapping_algorithm.as_str()))
             .or_default() += 1;
+        replicas += k.replicas.len();
+    }
+    if replicas > 0 {
+        row(
+            p,
+            "Multi-Region",
+            &format!("{replicas} more wrappings of these keys for replica Regions"),
+            Face::Sans,
+            BODY,
+        );
     }
     for (i, ((spec, alg), n)) in totals.into_iter().enumerate() {
         let label = if i == 0 { "By spec and algorithm" } else { "" };
@@ -358,7 +369,17 @@ fn keys(p: &mut Pages, a: &AttestationInput) {
 }
 
 fn keys_table(p: &mut Pages, a: &AttestationInput, title: &str) {
-    heading(p, &format!("{title} ({})", a.keys.len()));
+    let wrappings: usize = a.keys.iter().map(|k| 1 + k.replicas.len()).sum();
+    if wrappings == a.keys.len() {
+        heading(p, &format!("{title} ({})", a.keys.len()));
+    } else {
+        // A multi-Region key is one key (one HSM object) with a wrapping
+        // per Region: its replicas are rows under it, not keys of their own.
+        heading(
+            p,
+            &format!("{title} ({}, {wrappings} wrappings)", a.keys.len()),
+        );
+    }
     let size = 7.5;
     let cols: [(&str, f32, Face); 6] = [
         ("Name", 0.16, Face::Sans),
@@ -383,15 +404,33 @@ fn keys_table(p: &mut Pages, a: &AttestationInput, title: &str) {
     };
     p.ensure(30.0);
     header(p);
-    for (n, k) in a.keys.iter().enumerate() {
-        let cells = [
-            k.name.clone(),
-            k.alias.clone(),
-            k.key_spec.clone(),
-            k.wrapping_algorithm.clone(),
-            k.kcv.clone().unwrap_or_else(|| "—".into()),
-            k.material_sha256_prefix.clone(),
-        ];
+    let rows = a.keys.iter().enumerate().flat_map(|(n, k)| {
+        std::iter::once((
+            n,
+            [
+                k.name.clone(),
+                k.alias.clone(),
+                k.key_spec.clone(),
+                k.wrapping_algorithm.clone(),
+                k.kcv.clone().unwrap_or_else(|| "—".into()),
+                k.material_sha256_prefix.clone(),
+            ],
+        ))
+        .chain(k.replicas.iter().map(move |r| {
+            (
+                n,
+                [
+                    format!("+ {}", r.region),
+                    "replica (same key)".to_string(),
+                    k.key_spec.clone(),
+                    r.wrapping_algorithm.clone(),
+                    k.kcv.clone().unwrap_or_else(|| "—".into()),
+                    r.material_sha256_prefix.clone(),
+                ],
+            )
+        }))
+    });
+    for (n, cells) in rows {
         let wrapped: Vec<Vec<String>> = cells
             .iter()
             .enumerate()
@@ -440,6 +479,17 @@ fn keys_table(p: &mut Pages, a: &AttestationInput, title: &str) {
         "EKM SHA-256 (16): the first 16 hex digits of the SHA-256 of keys/<name>/EncryptedKeyMaterial.bin.",
     );
     p.y += 10.0;
+    if wrappings != a.keys.len() {
+        p.text_grey(
+            Face::Sans,
+            7.0,
+            p.left(),
+            p.y + 8.0,
+            LABEL_GREY,
+            "A replica row is the same HSM key wrapped for that Region: keys/<name>/replicas/<region>/EncryptedKeyMaterial.bin.",
+        );
+        p.y += 10.0;
+    }
 }
 
 fn seal(p: &mut Pages, a: &AttestationInput) {
@@ -581,7 +631,8 @@ pub fn layout(a: &AttestationInput) -> Result<Pages, AttestError> {
     title(&mut p, a);
     warnings(&mut p, a);
     digest_box(&mut p, a)?;
-    if a.keys.len() <= INLINE_KEY_ROWS {
+    let table_rows: usize = a.keys.iter().map(|k| 1 + k.replicas.len()).sum();
+    if table_rows <= INLINE_KEY_ROWS {
         ceremony(&mut p, a);
         keys(&mut p, a);
         seal(&mut p, a);

@@ -42,6 +42,23 @@ pub struct PlanKey {
     pub hsm_label: String,
     /// SHA-256 of the AWS wrapping public key (DER SPKI), hex.
     pub wrapping_key_fingerprint: String,
+    /// Multi-Region replicas that take the same HSM key, each wrapped
+    /// under its own Region's wrapping key (empty for most keys).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<PlanReplica>,
+}
+
+/// One replica of a multi-Region key in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanReplica {
+    /// The replica's Region.
+    pub region: String,
+    /// The replica key's ARN (same account and `mrk-` id as the key).
+    pub key_arn: String,
+    /// Wrapping algorithm for this Region.
+    pub wrapping_algorithm: String,
+    /// SHA-256 of this Region's AWS wrapping public key (DER SPKI), hex.
+    pub wrapping_key_fingerprint: String,
 }
 
 /// Everything the ceremony will do, before it does any of it.
@@ -84,6 +101,18 @@ impl CeremonyPlan {
                         Material::Generate => crate::runner::generated_label(&r.name, &request_id),
                     },
                     wrapping_key_fingerprint: hex::encode(Sha256::digest(&k.wrapping_public_key)),
+                    replicas: k
+                        .replicas
+                        .iter()
+                        .map(|vr| PlanReplica {
+                            region: vr.request.region.to_string(),
+                            key_arn: vr.request.key_arn.to_string(),
+                            wrapping_algorithm: vr.request.wrapping_algorithm.to_string(),
+                            wrapping_key_fingerprint: hex::encode(Sha256::digest(
+                                &vr.wrapping_public_key,
+                            )),
+                        })
+                        .collect(),
                 }
             })
             .collect();
@@ -92,6 +121,11 @@ impl CeremonyPlan {
             *totals
                 .entry(format!("{} / {}", k.key_spec, k.wrapping_algorithm))
                 .or_insert(0) += 1;
+            if !k.replicas.is_empty() {
+                *totals
+                    .entry("replica wrappings of multi-Region keys".to_string())
+                    .or_insert(0) += k.replicas.len();
+            }
         }
         CeremonyPlan {
             request_id,

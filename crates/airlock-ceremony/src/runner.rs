@@ -32,15 +32,17 @@ use airlock_core::import_bundle::{
     JOURNAL_FILE, VerifiedImportBundle, verify_import_bundle,
 };
 use airlock_core::import_manifest::{
-    HsmRecord, IMPORT_FORMAT, ImportKey, ImportManifest, Workstation,
+    HsmRecord, IMPORT_FORMAT, ImportKey, ImportManifest, ImportReplica, Workstation,
 };
 use airlock_core::journal::{Actor, JournalEntry, JournalWriter};
 use airlock_core::key_binding::KeyBinding;
 use airlock_core::quorum::{AuthOutcome, CustodianName, QuorumLogin, ROSTER_FILE_NAME, Roster};
 use airlock_core::request::schema::Material;
-use airlock_core::request::{VerifiedRequest, VerifyOptions, rfc3339, verify_request_bundle};
+use airlock_core::request::{
+    VerifiedRequest, VerifyOptions, replica_rel, rfc3339, verify_request_bundle,
+};
 use airlock_core::signature::SignerKey;
-use airlock_core::spec::{KeySpec, WrappingAlgorithm};
+use airlock_core::spec::{ImportType, KeySpec, WrappingAlgorithm};
 use airlock_core::staged_dir::StagedDir;
 use airlock_core::sums::{Sha256Digest, Sha256Sums};
 use airlock_core::trust::TrustStore;
@@ -172,6 +174,24 @@ pub struct KeyOutcome {
     pub material_sha256: String,
     /// The wrapped material itself, held in memory until it is sealed
     /// (never written anywhere but the staged bundle).
+    pub(crate) material: EncryptedMaterial,
+    /// The same HSM object wrapped again for each multi-Region replica,
+    /// in request order (empty for a single-Region key).
+    pub replicas: Vec<ReplicaOutcome>,
+}
+
+/// One more wrapping of a key's HSM object: for a multi-Region replica,
+/// under that Region's wrapping key.
+#[derive(Debug, Clone)]
+pub struct ReplicaOutcome {
+    /// The replica's Region.
+    pub region: String,
+    /// The replica key's ARN.
+    pub key_arn: String,
+    /// The wrap path used.
+    pub wrap_path: WrapPath,
+    /// SHA-256 of the replica's `EncryptedKeyMaterial.bin`.
+    pub material_sha256: String,
     pub(crate) material: EncryptedMaterial,
 }
 
@@ -704,7 +724,7 @@ impl Ceremony {
             .iter()
             .map(|k| {
                 let r = &k.request;
-                json!({
+                let mut v = json!({
                     "name": r.name.to_string(),
                     "key_arn": r.key_arn.to_string(),
                     "key_spec": r.key_spec,
@@ -715,7 +735,22 @@ impl Ceremony {
                         Material::Generate => generated_label(&r.name, &request.request_id),
                     },
                     "wrapping_key_fingerprint": sha256_hex(&k.wrapping_public_key),
-                })
+                });
+                if !k.replicas.is_empty() {
+                    v["replicas"] = k
+                        .replicas
+                        .iter()
+                        .map(|vr| {
+                            json!({
+                                "region": vr.request.region.as_str(),
+                                "key_arn": vr.request.key_arn.to_string(),
+                                "wrapping_algorithm": vr.request.wrapping_algorithm,
+                                "wrapping_key_fingerprint": sha256_hex(&vr.wrapping_public_key),
+                            })
+                        })
+                        .collect();
+                }
+                v
             })
             .collect();
         j.append(
@@ -886,10 +921,15 @@ impl Ceremony {
                 needs: "do it before the quorum login",
             });
         }
+        // Every wrapping key the ceremony will wrap under: each key's and
+        // each of its replicas'.
         let keys: Vec<&[u8]> = request
             .keys
             .iter()
-            .map(|k| k.wrapping_public_key.as_slice())
+            .flat_map(|k| {
+                std::iter::once(k.wrapping_public_key.as_slice())
+                    .chain(k.replicas.iter().map(|r| r.wrapping_public_key.as_slice()))
+            })
             .collect();
         match self.hsm.so_mark_trusted(so_pin, &keys) {
             Ok(t) => {
@@ -964,9 +1004,13 @@ impl Ceremony {
 
         let request = self.request.as_ref().expect("checked");
         let mut algs: Vec<WrappingAlgorithm> = Vec::new();
-        for k in &request.keys {
-            if !algs.contains(&k.request.wrapping_algorithm) {
-                algs.push(k.request.wrapping_algorithm);
+        let every_algorithm = request.keys.iter().flat_map(|k| {
+            std::iter::once(k.request.wrapping_algorithm)
+                .chain(k.replicas.iter().map(|r| r.request.wrapping_algorithm))
+        });
+        for alg in every_algorithm {
+            if !algs.contains(&alg) {
+                algs.push(alg);
             }
         }
         let mut specs: Vec<KeySpec> = Vec::new();
@@ -1507,6 +1551,42 @@ impl Ceremony {
                     "encrypted_key_material_sha256": material_sha256,
                 }),
             )?;
+            // A multi-Region key: the same HSM object, wrapped once more
+            // under each replica Region's wrapping key.
+            let mut replicas = Vec::with_capacity(vk.replicas.len());
+            for vr in &vk.replicas {
+                let r = &vr.request;
+                let session = self.session.as_mut().expect("logged in");
+                let again = match &self.trusted {
+                    Some(t) => session.wrap_trusted(
+                        &key,
+                        &vr.wrapping_public_key,
+                        r.wrapping_algorithm,
+                        t,
+                    )?,
+                    None => session.wrap(&key, &vr.wrapping_public_key, r.wrapping_algorithm)?,
+                };
+                let sha = sha256_hex(&again.bytes);
+                self.log_deferred(
+                    "key_wrapped",
+                    Actor::System,
+                    json!({
+                        "name": name, "label": label,
+                        "replica_region": r.region.as_str(),
+                        "key_arn": r.key_arn.to_string(),
+                        "wrapping_algorithm": r.wrapping_algorithm,
+                        "wrap_path": again.path.as_str(),
+                        "encrypted_key_material_sha256": sha,
+                    }),
+                )?;
+                replicas.push(ReplicaOutcome {
+                    region: r.region.as_str().to_string(),
+                    key_arn: r.key_arn.to_string(),
+                    wrap_path: again.path,
+                    material_sha256: sha,
+                    material: EncryptedMaterial(again.bytes),
+                });
+            }
             on_event(Event::KeyDone {
                 index: i + 1,
                 total,
@@ -1524,6 +1604,7 @@ impl Ceremony {
                 wrap_path: wrapped.path,
                 material_sha256,
                 material: EncryptedMaterial(wrapped.bytes),
+                replicas,
             });
         }
         self.journal.as_mut().expect("open").sync()?;
@@ -1576,6 +1657,12 @@ impl Ceremony {
                     k.request.name.to_string(),
                     k.request.wrapping_key_spec.bytes(),
                 );
+                for vr in &k.replicas {
+                    wrapping_key_bytes.insert(
+                        replica_rel(k.request.name.as_str(), vr.request.region.as_str()),
+                        vr.request.wrapping_key_spec.bytes(),
+                    );
+                }
             }
         }
         ImportExpectations { wrapping_key_bytes }
@@ -1600,18 +1687,27 @@ impl Ceremony {
             .map_err(CeremonyError::ReadBack)?;
         let request = self.request.as_ref().expect("verified");
         for vk in &request.keys {
-            let p = dir
-                .join("keys")
-                .join(vk.request.name.to_string())
-                .join(IMPORT_TOKEN_FILE);
-            let copied = fs::read(&p).map_err(CeremonyError::io("reading back", &p))?;
-            if copied != vk.import_token {
-                return Err(CeremonyError::ReadBack(
-                    airlock_core::import_bundle::ImportBundleError::KeyFiles {
-                        name: vk.request.name.to_string(),
-                        problem: "ImportToken.bin is not byte-identical to the request's".into(),
-                    },
-                ));
+            let name = vk.request.name.as_str();
+            let tokens = std::iter::once((name.to_string(), &vk.import_token)).chain(
+                vk.replicas.iter().map(|vr| {
+                    (
+                        replica_rel(name, vr.request.region.as_str()),
+                        &vr.import_token,
+                    )
+                }),
+            );
+            for (rel, token) in tokens {
+                let p = dir.join("keys").join(&rel).join(IMPORT_TOKEN_FILE);
+                let copied = fs::read(&p).map_err(CeremonyError::io("reading back", &p))?;
+                if &copied != token {
+                    return Err(CeremonyError::ReadBack(
+                        airlock_core::import_bundle::ImportBundleError::KeyFiles {
+                            name: rel,
+                            problem: "ImportToken.bin is not byte-identical to the request's"
+                                .into(),
+                        },
+                    ));
+                }
             }
         }
         Ok(verified)
@@ -1654,6 +1750,26 @@ impl Ceremony {
             if !wrap_paths.contains(&outcome.wrap_path.as_str()) {
                 wrap_paths.push(outcome.wrap_path.as_str());
             }
+            let mut replicas = Vec::with_capacity(vk.replicas.len());
+            for (vr, ro) in vk.replicas.iter().zip(&outcome.replicas) {
+                let r = &vr.request;
+                let rel = replica_rel(&name, r.region.as_str());
+                put(
+                    format!("keys/{rel}/{ENCRYPTED_MATERIAL_FILE}"),
+                    &ro.material.0,
+                )?;
+                put(format!("keys/{rel}/{IMPORT_TOKEN_FILE}"), &vr.import_token)?;
+                if !wrap_paths.contains(&ro.wrap_path.as_str()) {
+                    wrap_paths.push(ro.wrap_path.as_str());
+                }
+                replicas.push(ImportReplica {
+                    region: r.region.as_str().to_string(),
+                    key_arn: r.key_arn.to_string(),
+                    import_type: ImportType::ExistingKeyMaterial,
+                    wrapping_algorithm: r.wrapping_algorithm,
+                    parameters_valid_to: rfc3339(r.parameters_valid_to),
+                });
+            }
             import_keys.push(ImportKey {
                 name,
                 alias: k.alias.to_string(),
@@ -1665,6 +1781,7 @@ impl Ceremony {
                 hsm_label: outcome.hsm_label.clone(),
                 kcv: outcome.kcv.clone(),
                 public_key_sha256: outcome.public_key_sha256.clone(),
+                replicas,
             });
         }
         let signing = self.signing_key.clone().expect("logged in");

@@ -89,9 +89,10 @@ impl ExitClass for ImportBundleError {
 /// What the caller knows beyond the bundle itself.
 #[derive(Debug, Clone, Default)]
 pub struct ImportExpectations {
-    /// Per key name, the wrapping key's modulus size in bytes (known to the
-    /// ceremony from the request; the online side may leave it empty, and
-    /// then any of 256/384/512 is accepted).
+    /// Per key name (or `<name>/replicas/<region>` for a replica), the
+    /// wrapping key's modulus size in bytes (known to the ceremony from the
+    /// request; the online side may leave it empty, and then any of
+    /// 256/384/512 is accepted).
     pub wrapping_key_bytes: BTreeMap<String, usize>,
 }
 
@@ -106,6 +107,9 @@ pub struct VerifiedImportBundle {
     pub journal: JournalSummary,
     /// SHA-256 of each key's `EncryptedKeyMaterial.bin`, by key name.
     pub material_sha256: BTreeMap<String, Sha256Digest>,
+    /// SHA-256 of each replica's `EncryptedKeyMaterial.bin`, by
+    /// `<name>/replicas/<region>`.
+    pub replica_material_sha256: BTreeMap<String, Sha256Digest>,
 }
 
 const WRAPPING_MODULI: [usize; 3] = [256, 384, 512];
@@ -211,37 +215,53 @@ pub fn verify_import_bundle(
     // key has both of its files.
     let mut expected_paths = BTreeSet::new();
     let mut material_sha256 = BTreeMap::new();
+    let mut replica_material_sha256 = BTreeMap::new();
     for key in &manifest.keys {
-        let material_path = format!("keys/{}/{ENCRYPTED_MATERIAL_FILE}", key.name);
-        let token_path = format!("keys/{}/{IMPORT_TOKEN_FILE}", key.name);
-        let material = files
-            .get(&material_path)
-            .ok_or_else(|| ImportBundleError::KeyFiles {
-                name: key.name.clone(),
-                problem: format!("{ENCRYPTED_MATERIAL_FILE} is missing"),
-            })?;
-        match files.get(&token_path) {
-            Some(t) if !t.is_empty() => {}
-            _ => {
-                return Err(ImportBundleError::KeyFiles {
-                    name: key.name.clone(),
-                    problem: format!("{IMPORT_TOKEN_FILE} is missing or empty"),
-                });
+        let targets = std::iter::once((key.name.clone(), key.wrapping_algorithm)).chain(
+            key.replicas.iter().map(|r| {
+                (
+                    crate::request::replica_rel(&key.name, &r.region),
+                    r.wrapping_algorithm,
+                )
+            }),
+        );
+        for (rel, alg) in targets {
+            let material_path = format!("keys/{rel}/{ENCRYPTED_MATERIAL_FILE}");
+            let token_path = format!("keys/{rel}/{IMPORT_TOKEN_FILE}");
+            let material =
+                files
+                    .get(&material_path)
+                    .ok_or_else(|| ImportBundleError::KeyFiles {
+                        name: rel.clone(),
+                        problem: format!("{ENCRYPTED_MATERIAL_FILE} is missing"),
+                    })?;
+            match files.get(&token_path) {
+                Some(t) if !t.is_empty() => {}
+                _ => {
+                    return Err(ImportBundleError::KeyFiles {
+                        name: rel.clone(),
+                        problem: format!("{IMPORT_TOKEN_FILE} is missing or empty"),
+                    });
+                }
             }
+            check_material_len(
+                key.key_spec,
+                alg,
+                material.len(),
+                expect.wrapping_key_bytes.get(&rel).copied(),
+            )
+            .map_err(|problem| ImportBundleError::KeyFiles {
+                name: rel.clone(),
+                problem,
+            })?;
+            if rel == key.name {
+                material_sha256.insert(rel, Sha256Digest::of(material));
+            } else {
+                replica_material_sha256.insert(rel, Sha256Digest::of(material));
+            }
+            expected_paths.insert(material_path);
+            expected_paths.insert(token_path);
         }
-        check_material_len(
-            key.key_spec,
-            key.wrapping_algorithm,
-            material.len(),
-            expect.wrapping_key_bytes.get(&key.name).copied(),
-        )
-        .map_err(|problem| ImportBundleError::KeyFiles {
-            name: key.name.clone(),
-            problem,
-        })?;
-        material_sha256.insert(key.name.clone(), Sha256Digest::of(material));
-        expected_paths.insert(material_path);
-        expected_paths.insert(token_path);
     }
     for path in files.paths() {
         if path.starts_with("keys/") && !expected_paths.contains(path) {
@@ -274,6 +294,7 @@ pub fn verify_import_bundle(
         sums_sha256,
         journal,
         material_sha256,
+        replica_material_sha256,
     })
 }
 

@@ -61,6 +61,28 @@ pub struct ImportKey {
     pub kcv: Option<String>,
     /// SHA-256 (hex) of the public key's SPKI DER for RSA/ECC, else null.
     pub public_key_sha256: Option<String>,
+    /// The same HSM object wrapped for each multi-Region replica, in
+    /// request order (files under `keys/<name>/replicas/<region>/`).
+    /// Absent when the key has none, so a bundle without replicas is
+    /// byte for byte the v1 shape.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ImportReplica>,
+}
+
+/// One replica's wrapping of a key's material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportReplica {
+    /// The replica's region (also its folder name).
+    pub region: String,
+    /// The replica key's ARN (same `mrk-` id as the primary).
+    pub key_arn: String,
+    /// Always EXISTING_KEY_MATERIAL: the primary takes the material first.
+    pub import_type: ImportType,
+    /// How this replica's `EncryptedKeyMaterial.bin` was wrapped.
+    pub wrapping_algorithm: WrappingAlgorithm,
+    /// AWS's ParametersValidTo for this replica's import token.
+    pub parameters_valid_to: String,
 }
 
 /// The whole `import.json`.
@@ -210,6 +232,41 @@ impl ImportManifest {
                 None if is_aes => return Err(err(f("kcv"), "an AES key must carry its KCV")),
                 _ => {}
             }
+            let mut regions = std::collections::HashSet::new();
+            for (j, r) in k.replicas.iter().enumerate() {
+                let g = |name: &str| format!("keys[{i}].replicas[{j}].{name}");
+                let arn = crate::request::schema::KeyArn::parse(&r.key_arn);
+                let primary = crate::request::schema::KeyArn::parse(&k.key_arn);
+                match (arn, primary) {
+                    (Some(a), Some(p))
+                        if a.region == r.region
+                            && a.key_id == p.key_id
+                            && a.account == p.account
+                            && a.key_id.starts_with("mrk-")
+                            && a.region != p.region => {}
+                    _ => {
+                        return Err(err(
+                            g("key_arn"),
+                            "must be the ARN, in the replica's region, of a key with the primary's account and mrk- key id",
+                        ));
+                    }
+                }
+                if !regions.insert(r.region.as_str()) {
+                    return Err(err(g("region"), "one replica per region"));
+                }
+                if r.import_type != ImportType::ExistingKeyMaterial {
+                    return Err(err(
+                        g("import_type"),
+                        "a replica takes its primary's material: EXISTING_KEY_MATERIAL",
+                    ));
+                }
+                if !is_rfc3339_utc(&r.parameters_valid_to) {
+                    return Err(err(
+                        g("parameters_valid_to"),
+                        "must be an RFC 3339 UTC timestamp",
+                    ));
+                }
+            }
             let has_pub = k.key_spec.secret_len().is_none();
             match &k.public_key_sha256 {
                 Some(h) if !has_pub || !is_hex64(h) => {
@@ -275,6 +332,7 @@ mod tests {
                 hsm_label: "prod-s3/r1".into(),
                 kcv: Some("0A1B2C".into()),
                 public_key_sha256: None,
+                replicas: Vec::new(),
             }],
             journal_head_sha256: "d".repeat(64),
         }
@@ -309,5 +367,39 @@ mod tests {
         let bad_spec = text.replace("SYMMETRIC_DEFAULT", "AES_256");
         let e = ImportManifest::parse(bad_spec.as_bytes()).unwrap_err();
         assert!(e.field.contains("key_spec"), "{e}");
+    }
+
+    #[test]
+    fn replicas_are_absent_unless_present_and_checked_when_present() {
+        // No replicas: not even an empty list, so v1 readers see v1 bytes.
+        let text = String::from_utf8(sample().to_bytes()).unwrap();
+        assert!(!text.contains("replicas"), "{text}");
+        let mrk = "mrk-1234abcd12ab34cd56ef1234567890ab";
+        let mut m = sample();
+        m.keys[0].key_arn = format!("arn:aws:kms:eu-west-1:111122223333:key/{mrk}");
+        m.keys[0].replicas = vec![ImportReplica {
+            region: "us-east-1".into(),
+            key_arn: format!("arn:aws:kms:us-east-1:111122223333:key/{mrk}"),
+            import_type: ImportType::ExistingKeyMaterial,
+            wrapping_algorithm: WrappingAlgorithm::RsaesOaepSha256,
+            parameters_valid_to: "2026-11-29T09:00:00Z".into(),
+        }];
+        assert_eq!(ImportManifest::parse(&m.to_bytes()).unwrap(), m);
+        let field = |m: &ImportManifest| m.validate().unwrap_err().field;
+        let mut bad = m.clone();
+        bad.keys[0].replicas[0].import_type = ImportType::NewKeyMaterial;
+        assert_eq!(field(&bad), "keys[0].replicas[0].import_type");
+        let mut bad = m.clone();
+        bad.keys[0].replicas[0].key_arn =
+            "arn:aws:kms:us-east-1:111122223333:key/mrk-00000000000000000000000000000000".into();
+        assert_eq!(field(&bad), "keys[0].replicas[0].key_arn");
+        let mut bad = m.clone();
+        bad.keys[0].replicas[0].region = "eu-west-1".into();
+        bad.keys[0].replicas[0].key_arn = m.keys[0].key_arn.clone();
+        assert_eq!(field(&bad), "keys[0].replicas[0].key_arn");
+        let mut bad = m.clone();
+        let again = bad.keys[0].replicas[0].clone();
+        bad.keys[0].replicas.push(again);
+        assert_eq!(field(&bad), "keys[0].replicas[1].region");
     }
 }

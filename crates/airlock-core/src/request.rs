@@ -33,7 +33,7 @@ use crate::spec::{WrappingRefusal, check_wrapping};
 use crate::sums::Sha256Digest;
 use crate::trust::{FindSignerError, SignerName, TrustStore};
 
-pub use schema::{KeyRequest, Material, Request, SchemaError, parse_request_json};
+pub use schema::{KeyRequest, Material, ReplicaRequest, Request, SchemaError, parse_request_json};
 pub use wrapping_key::{WrappingKeyProblem, check_wrapping_public_key};
 
 /// The request document inside the bundle.
@@ -212,6 +212,62 @@ pub struct VerifiedKey {
     pub wrapping_public_key: Vec<u8>,
     /// `ImportToken.bin`, byte for byte.
     pub import_token: Vec<u8>,
+    /// Its multi-Region replicas with their files, in request order.
+    pub replicas: Vec<VerifiedReplica>,
+}
+
+/// One verified replica of a multi-Region key with its files.
+#[derive(Debug, Clone)]
+pub struct VerifiedReplica {
+    /// The validated replica fields.
+    pub request: ReplicaRequest,
+    /// `replicas/<region>/WrappingPublicKey.bin` (DER SPKI), checked.
+    pub wrapping_public_key: Vec<u8>,
+    /// `replicas/<region>/ImportToken.bin`, byte for byte.
+    pub import_token: Vec<u8>,
+}
+
+/// One place a key's material is wrapped for: the key itself or one of
+/// its replicas. The checks below run over these, so a replica is checked
+/// exactly like a key.
+struct WrapTarget<'a> {
+    /// Folder under `keys/`: `prod-s3` or `prod-s3/replicas/us-east-1`;
+    /// also how messages name it.
+    rel: String,
+    key: &'a KeyRequest,
+    wrapping_algorithm: crate::spec::WrappingAlgorithm,
+    wrapping_key_spec: crate::spec::WrappingKeySpec,
+    parameters_valid_to: OffsetDateTime,
+}
+
+impl WrapTarget<'_> {
+    fn file(&self, file: &str) -> String {
+        format!("keys/{}/{file}", self.rel)
+    }
+}
+
+/// The folder under `keys/` of a key's replica in `region`.
+pub fn replica_rel(key: &str, region: &str) -> String {
+    format!("{key}/replicas/{region}")
+}
+
+fn targets(request: &Request) -> impl Iterator<Item = WrapTarget<'_>> {
+    request.keys.iter().flat_map(|k| {
+        std::iter::once(WrapTarget {
+            rel: k.name.to_string(),
+            key: k,
+            wrapping_algorithm: k.wrapping_algorithm,
+            wrapping_key_spec: k.wrapping_key_spec,
+            parameters_valid_to: k.parameters_valid_to,
+        })
+        .chain(k.replicas.iter().map(move |r| WrapTarget {
+            rel: replica_rel(k.name.as_str(), r.region.as_str()),
+            key: k,
+            wrapping_algorithm: r.wrapping_algorithm,
+            wrapping_key_spec: r.wrapping_key_spec,
+            parameters_valid_to: r.parameters_valid_to,
+        }))
+    })
 }
 
 /// Who signed the bundle.
@@ -274,34 +330,34 @@ pub fn verify_request_bundle(
     check_key_files(&files, &request)?;
     // 5. Matrix.
     let mut warnings = Vec::new();
-    for k in &request.keys {
+    for t in targets(&request) {
         check_wrapping(
-            k.key_spec,
-            k.wrapping_algorithm,
-            k.wrapping_key_spec,
+            t.key.key_spec,
+            t.wrapping_algorithm,
+            t.wrapping_key_spec,
             opts.allow_sha1,
         )
         .map_err(|source| RequestError::WrappingMatrix {
-            key: k.name.to_string(),
+            key: t.rel.clone(),
             source,
         })?;
-        if k.wrapping_algorithm.is_sha1() {
+        if t.wrapping_algorithm.is_sha1() {
             warnings.push(Warning::Sha1Allowed {
-                key: k.name.to_string(),
-                algorithm: k.wrapping_algorithm,
+                key: t.rel.clone(),
+                algorithm: t.wrapping_algorithm,
             });
         }
     }
     // 6. Wrapping public keys (each distinct (bytes, size) checked once).
     let mut checked: HashSet<(&[u8], crate::spec::WrappingKeySpec)> = HashSet::new();
-    for k in &request.keys {
+    for t in targets(&request) {
         let der = files
-            .get(&key_file(k, WRAPPING_KEY_FILE))
+            .get(&t.file(WRAPPING_KEY_FILE))
             .expect("presence checked above");
-        if checked.insert((der, k.wrapping_key_spec)) {
-            check_wrapping_public_key(der, k.wrapping_key_spec).map_err(|problem| {
+        if checked.insert((der, t.wrapping_key_spec)) {
+            check_wrapping_public_key(der, t.wrapping_key_spec).map_err(|problem| {
                 RequestError::WrappingKey {
-                    key: k.name.to_string(),
+                    key: t.rel.clone(),
                     problem,
                 }
             })?;
@@ -350,10 +406,28 @@ pub fn verify_request_bundle(
             let import_token = files
                 .take(&key_file(&k, IMPORT_TOKEN_FILE))
                 .expect("presence checked above");
+            let replicas = k
+                .replicas
+                .iter()
+                .map(|r| {
+                    let rel = replica_rel(k.name.as_str(), r.region.as_str());
+                    VerifiedReplica {
+                        request: r.clone(),
+                        wrapping_public_key: files
+                            .get(&format!("keys/{rel}/{WRAPPING_KEY_FILE}"))
+                            .expect("presence checked above")
+                            .to_vec(),
+                        import_token: files
+                            .take(&format!("keys/{rel}/{IMPORT_TOKEN_FILE}"))
+                            .expect("presence checked above"),
+                    }
+                })
+                .collect();
             VerifiedKey {
                 request: k,
                 wrapping_public_key,
                 import_token,
+                replicas,
             }
         })
         .collect();
@@ -376,26 +450,24 @@ fn key_file(k: &KeyRequest, file: &str) -> String {
 
 /// Every key has its two files and its import token is not empty.
 fn check_key_files(files: &BundleFiles, request: &Request) -> Result<(), RequestError> {
-    for k in &request.keys {
+    for t in targets(request) {
         for f in [WRAPPING_KEY_FILE, IMPORT_TOKEN_FILE] {
-            let path = key_file(k, f);
+            let path = t.file(f);
             if files.get(&path).is_none() {
                 return Err(RequestError::KeyFiles {
                     path,
                     problem: format!(
-                        "missing; request.json names key {} and each key needs {WRAPPING_KEY_FILE} and {IMPORT_TOKEN_FILE}",
-                        k.name
+                        "missing; request.json names key {} and each key (and each replica) needs {WRAPPING_KEY_FILE} and {IMPORT_TOKEN_FILE}",
+                        t.rel
                     ),
                 });
             }
         }
         if files
-            .get(&key_file(k, IMPORT_TOKEN_FILE))
+            .get(&t.file(IMPORT_TOKEN_FILE))
             .is_some_and(<[u8]>::is_empty)
         {
-            return Err(RequestError::EmptyImportToken {
-                key: k.name.to_string(),
-            });
+            return Err(RequestError::EmptyImportToken { key: t.rel.clone() });
         }
     }
     Ok(())
@@ -407,16 +479,16 @@ fn check_key_files(files: &BundleFiles, request: &Request) -> Result<(), Request
 fn check_no_orphan_files(files: &BundleFiles, request: &Request) -> Result<(), RequestError> {
     let mut expected: HashSet<String> = HashSet::with_capacity(request.keys.len() * 2 + 1);
     expected.insert(REQUEST_FILE.to_string());
-    for k in &request.keys {
+    for t in targets(request) {
         for f in [WRAPPING_KEY_FILE, IMPORT_TOKEN_FILE] {
-            expected.insert(key_file(k, f));
+            expected.insert(t.file(f));
         }
     }
     for entry in files.sums().entries() {
         if !expected.contains(&entry.path) {
             return Err(RequestError::KeyFiles {
                 path: entry.path.clone(),
-                problem: "belongs to no key in request.json; a request bundle holds only request.json and keys/<name>/{WrappingPublicKey.bin,ImportToken.bin}".to_string(),
+                problem: "belongs to no key in request.json; a request bundle holds only request.json, keys/<name>/{WrappingPublicKey.bin,ImportToken.bin} and, for a listed replica, keys/<name>/replicas/<region>/{WrappingPublicKey.bin,ImportToken.bin}".to_string(),
             });
         }
     }
@@ -451,25 +523,23 @@ fn check_validity(
     now: OffsetDateTime,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), RequestError> {
-    let expired: Vec<&KeyRequest> = request
-        .keys
-        .iter()
-        .filter(|k| k.parameters_valid_to <= now)
+    let expired: Vec<WrapTarget<'_>> = targets(request)
+        .filter(|t| t.parameters_valid_to <= now)
         .collect();
-    if let Some(first) = expired.iter().min_by_key(|k| k.parameters_valid_to) {
+    if let Some(first) = expired.iter().min_by_key(|t| t.parameters_valid_to) {
         return Err(RequestError::Expired {
-            key: first.name.to_string(),
+            key: first.rel.clone(),
             valid_to: rfc3339(first.parameters_valid_to),
             now: rfc3339(now),
             others: expired.len() - 1,
         });
     }
-    for k in &request.keys {
-        let remaining = k.parameters_valid_to - now;
+    for t in targets(request) {
+        let remaining = t.parameters_valid_to - now;
         if remaining < WARN_REMAINING {
             warnings.push(Warning::ExpiresSoon {
-                key: k.name.to_string(),
-                valid_to: k.parameters_valid_to,
+                key: t.rel.clone(),
+                valid_to: t.parameters_valid_to,
                 remaining,
             });
         }

@@ -419,6 +419,16 @@ fn print_plan(plan: &CeremonyPlan, reporter: &Reporter) {
             k.hsm_label,
             group_hex(&k.wrapping_key_fingerprint)
         );
+        for r in &k.replicas {
+            println!(
+                "        + replica in {}: {}, the same HSM key wrapped with {}",
+                r.region, r.key_arn, r.wrapping_algorithm
+            );
+            println!(
+                "          its AWS wrapping key SHA-256 {}",
+                group_hex(&r.wrapping_key_fingerprint)
+            );
+        }
     }
     let totals: Vec<String> = plan
         .totals

@@ -413,6 +413,18 @@ fn preview(ui: &mut egui::Ui, view: &AttestationView) {
                 ui.label(RichText::new(k.kcv.clone().unwrap_or_else(|| "-".into())).monospace());
                 ui.label(RichText::new(&k.material_sha256_prefix).monospace());
                 ui.end_row();
+                // A multi-Region key: the same HSM key, wrapped per Region.
+                for r in &k.replicas {
+                    ui.label(
+                        RichText::new(format!("  + replica {}", r.region))
+                            .color(crate::gui::theme::MUTED),
+                    );
+                    ui.label(
+                        RichText::new(k.kcv.clone().unwrap_or_else(|| "-".into())).monospace(),
+                    );
+                    ui.label(RichText::new(&r.material_sha256_prefix).monospace());
+                    ui.end_row();
+                }
             }
         });
 }

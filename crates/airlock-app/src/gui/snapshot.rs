@@ -45,6 +45,9 @@ pub struct PlanRow {
     pub wrapping_algorithm: String,
     /// `generate` or `existing`.
     pub material: String,
+    /// The Regions of its multi-Region replicas (the same HSM key wrapped
+    /// once more for each), empty for most keys.
+    pub replica_regions: Vec<String>,
 }
 
 /// The verified request.
@@ -205,6 +208,11 @@ impl Snapshot {
                     key_spec: k.request.key_spec.to_string(),
                     wrapping_algorithm: k.request.wrapping_algorithm.to_string(),
                     material: k.request.material.source().to_string(),
+                    replica_regions: k
+                        .replicas
+                        .iter()
+                        .map(|r| r.request.region.to_string())
+                        .collect(),
                 })
                 .collect(),
             resumed: c

@@ -56,6 +56,7 @@ pub fn sample(keys: usize) -> AttestationInput {
                 wrapping_algorithm: "RSAES_OAEP_SHA_256".into(),
                 kcv: Some(format!("{:06X}", 0xA00000 + i)),
                 material_sha256_prefix: format!("{:016x}", 0x2dbe_a2ce_60bb_0000u64 + i as u64),
+                replicas: Vec::new(),
             })
             .collect(),
         ceremony_key_fingerprint:

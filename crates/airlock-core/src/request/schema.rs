@@ -156,6 +156,30 @@ pub struct KeyRequest {
     pub wrapping_key_spec: WrappingKeySpec,
     /// `ParametersValidTo` (UTC).
     pub parameters_valid_to: OffsetDateTime,
+    /// Multi-Region replicas that take the same material
+    /// (`EXISTING_KEY_MATERIAL`), in file order; empty for most keys.
+    pub replicas: Vec<ReplicaRequest>,
+}
+
+/// Most replicas one key may list.
+pub const MAX_REPLICAS: usize = 32;
+
+/// One replica of a multi-Region key: another region's KMS key with the
+/// same `mrk-` id, its own wrapping key and import token (under
+/// `keys/<name>/replicas/<region>/`). It receives the same HSM object as
+/// its primary, wrapped under its own wrapping key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaRequest {
+    /// The replica's region (also its folder name).
+    pub region: AwsRegion,
+    /// The replica key's ARN: same account and key id as the primary.
+    pub key_arn: KeyArn,
+    /// From GetParametersForImport in that region.
+    pub wrapping_algorithm: WrappingAlgorithm,
+    /// From GetParametersForImport in that region.
+    pub wrapping_key_spec: WrappingKeySpec,
+    /// `ParametersValidTo` of that region's import token (UTC).
+    pub parameters_valid_to: OffsetDateTime,
 }
 
 /// A validated `request.json`.
@@ -195,6 +219,18 @@ struct RawKey {
     key_spec: String,
     import_type: String,
     material: RawMaterial,
+    wrapping_algorithm: String,
+    wrapping_key_spec: String,
+    parameters_valid_to: String,
+    #[serde(default)]
+    replicas: Vec<RawReplica>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplica {
+    region: String,
+    key_arn: String,
     wrapping_algorithm: String,
     wrapping_key_spec: String,
     parameters_valid_to: String,
@@ -378,6 +414,82 @@ fn parse_key(i: usize, k: RawKey) -> Result<KeyRequest, SchemaError> {
         .map_err(|e| err("wrapping_key_spec", format!("{e}")))?;
     let parameters_valid_to =
         parse_utc(&k.parameters_valid_to).map_err(|m| err("parameters_valid_to", m))?;
+    if !k.replicas.is_empty() && !key_arn.key_id.starts_with("mrk-") {
+        return Err(err(
+            "replicas",
+            format!(
+                "only a multi-Region key has replicas, and {} is not one (its key id does not start with mrk-)",
+                key_arn
+            ),
+        ));
+    }
+    if k.replicas.len() > MAX_REPLICAS {
+        return Err(err(
+            "replicas",
+            format!(
+                "has {} entries; at most {MAX_REPLICAS} replicas per key",
+                k.replicas.len()
+            ),
+        ));
+    }
+    let mut replicas: Vec<ReplicaRequest> = Vec::with_capacity(k.replicas.len());
+    for (j, r) in k.replicas.into_iter().enumerate() {
+        let rerr = |field: &str, message: String| err(&format!("replicas[{j}].{field}"), message);
+        let region = check(&r.region, is_region, AwsRegion).ok_or_else(|| {
+            rerr(
+                "region",
+                format!("{:?} is not an AWS region name like us-east-1", r.region),
+            )
+        })?;
+        let rarn = parse_key_arn(&r.key_arn)
+            .ok_or_else(|| rerr("key_arn", format!("{:?} is not a KMS key ARN", r.key_arn)))?;
+        if rarn.region != region.as_str() {
+            return Err(rerr(
+                "key_arn",
+                format!(
+                    "{rarn} is in region {}, but the replica says {region}",
+                    rarn.region
+                ),
+            ));
+        }
+        if rarn.key_id != key_arn.key_id || rarn.account != key_arn.account {
+            return Err(rerr(
+                "key_arn",
+                format!(
+                    "{rarn} is not a replica of {key_arn}: a replica has the same account and mrk- key id"
+                ),
+            ));
+        }
+        if region.as_str() == key_arn.region {
+            return Err(rerr(
+                "region",
+                format!("{region} is the primary key's own region; a replica is in another region"),
+            ));
+        }
+        if replicas.iter().any(|o| o.region == region) {
+            return Err(rerr(
+                "region",
+                format!("{region} is listed twice; one replica per region"),
+            ));
+        }
+        let wrapping_algorithm: WrappingAlgorithm = r
+            .wrapping_algorithm
+            .parse()
+            .map_err(|e| rerr("wrapping_algorithm", format!("{e}")))?;
+        let wrapping_key_spec: WrappingKeySpec = r
+            .wrapping_key_spec
+            .parse()
+            .map_err(|e| rerr("wrapping_key_spec", format!("{e}")))?;
+        let parameters_valid_to =
+            parse_utc(&r.parameters_valid_to).map_err(|m| rerr("parameters_valid_to", m))?;
+        replicas.push(ReplicaRequest {
+            region,
+            key_arn: rarn,
+            wrapping_algorithm,
+            wrapping_key_spec,
+            parameters_valid_to,
+        });
+    }
     Ok(KeyRequest {
         name,
         alias,
@@ -390,6 +502,7 @@ fn parse_key(i: usize, k: RawKey) -> Result<KeyRequest, SchemaError> {
         wrapping_algorithm,
         wrapping_key_spec,
         parameters_valid_to,
+        replicas,
     })
 }
 

@@ -22,6 +22,11 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     ));
     ui.horizontal_wrapped(|ui| {
         ui.label(format!("Totals: {}.", totals(&r.plan)));
+        if let Some(line) = multi_region_line(&r.plan) {
+            // Every replica Region, in full, above the list: one more copy
+            // of a key leaves the HSM for each.
+            ui.label(RichText::new(line).strong());
+        }
         if r.plan.len() > 6 {
             ui.label(
                 RichText::new(format!(
@@ -113,6 +118,33 @@ pub fn totals(rows: &[PlanRow]) -> String {
         .join(", ")
 }
 
+/// The second line of a multi-Region key's Material cell: how many more
+/// wrappings of the same HSM key (the Regions are named above the list).
+pub fn replicas_line(regions: &[String]) -> String {
+    format!(
+        "+ {} replica{}",
+        regions.len(),
+        if regions.len() == 1 { "" } else { "s" }
+    )
+}
+
+/// Above the list, when the request has multi-Region keys: each one with
+/// every Region it is also wrapped for.
+pub fn multi_region_line(rows: &[PlanRow]) -> Option<String> {
+    let keys: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.replica_regions.is_empty())
+        .map(|r| {
+            format!(
+                "{} also wrapped for {}",
+                r.name,
+                r.replica_regions.join(", ")
+            )
+        })
+        .collect();
+    (!keys.is_empty()).then(|| format!("Multi-Region: {}.", keys.join("; ")))
+}
+
 /// The plan as a striped table; only the visible rows are laid out, so a
 /// request of thousands of keys stays fast.
 fn plan_table(ui: &mut egui::Ui, rows: &[PlanRow], max_height: f32) {
@@ -154,7 +186,15 @@ fn plan_table(ui: &mut egui::Ui, rows: &[PlanRow], max_height: f32) {
                                 ui.label(&r.key_spec);
                                 ui.label(&r.wrapping_algorithm);
                             });
-                            ui.label(&r.material);
+                            ui.vertical(|ui| {
+                                ui.label(&r.material);
+                                if !r.replica_regions.is_empty() {
+                                    ui.add(
+                                        egui::Label::new(replicas_line(&r.replica_regions))
+                                            .wrap_mode(egui::TextWrapMode::Extend),
+                                    );
+                                }
+                            });
                         }
                         ui.end_row();
                     }
@@ -173,7 +213,26 @@ mod tests {
             key_spec: spec.into(),
             wrapping_algorithm: alg.into(),
             material: "generate".into(),
+            replica_regions: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_multi_region_key_says_how_many_replicas_and_where() {
+        assert_eq!(replicas_line(&["us-east-1".into()]), "+ 1 replica");
+        let mut a = row("SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_256");
+        a.name = "prod-s3".into();
+        a.replica_regions = vec!["us-east-1".into(), "ap-southeast-2".into()];
+        let mut b = row("ECC_NIST_P256", "RSA_AES_KEY_WRAP_SHA_256");
+        b.name = "prod-signing".into();
+        b.replica_regions = vec!["us-east-1".into()];
+        let plain = row("HMAC_256", "RSAES_OAEP_SHA_256");
+        assert_eq!(replicas_line(&a.replica_regions), "+ 2 replicas");
+        assert_eq!(
+            multi_region_line(&[a, plain.clone(), b]).unwrap(),
+            "Multi-Region: prod-s3 also wrapped for us-east-1, ap-southeast-2; prod-signing also wrapped for us-east-1."
+        );
+        assert_eq!(multi_region_line(&[plain]), None);
     }
 
     #[test]
