@@ -44,10 +44,28 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("airlock: error: {e}");
-            if let Some(hint) = e.hint() {
-                eprintln!("airlock: what to do: {hint}");
+            let code = e.exit_code();
+            let guidance = code.guidance();
+            if code.is_stop() {
+                eprintln!(
+                    "airlock: STOP: possible tampering ({}, exit {}): do not continue; keep the USB medium exactly as it is, as evidence, and call the security officer",
+                    guidance.as_ref().map_or("", |g| g.name.as_str()),
+                    code.code()
+                );
             }
-            ExitCode::from(e.exit_code().code())
+            // The command's own advice, else its class's row of
+            // docs/exit-codes.md (the window shows the same).
+            match (e.hint(), guidance) {
+                (Some(hint), _) => eprintln!("airlock: what to do: {hint}"),
+                (None, Some(g)) => eprintln!(
+                    "airlock: what to do ({}, exit {}): {}",
+                    g.name,
+                    code.code(),
+                    g.what_to_do
+                ),
+                (None, None) => {}
+            }
+            ExitCode::from(code.code())
         }
     }
 }

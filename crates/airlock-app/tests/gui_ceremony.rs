@@ -342,3 +342,77 @@ fn review_shows_each_multi_region_key_with_its_replica_regions_at_1024x768() {
     assert_eq!(plan[0].replica_regions, ["us-east-1", "ap-southeast-2"]);
     assert!(plan[1].replica_regions.is_empty());
 }
+
+#[test]
+fn an_error_says_its_class_and_what_to_do_from_the_exit_code_table() {
+    let ws = workstation(1);
+    let mut h = harness(&ws, vec![]);
+    preflight(&mut h);
+    authenticate(&mut h, "alice", "not alice's passphrase");
+    let what = airlock_core::exit::ExitCode::Quorum
+        .guidance()
+        .unwrap()
+        .what_to_do;
+    assert!(
+        h.query_by_label("This step failed: Quorum (exit code 40)")
+            .is_some()
+    );
+    assert!(h.query_by_label(&format!("What to do: {what}")).is_some());
+    assert!(
+        h.query_by_label("STOP").is_none(),
+        "a typo is not tampering"
+    );
+    assert!(
+        h.query_by_label_contains("What it means for the quorum")
+            .is_none()
+    );
+    // The third wrong passphrase in a row locks alice out: with 2 of 2
+    // enrolled, nobody can stand in.
+    authenticate(&mut h, "alice", "not alice's passphrase");
+    authenticate(&mut h, "alice", "not alice's passphrase");
+    let err = h.state().error().cloned().unwrap();
+    assert_eq!(err.locked_out.as_deref(), Some("alice"), "{err:?}");
+    assert!(
+        h.query_by_label_contains(
+            "What it means for the quorum: alice cannot log in again in this ceremony, and \
+             without alice fewer than the 2 custodians needed are enrolled."
+        )
+        .is_some()
+    );
+}
+
+#[test]
+fn a_request_changed_after_signing_is_a_red_stop_with_no_retry() {
+    let ws = workstation(1);
+    // One byte of a listed file changed after the online side signed.
+    let token = ws.request_dir.join("keys/gui-key-00001/ImportToken.bin");
+    let mut bytes = std::fs::read(&token).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&token, bytes).unwrap();
+    let mut h = harness(&ws, vec![ws.request_dir.clone()]);
+    preflight(&mut h);
+    for (n, p) in CUSTODIANS {
+        authenticate(&mut h, n, p);
+    }
+    click(&mut h, "Continue to Request");
+    click(&mut h, "Choose the request folder…");
+    let err = h.state().error().cloned().expect("the request is refused");
+    assert_eq!(err.exit_code, airlock_core::exit::ExitCode::Checksums);
+    assert!(h.query_by_label("STOP").is_some());
+    assert!(
+        h.query_by_label_contains("Keep the USB medium exactly as it is, as evidence")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("Possible tampering: Checksums (exit code 11)")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("What to do: The bundle was damaged")
+            .is_some()
+    );
+    // Only the way out, never "try again" on a tampered medium.
+    assert!(h.query_by_label("Abort ceremony").is_some());
+    assert!(h.query_by_label_contains("Retry").is_none());
+    assert!(h.query_by_label_contains("Try again").is_none());
+}

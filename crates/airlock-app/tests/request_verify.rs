@@ -1438,3 +1438,38 @@ fn multi_region_replicas_are_checked_like_keys() {
         ),
     ]);
 }
+
+#[test]
+fn a_tampered_request_says_stop_and_what_to_do_on_the_cli() {
+    let s = Station::new();
+    let b = s.bundle_copy("stop");
+    let token = b.join("keys/prod-s3/ImportToken.bin");
+    let mut bytes = fs::read(&token).unwrap();
+    bytes[0] ^= 1;
+    fs::write(&token, bytes).unwrap();
+    let out = s.verify(&b, &[]);
+    assert_eq!(out.status.code(), Some(11));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("airlock: STOP: possible tampering (Checksums, exit 11)")
+            && err.contains("keep the USB medium exactly as it is, as evidence"),
+        "{err}"
+    );
+    assert!(
+        err.contains("airlock: what to do (Checksums, exit 11): The bundle was damaged or changed in transit: copy it again."),
+        "{err}"
+    );
+    // An ordinary refusal gets its class's advice and no STOP.
+    let b = s.bundle_copy("expired");
+    edit_json(&b, |v| {
+        key0(v)["parameters_valid_to"] = "2020-01-01T00:00:00Z".into();
+    });
+    let out = s.verify(&b, &[]);
+    assert_eq!(out.status.code(), Some(18));
+    let err = text(&out.stderr);
+    assert!(!err.contains("STOP"), "{err}");
+    assert!(
+        err.contains("airlock: what to do (Expired, exit 18): Run get-parameters-for-import again"),
+        "{err}"
+    );
+}

@@ -88,14 +88,198 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
+    /// Every code, in table order.
+    pub const ALL: [ExitCode; 32] = [
+        ExitCode::Ok,
+        ExitCode::Internal,
+        ExitCode::Usage,
+        ExitCode::Config,
+        ExitCode::Io,
+        ExitCode::Cancelled,
+        ExitCode::BundleLayout,
+        ExitCode::Checksums,
+        ExitCode::Signature,
+        ExitCode::Schema,
+        ExitCode::WrappingMatrix,
+        ExitCode::WrappingKey,
+        ExitCode::ArnMismatch,
+        ExitCode::Duplicate,
+        ExitCode::Expired,
+        ExitCode::Trust,
+        ExitCode::HsmUnavailable,
+        ExitCode::HsmCapability,
+        ExitCode::HsmOperation,
+        ExitCode::HsmNotPinned,
+        ExitCode::KeyBinding,
+        ExitCode::Quorum,
+        ExitCode::Roster,
+        ExitCode::Ceremony,
+        ExitCode::NotAirGapped,
+        ExitCode::Journal,
+        ExitCode::ImportBundle,
+        ExitCode::StateNotAuthenticated,
+        ExitCode::RequestDigestMismatch,
+        ExitCode::CeremonyRunning,
+        ExitCode::Attestation,
+        ExitCode::Interrupted,
+    ];
+
     /// The numeric process exit code.
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// A failure that may mean tampering: the bundle's digests or
+    /// signature, the pinned module or token, or state the HSM sealed. The
+    /// faces show a STOP screen (keep the medium as evidence), not a retry.
+    pub fn is_stop(self) -> bool {
+        matches!(
+            self,
+            ExitCode::Checksums
+                | ExitCode::Signature
+                | ExitCode::HsmNotPinned
+                | ExitCode::Roster
+                | ExitCode::Journal
+                | ExitCode::StateNotAuthenticated
+        )
+    }
+
+    /// The row of `docs/exit-codes.md` for this code: its name and the
+    /// "what to do" column, in plain text (Markdown backticks and bold
+    /// dropped). The faces show it under an error, so the operator's copy
+    /// of the table is the one text both the window and the docs give.
+    pub fn guidance(self) -> Option<Guidance> {
+        let code = self.code().to_string();
+        EXIT_CODES_DOC
+            .lines()
+            .take_while(|l| !l.starts_with("## "))
+            .filter_map(table_row)
+            .find(|cells| cells[0] == code)
+            .map(|cells| Guidance {
+                name: plain(cells[1]),
+                what_to_do: plain(cells[3]),
+            })
+    }
+}
+
+/// The operator's table (`docs/exit-codes.md`), built in.
+const EXIT_CODES_DOC: &str = include_str!("../../../docs/exit-codes.md");
+
+/// One documented exit code, as the faces show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guidance {
+    /// The class name, e.g. `Checksums`.
+    pub name: String,
+    /// What the operator or custodians do about it.
+    pub what_to_do: String,
+}
+
+/// The four cells of a `| code | name | when | what to do |` row.
+fn table_row(line: &str) -> Option<[&str; 4]> {
+    let inner = line.strip_prefix('|')?.strip_suffix('|')?;
+    let cells: Vec<&str> = inner.split(" | ").map(str::trim).collect();
+    match cells.as_slice() {
+        [code, name, when, what]
+            if code.bytes().all(|b| b.is_ascii_digit()) && !code.is_empty() =>
+        {
+            Some([code, name, when, what])
+        }
+        _ => None,
+    }
+}
+
+fn plain(md: &str) -> String {
+    md.replace("**", "").replace('`', "")
 }
 
 /// Implemented by every error that can end a command, to pick its code.
 pub trait ExitClass {
     /// The exit code this error ends the process with.
     fn exit_code(&self) -> ExitCode;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_documented_row_with_its_name_and_what_to_do() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in ExitCode::ALL {
+            seen.insert(c.code());
+            let g = c
+                .guidance()
+                .unwrap_or_else(|| panic!("docs/exit-codes.md has no row for {c:?}"));
+            assert_eq!(
+                g.name,
+                format!("{c:?}"),
+                "row {} names another class",
+                c.code()
+            );
+            assert!(!g.what_to_do.is_empty(), "{c:?}: empty what-to-do");
+            assert!(!g.what_to_do.contains('`'), "{c:?}: Markdown left in");
+        }
+        assert_eq!(seen.len(), ExitCode::ALL.len(), "a code listed twice");
+        // A new variant breaks this match until it is added to ALL (and
+        // so to the check above).
+        fn listed(c: ExitCode) -> bool {
+            use ExitCode::*;
+            match c {
+                Ok
+                | Internal
+                | Usage
+                | Config
+                | Io
+                | Cancelled
+                | BundleLayout
+                | Checksums
+                | Signature
+                | Schema
+                | WrappingMatrix
+                | WrappingKey
+                | ArnMismatch
+                | Duplicate
+                | Expired
+                | Trust
+                | HsmUnavailable
+                | HsmCapability
+                | HsmOperation
+                | HsmNotPinned
+                | KeyBinding
+                | Quorum
+                | Roster
+                | Ceremony
+                | NotAirGapped
+                | Journal
+                | ImportBundle
+                | StateNotAuthenticated
+                | RequestDigestMismatch
+                | CeremonyRunning
+                | Attestation
+                | Interrupted => ExitCode::ALL.contains(&c),
+            }
+        }
+        assert!(ExitCode::ALL.into_iter().all(listed));
+        // The airlock-online rows (after the first "## ") are not ours.
+        assert_eq!(ExitCode::Checksums.guidance().unwrap().name, "Checksums");
+    }
+
+    #[test]
+    fn tampering_classes_are_stops_and_ordinary_mistakes_are_not() {
+        for c in [
+            ExitCode::Checksums,
+            ExitCode::Signature,
+            ExitCode::StateNotAuthenticated,
+        ] {
+            assert!(c.is_stop(), "{c:?}");
+        }
+        for c in [
+            ExitCode::Expired,
+            ExitCode::Quorum,
+            ExitCode::Io,
+            ExitCode::Schema,
+        ] {
+            assert!(!c.is_stop(), "{c:?}");
+        }
+    }
 }

@@ -220,12 +220,10 @@ impl GuiApp {
         } else {
             self.error = Some((
                 self.current,
-                StepError {
-                    message:
-                        "the ceremony worker thread has stopped; close the app and start again"
-                            .into(),
-                    exit_code: airlock_core::exit::ExitCode::Internal,
-                },
+                StepError::new(
+                    "the ceremony worker thread has stopped; close the app and start again",
+                    airlock_core::exit::ExitCode::Internal,
+                ),
             ));
         }
     }
@@ -488,7 +486,11 @@ impl GuiApp {
                     .id_salt("error-scroll")
                     .max_height(360.0)
                     .show(ui, |ui| {
-                        match widgets::error_box(ui, &err, steps::retry_label(step)) {
+                        let quorum = widgets::QuorumSize {
+                            threshold: self.snap.threshold,
+                            enrolled: self.snap.roster.len(),
+                        };
+                        match widgets::error_box(ui, &err, steps::retry_label(step), quorum) {
                             Some(widgets::ErrorChoice::Retry) => steps::retry(self, step),
                             Some(widgets::ErrorChoice::Abort) => self.ask_abort(),
                             None => {}

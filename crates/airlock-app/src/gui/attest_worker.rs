@@ -48,28 +48,24 @@ pub struct AttestationView {
 
 /// An engine error as the window shows it.
 pub fn step_error(e: &(impl ExitClass + Display)) -> StepError {
-    StepError {
-        message: e.to_string(),
-        exit_code: e.exit_code(),
-    }
+    StepError::new(e.to_string(), e.exit_code())
 }
 
 /// Reads the enrolled ceremony signing key from the state directory.
 pub fn enrolled_key(state_dir: &Path) -> Result<SignerKey, StepError> {
     let path = state_dir.join(ENROLLED_SIGNING_KEY_FILE);
-    let pem = std::fs::read_to_string(&path).map_err(|e| StepError {
-        message: format!(
+    let pem = std::fs::read_to_string(&path).map_err(|e| StepError::new(format!(
             "cannot read the enrolled ceremony key {}: {e}; check the state directory in airlock.toml",
             path.display()
-        ),
-        exit_code: ExitCode::Io,
-    })?;
-    SignerKey::from_pem(&pem).map_err(|e| StepError {
-        message: format!(
-            "{}: {e}; the enrolled ceremony key is damaged: re-enrol the workstation",
-            path.display()
-        ),
-        exit_code: ExitCode::Signature,
+        ), ExitCode::Io))?;
+    SignerKey::from_pem(&pem).map_err(|e| {
+        StepError::new(
+            format!(
+                "{}: {e}; the enrolled ceremony key is damaged: re-enrol the workstation",
+                path.display()
+            ),
+            ExitCode::Signature,
+        )
     })
 }
 
@@ -85,10 +81,10 @@ pub fn run(
     let serials =
         airlock_attest::model::check_seal_serials(&seal_serials).map_err(|e| step_error(&e))?;
     let Some(export) = c.export() else {
-        return Err(StepError {
-            message: "the bundle is not sealed yet: seal and export first".into(),
-            exit_code: ExitCode::Usage,
-        });
+        return Err(StepError::new(
+            "the bundle is not sealed yet: seal and export first",
+            ExitCode::Usage,
+        ));
     };
     let bundle = export.path.clone();
     c.set_attestation(AttestationOptions {
@@ -145,10 +141,10 @@ pub fn list_printers() -> Result<Vec<Printer>, String> {
 /// Prints the final `attestation.pdf` the ceremony wrote into the bundle.
 pub fn print_final(c: &Ceremony, printer: &str) -> Result<String, StepError> {
     let Some(path) = c.attestation_path() else {
-        return Err(StepError {
-            message: "the bundle has no attestation.pdf yet: it is written at the wipe".into(),
-            exit_code: ExitCode::Usage,
-        });
+        return Err(StepError::new(
+            "the bundle has no attestation.pdf yet: it is written at the wipe",
+            ExitCode::Usage,
+        ));
     };
     let job = print::print_file(&path, Some(printer)).map_err(|e| step_error(&e))?;
     Ok(format!(

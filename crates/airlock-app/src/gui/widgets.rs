@@ -103,32 +103,94 @@ pub enum ErrorChoice {
     Abort,
 }
 
-/// Shows an engine error in full with what to do; `retry_label` names the
-/// retry button (None hides it, e.g. when the step is retried by editing
-/// the form).
+/// The quorum as the error box explains a lockout: M of the N enrolled.
+#[derive(Debug, Clone, Copy)]
+pub struct QuorumSize {
+    /// M: custodians needed.
+    pub threshold: usize,
+    /// N: custodians enrolled.
+    pub enrolled: usize,
+}
+
+/// What a lockout means for the quorum, in the custodians' words.
+pub fn lockout_meaning(custodian: &str, q: QuorumSize) -> String {
+    let others = q.enrolled.saturating_sub(1);
+    if others >= q.threshold {
+        format!(
+            "What it means for the quorum: {custodian} cannot log in again in this ceremony. \
+             {} of the {} enrolled custodians are needed, so another enrolled custodian can stand in \
+             for {custodian} now; or abort and start a new ceremony later.",
+            q.threshold, q.enrolled
+        )
+    } else {
+        format!(
+            "What it means for the quorum: {custodian} cannot log in again in this ceremony, and \
+             without {custodian} fewer than the {} custodians needed are enrolled. Abort; start a new \
+             ceremony when {custodian} has the right passphrase.",
+            q.threshold
+        )
+    }
+}
+
+/// Shows an engine error in full with what to do (the "what to do" of its
+/// class in `docs/exit-codes.md`); `retry_label` names the retry button
+/// (None hides it, e.g. when the step is retried by editing the form). A
+/// class that may mean tampering (checksums, signature, pinned module,
+/// sealed state) is a red STOP panel with no retry: keep the medium.
 pub fn error_box(
     ui: &mut egui::Ui,
     err: &StepError,
     retry_label: Option<&str>,
+    quorum: QuorumSize,
 ) -> Option<ErrorChoice> {
     let mut choice = None;
+    let guidance = err.exit_code.guidance();
+    let class = match &guidance {
+        Some(g) => format!("{} (exit code {})", g.name, err.exit_code.code()),
+        None => format!("exit code {}", err.exit_code.code()),
+    };
+    let stop = err.exit_code.is_stop();
     egui::Frame::new()
-        .stroke(egui::Stroke::new(3.0, theme::FAIL))
-        .fill(Color32::from_rgb(255, 240, 240))
+        .stroke(egui::Stroke::new(if stop { 6.0 } else { 3.0 }, theme::FAIL))
+        .fill(if stop {
+            Color32::from_rgb(255, 225, 225)
+        } else {
+            Color32::from_rgb(255, 240, 240)
+        })
         .inner_margin(egui::Margin::same(14))
         .show(ui, |ui| {
-            badge(ui, Verdict::Fail, &format!("This step failed (exit class {:?})", err.exit_code));
+            if stop {
+                ui.label(RichText::new("STOP").size(56.0).strong().color(theme::FAIL));
+                ui.label(
+                    RichText::new(
+                        "Do not continue with this medium or this workstation state. Keep the USB \
+                         medium exactly as it is, as evidence, and call the security officer.",
+                    )
+                    .size(theme::BODY_SIZE)
+                    .strong()
+                    .color(theme::FAIL),
+                );
+                badge(ui, Verdict::Fail, &format!("Possible tampering: {class}"));
+            } else {
+                badge(ui, Verdict::Fail, &format!("This step failed: {class}"));
+            }
             ui.label(RichText::new(&err.message).size(theme::BODY_SIZE));
+            if let Some(g) = &guidance {
+                ui.label(RichText::new(format!("What to do: {}", g.what_to_do)).strong());
+            }
+            if let Some(who) = &err.locked_out {
+                ui.label(RichText::new(lockout_meaning(who, quorum)).strong());
+            }
             ui.label(
                 RichText::new(
-                    "What to do: the message above says what was wrong and where. Fix that, then retry \
-                     this step; or abort the ceremony (wipes the working files and HSM session objects, \
-                     logs out).",
+                    "Abort ceremony wipes the working files and HSM session objects and logs out; \
+                     the journal keeps what happened.",
                 )
                 .color(theme::MUTED),
             );
             ui.horizontal(|ui| {
-                if let Some(label) = retry_label
+                if !stop
+                    && let Some(label) = retry_label
                     && ui.button(label).clicked()
                 {
                     choice = Some(ErrorChoice::Retry);

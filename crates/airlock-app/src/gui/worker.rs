@@ -172,13 +172,34 @@ pub struct StepError {
     pub message: String,
     /// The documented exit code class.
     pub exit_code: ExitCode,
+    /// The custodian this error locked out of the ceremony, if it did.
+    pub locked_out: Option<String>,
+}
+
+impl StepError {
+    /// An error of class `exit_code` that locks nobody out.
+    pub fn new(message: impl Into<String>, exit_code: ExitCode) -> Self {
+        StepError {
+            message: message.into(),
+            exit_code,
+            locked_out: None,
+        }
+    }
 }
 
 impl From<&CeremonyError> for StepError {
     fn from(e: &CeremonyError) -> Self {
+        let locked_out = match e {
+            CeremonyError::Quorum(airlock_core::quorum::QuorumError::LockedOut {
+                custodian,
+                ..
+            }) => Some(custodian.clone()),
+            _ => None,
+        };
         StepError {
             message: e.to_string(),
             exit_code: e.exit_code(),
+            locked_out,
         }
     }
 }
@@ -301,10 +322,10 @@ fn worker_loop(commands: Receiver<Command>, replies: Sender<Reply>, ctx: egui::C
 }
 
 fn not_started() -> StepError {
-    StepError {
-        message: "the ceremony has not started: run preflight first".into(),
-        exit_code: ExitCode::Usage,
-    }
+    StepError::new(
+        "the ceremony has not started: run preflight first",
+        ExitCode::Usage,
+    )
 }
 
 fn run_command(
