@@ -416,3 +416,35 @@ fn a_request_changed_after_signing_is_a_red_stop_with_no_retry() {
     assert!(h.query_by_label_contains("Retry").is_none());
     assert!(h.query_by_label_contains("Try again").is_none());
 }
+
+#[test]
+fn the_plan_confirmations_open_only_after_the_last_of_300_keys_was_on_screen() {
+    let ws = workstation(300);
+    let mut h = harness_sized(&ws, vec![ws.request_dir.clone()], [1024.0, 768.0]);
+    to_review(&mut h);
+    let (first, last, total) = plan_range(&h);
+    assert_eq!((first, total), (1, 300));
+    assert!(last < 300, "all 300 keys cannot fit at 1024x768");
+    assert!(
+        h.query_by_label_contains("Scroll to the last key")
+            .is_some(),
+        "no hint that the list goes on"
+    );
+    // Every visible key shows its ARN in full.
+    let arn = h.state().snapshot().request.clone().unwrap().plan[0]
+        .key_arn
+        .clone();
+    assert!(h.query_by_label(&arn).is_some(), "{arn} not shown");
+    // Ticking the plan before reading it does nothing: the box is disabled.
+    click_containing(&mut h, "alice confirms the plan");
+    assert!(h.state().snapshot().plan_confirmed_by.is_empty());
+    let steps = scroll_plan_to_end(&mut h);
+    assert!(steps > 10, "the list was scrolled ({steps} steps)");
+    assert_eq!(plan_range(&h).1, 300);
+    assert!(
+        h.query_by_label_contains("Scroll to the last key")
+            .is_none()
+    );
+    click_containing(&mut h, "alice confirms the plan");
+    assert_eq!(h.state().snapshot().plan_confirmed_by, ["alice"]);
+}

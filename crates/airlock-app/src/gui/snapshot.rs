@@ -39,6 +39,8 @@ pub struct PlanRow {
     pub name: String,
     /// KMS alias.
     pub alias: String,
+    /// The KMS key ARN it is wrapped for.
+    pub key_arn: String,
     /// Key spec.
     pub key_spec: String,
     /// Wrapping algorithm.
@@ -205,6 +207,7 @@ impl Snapshot {
                 .map(|k| PlanRow {
                     name: k.request.name.to_string(),
                     alias: k.request.alias.to_string(),
+                    key_arn: k.request.key_arn.to_string(),
                     key_spec: k.request.key_spec.to_string(),
                     wrapping_algorithm: k.request.wrapping_algorithm.to_string(),
                     material: k.request.material.source().to_string(),

@@ -14,7 +14,7 @@ use airlock_ceremony::enroll::{CustodianSecret, enroll};
 use airlock_core::config::AirlockConfig;
 use airlock_hsm::testing::{TestToken, TokenKind};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use zeroize::Zeroizing;
 
 /// The custodians and their test passphrases.
@@ -275,9 +275,43 @@ pub fn to_review(h: &mut Harness<'static, GuiApp>) {
     click(h, "Continue to Review");
 }
 
+/// The "Keys 1–8 of 300" line on Review: (first, last, total).
+pub fn plan_range(h: &Harness<'static, GuiApp>) -> (usize, usize, usize) {
+    let label = h
+        .query_all_by_label_contains("Keys ")
+        .filter_map(|n| n.accesskit_node().value().or(n.accesskit_node().label()))
+        .find(|l| l.starts_with("Keys ") && l.contains(" of "))
+        .expect("the \"Keys N–M of T\" line on Review");
+    let nums: Vec<usize> = label
+        .trim_start_matches("Keys ")
+        .split(['–', ' ', '.'])
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(nums.len(), 3, "not a range line: {label:?}");
+    (nums[0], nums[1], nums[2])
+}
+
+/// Scrolls the Review list down (as a custodian reading it would) until
+/// the last key has been on screen; returns how many scroll steps it took.
+pub fn scroll_plan_to_end(h: &mut Harness<'static, GuiApp>) -> usize {
+    for step in 0..2000 {
+        let (_, last, total) = plan_range(h);
+        if last == total {
+            return step;
+        }
+        h.get_all_by_label_contains("arn:aws:kms:")
+            .next()
+            .expect("a key's ARN on screen")
+            .scroll_down();
+        h.run();
+    }
+    panic!("the plan list never reached its last key");
+}
+
 /// On Review: every custodian ticks the plan, then the request digest is
 /// confirmed as read aloud (the engine journals each).
 pub fn confirm_review(h: &mut Harness<'static, GuiApp>) {
+    scroll_plan_to_end(h);
     // The account and the totals by key spec and algorithm are on screen.
     let r = h
         .state()

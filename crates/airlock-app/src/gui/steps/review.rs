@@ -20,19 +20,33 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
         r.plan.len(),
         r.account
     ));
+    // What the list showed in the last frame (egui draws it below this
+    // line): the "Keys 1–8 of 300" count, and whether the last key has
+    // been on screen. The confirmations open only then: nobody confirms a
+    // plan they have not scrolled through.
+    let range_id = ui.scope_id().with(("plan-range", &r.request_id));
+    let seen_id = ui.scope_id().with(("plan-seen-to-end", &r.request_id));
+    let (first, last) = ui
+        .ctx()
+        .data(|d| d.get_temp::<(usize, usize)>(range_id))
+        .unwrap_or((0, 0));
+    let seen = ui
+        .ctx()
+        .data(|d| d.get_temp::<bool>(seen_id))
+        .unwrap_or(false);
     ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(format!("{}.", range_line(first, last, r.plan.len()))).strong());
         ui.label(format!("Totals: {}.", totals(&r.plan)));
         if let Some(line) = multi_region_line(&r.plan) {
             // Every replica Region, in full, above the list: one more copy
             // of a key leaves the HSM for each.
             ui.label(RichText::new(line).strong());
         }
-        if r.plan.len() > 6 {
+        if !seen {
             ui.label(
-                RichText::new(format!(
-                    "{} keys: scroll the list to read every one before confirming.",
-                    r.plan.len()
-                ))
+                RichText::new(
+                    "Scroll to the last key: the confirmations open once every key has been on screen.",
+                )
                 .color(crate::gui::theme::WARN),
             );
         }
@@ -40,14 +54,23 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     // The confirmations and the digest stay on screen (1024x768 too): the
     // list gets what is left above the height they took in the last frame
     // (it depends on the width: the PGP words wrap), and scrolls; at least
-    // a key and a half stays in view.
+    // one key stays in view.
     let below_id = ui.scope_id().with("review-below-table");
     let below = ui
         .ctx()
         .data(|d| d.get_temp::<f32>(below_id))
         .unwrap_or(360.0);
-    let table_height = (ui.available_height() - below - 8.0).clamp(92.0, 420.0);
-    plan_table(ui, &r.plan, table_height);
+    let table_height = (ui.available_height() - below - 8.0).clamp(ROW_HEIGHT + 24.0, 420.0);
+    let shown = plan_table(ui, &r.plan, table_height);
+    if shown != (first, last) || (!seen && shown.1 == r.plan.len()) {
+        ui.ctx().data_mut(|d| {
+            d.insert_temp(range_id, shown);
+            if shown.1 == r.plan.len() {
+                d.insert_temp(seen_id, true);
+            }
+        });
+        ui.ctx().request_repaint();
+    }
     let below_top = ui.cursor().top();
     ui.add_space(6.0);
     ui.horizontal_wrapped(|ui| {
@@ -59,7 +82,7 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
             let label = format!("{name} confirms the plan");
             if ui
                 .add_enabled(
-                    active && !done && app.busy.is_none(),
+                    active && seen && !done && app.busy.is_none(),
                     egui::Checkbox::new(&mut yes, RichText::new(label).strong()),
                 )
                 .changed()
@@ -145,61 +168,109 @@ pub fn multi_region_line(rows: &[PlanRow]) -> Option<String> {
     (!keys.is_empty()).then(|| format!("Multi-Region: {}.", keys.join("; ")))
 }
 
-/// The plan as a striped table; only the visible rows are laid out, so a
-/// request of thousands of keys stays fast.
-fn plan_table(ui: &mut egui::Ui, rows: &[PlanRow], max_height: f32) {
-    // Two lines per key, three columns, so that every field fits 1024x768
-    // without a horizontal scroll.
-    let row_height = 52.0;
+/// Height of one key in the plan list: three lines (name, alias and the
+/// other columns; the ARN in full underneath).
+const ROW_HEIGHT: f32 = 70.0;
+
+/// The plan as a striped list with a fixed header; only the visible rows
+/// are laid out, so a request of thousands of keys stays fast. Returns the
+/// range of keys on screen (1-based, inclusive) for the "1–8 of 300"
+/// count and the seen-to-the-end rule.
+fn plan_table(ui: &mut egui::Ui, rows: &[PlanRow], max_height: f32) -> (usize, usize) {
+    let widths = |w: f32| [w * 0.30, w * 0.40, w * 0.30];
+    let header_w = widths(ui.available_width() - 16.0);
+    let top = ui.cursor().top();
+    ui.horizontal(|ui| {
+        for (h, w) in ["Key / alias", "Key spec / wrapping algorithm", "Material"]
+            .into_iter()
+            .zip(header_w)
+        {
+            ui.allocate_ui_with_layout(
+                egui::vec2(w, 20.0),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| {
+                    ui.set_width(w);
+                    ui.label(RichText::new(h).strong());
+                },
+            );
+        }
+    });
     // A solid, always-drawn scroll bar: the custodians must see that the
     // list goes on.
     ui.style_mut().spacing.scroll = egui::style::ScrollStyle::solid();
+    let mut shown = (0, 0);
+    // `max_height` is for the header and the list together.
+    let header = ui.cursor().top() - top;
     egui::ScrollArea::vertical()
         .id_salt("plan-scroll")
-        .max_height(max_height)
+        .max_height((max_height - header).max(ROW_HEIGHT))
         .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
-        .show_rows(ui, row_height, rows.len() + 1, |ui, range| {
-            egui::Grid::new("plan-table")
-                .striped(true)
-                .spacing([24.0, 6.0])
-                .show(ui, |ui| {
-                    for i in range {
-                        if i == 0 {
-                            for h in ["Key / alias", "Key spec / wrapping algorithm", "Material"] {
-                                ui.label(RichText::new(h).strong());
-                            }
-                        } else {
-                            let r = &rows[i - 1];
-                            ui.vertical(|ui| {
-                                ui.add(
-                                    egui::Label::new(RichText::new(&r.name).monospace())
-                                        .wrap_mode(egui::TextWrapMode::Extend),
-                                );
-                                ui.add(
-                                    egui::Label::new(
-                                        RichText::new(&r.alias).color(crate::gui::theme::MUTED),
-                                    )
-                                    .wrap_mode(egui::TextWrapMode::Extend),
-                                );
-                            });
-                            ui.vertical(|ui| {
-                                ui.label(&r.key_spec);
-                                ui.label(&r.wrapping_algorithm);
-                            });
-                            ui.vertical(|ui| {
-                                ui.label(&r.material);
-                                if !r.replica_regions.is_empty() {
-                                    ui.add(
-                                        egui::Label::new(replicas_line(&r.replica_regions))
-                                            .wrap_mode(egui::TextWrapMode::Extend),
-                                    );
-                                }
-                            });
-                        }
-                        ui.end_row();
-                    }
-                });
+        .show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
+            ui.spacing_mut().item_spacing.y = 0.0;
+            shown = (range.start + 1, range.end);
+            for i in range {
+                plan_row(ui, &rows[i], i % 2 == 1, widths(ui.available_width()));
+            }
         });
+    shown
+}
+
+fn plan_row(ui: &mut egui::Ui, r: &PlanRow, shaded: bool, w: [f32; 3]) {
+    let (rect, _) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width(), ROW_HEIGHT),
+        egui::Sense::hover(),
+    );
+    if shaded {
+        ui.painter()
+            .rect_filled(rect, 0.0, ui.visuals().faint_bg_color);
+    }
+    let mut row = ui.new_child(egui::UiBuilder::new().max_rect(rect.shrink2(egui::vec2(0.0, 3.0))));
+    row.spacing_mut().item_spacing.y = 2.0;
+    row.horizontal_top(|ui| {
+        let cell = |ui: &mut egui::Ui, width: f32, lines: &[RichText]| {
+            ui.allocate_ui_with_layout(
+                egui::vec2(width, 46.0),
+                egui::Layout::top_down(egui::Align::Min),
+                |ui| {
+                    ui.set_width(width);
+                    for l in lines {
+                        ui.add(egui::Label::new(l.clone()).truncate());
+                    }
+                },
+            );
+        };
+        cell(
+            ui,
+            w[0],
+            &[
+                RichText::new(&r.name).monospace(),
+                RichText::new(&r.alias).color(crate::gui::theme::MUTED),
+            ],
+        );
+        cell(
+            ui,
+            w[1],
+            &[
+                RichText::new(&r.key_spec),
+                RichText::new(&r.wrapping_algorithm),
+            ],
+        );
+        let mut material = vec![RichText::new(&r.material)];
+        if !r.replica_regions.is_empty() {
+            material.push(RichText::new(replicas_line(&r.replica_regions)));
+        }
+        cell(ui, w[2], &material);
+    });
+    // The ARN in full (never truncated): what the HSM key is wrapped for.
+    row.add(
+        egui::Label::new(RichText::new(&r.key_arn).monospace().size(14.0))
+            .wrap_mode(egui::TextWrapMode::Wrap),
+    );
+}
+
+/// "Keys 1–8 of 300" for the list's visible range.
+pub fn range_line(first: usize, last: usize, total: usize) -> String {
+    format!("Keys {first}–{last} of {total}")
 }
 
 #[cfg(test)]
@@ -210,6 +281,8 @@ mod tests {
         PlanRow {
             name: "k".into(),
             alias: "alias/k".into(),
+            key_arn: "arn:aws:kms:eu-west-1:111122223333:key/00000001-0000-4000-8000-000000000001"
+                .into(),
             key_spec: spec.into(),
             wrapping_algorithm: alg.into(),
             material: "generate".into(),
