@@ -90,5 +90,7 @@ Exit codes:
   25  dev -> int -> prod: an earlier environment is not imported and clean
   26  a receipt is missing, unreadable or does not match KMS
   27  a key has multi-Region replicas: not supported by this version; nothing imported
+  28  import --valid-to is not between 24 hours and 365 days ahead; nothing imported
+  29  an on-demand key has used all 25 of its on-demand rotations; nothing imported
   30  a key failed its test after import
   31  on-demand rotation failed, or a ciphertext made before it no longer decrypts";

@@ -43,6 +43,11 @@ pub enum Exit {
     /// The bundle or its request has multi-Region replicas, which this
     /// version cannot import (it would import only the primary).
     MultiRegion = 27,
+    /// `import --valid-to` is not a time between 24 hours and 365 days
+    /// ahead (KMS's limit), checked before any AWS call.
+    ValidTo = 28,
+    /// An on-demand key has no RotateKeyOnDemand left (25 per key).
+    RotationBudget = 29,
     /// A key failed its test after import (encrypt/decrypt, MAC, sign/verify).
     KeyTest = 30,
     /// On-demand rotation failed: CurrentKeyMaterialId did not change, or
@@ -70,6 +75,8 @@ mod tests {
             (Exit::Digest, 21),
             (Exit::Order, 25),
             (Exit::MultiRegion, 27),
+            (Exit::ValidTo, 28),
+            (Exit::RotationBudget, 29),
             (Exit::Rotation, 31),
         ] {
             assert_eq!(e.code(), n);

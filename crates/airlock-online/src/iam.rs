@@ -72,6 +72,17 @@ pub struct IamArgs {
     /// the rotation tags, so this lets the importer rewrite bucket tags.
     #[arg(long)]
     pub tag_resources: bool,
+    /// Also let the importer run `import --valid-to` (ExpirationModel
+    /// KEY_MATERIAL_EXPIRES), with a ValidTo no earlier than the end of the
+    /// window plus --min-material-validity-days. Off by default: expiring
+    /// material makes the key unusable when it expires, so the right to set
+    /// an expiry is the right to schedule an outage.
+    #[arg(long)]
+    pub allow_expiring_material: bool,
+    /// With --allow-expiring-material: the shortest validity the importer
+    /// may give, in days after the end of the window (1-364).
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub min_material_validity_days: u32,
 }
 
 /// The inputs of the generator, validated.
@@ -95,6 +106,9 @@ pub struct Inputs {
     pub max_session_seconds: u32,
     /// The importer may also tag resources (`import --tag-resources`).
     pub tag_resources: bool,
+    /// The importer may import expiring material with a ValidTo no earlier
+    /// than this (RFC 3339); None: only material that does not expire.
+    pub expiring_material_floor: Option<String>,
 }
 
 fn window(i: &Inputs) -> Value {
@@ -217,19 +231,38 @@ pub fn importer(p: &Plan, i: &Inputs) -> Value {
             json!({"StringEquals": {"aws:ResourceTag/AirlockRequestId": p.request_id}}),
         ),
     };
-    let s = vec![
-        stmt(
-            "ImportIntoPlannedKeysWithoutExpiry",
+    let s = vec![stmt(
+        "ImportIntoPlannedKeysWithoutExpiry",
+        &["kms:ImportKeyMaterial"],
+        keys.clone(),
+        with_window(
+            i,
+            merge(
+                json!({"StringEquals": {"kms:ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}}),
+                key_cond.clone(),
+            ),
+        ),
+    )];
+    let mut s = s;
+    if let Some(floor) = &i.expiring_material_floor {
+        // `import --valid-to`: KEY_MATERIAL_EXPIRES only with a ValidTo no
+        // earlier than the floor (kms:ValidTo is a Date condition key), so
+        // this role cannot make the material expire within days.
+        s.push(stmt(
+            "ImportExpiringMaterialIntoPlannedKeys",
             &["kms:ImportKeyMaterial"],
             keys.clone(),
             with_window(
                 i,
                 merge(
-                    json!({"StringEquals": {"kms:ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}}),
+                    json!({"StringEquals": {"kms:ExpirationModel": "KEY_MATERIAL_EXPIRES"},
+                           "DateGreaterThanEquals": {"kms:ValidTo": floor}}),
                     key_cond.clone(),
                 ),
             ),
-        ),
+        ));
+    }
+    s.extend([
         stmt(
             "RotateAndReadPlannedKeys",
             &[
@@ -281,8 +314,7 @@ pub fn importer(p: &Plan, i: &Inputs) -> Value {
             window(i),
         ),
         stmt("ListAliases", &["kms:ListAliases"], json!("*"), window(i)),
-    ];
-    let mut s = s;
+    ]);
     if i.tag_resources {
         s.extend(tag_resources(i));
     }
@@ -370,7 +402,12 @@ fn tag_resources(i: &Inputs) -> Vec<Value> {
 pub fn reporter(i: &Inputs) -> Value {
     let key = format!("arn:aws:kms:*:{}:key/*", i.account);
     let s = vec![
-        stmt("ReadKeys", &["kms:DescribeKey"], json!(key), window(i)),
+        stmt(
+            "ReadKeysAndTheirRotations",
+            &["kms:DescribeKey", "kms:ListKeyRotations"],
+            json!(key),
+            window(i),
+        ),
         stmt(
             "ListEverything",
             &[
@@ -477,6 +514,12 @@ pub fn run(a: &IamArgs, g: &Global) -> Result<Exit> {
             "--max-session-seconds must be 900..43200 (IAM's MaxSessionDuration range)",
         ));
     }
+    if a.allow_expiring_material && !(1..=364).contains(&a.min_material_validity_days) {
+        return Err(Error::refused(
+            Exit::Usage,
+            "--min-material-validity-days must be 1..364 (KMS accepts a ValidTo at most 365 days ahead)",
+        ));
+    }
     let mut account = p.aws_account.clone();
     let mut region = p.aws_region.clone();
     let mut key_arns = None;
@@ -543,6 +586,11 @@ pub fn run(a: &IamArgs, g: &Global) -> Result<Exit> {
         signer: a.signer_key_arn.clone(),
         max_session_seconds: a.max_session_seconds,
         tag_resources: a.tag_resources,
+        expiring_material_floor: a.allow_expiring_material.then(|| {
+            airlock_core::request::rfc3339(
+                until + time::Duration::days(i64::from(a.min_material_validity_days)),
+            )
+        }),
     };
     let roles: Vec<Value> = ["preparer", "importer", "reporter"]
         .iter()
@@ -617,6 +665,7 @@ mod tests {
             principal: "arn:aws:iam::111122223333:root".into(),
             max_session_seconds: 3600,
             tag_resources: false,
+            expiring_material_floor: None,
         }
     }
 
@@ -662,6 +711,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn expiring_material_only_when_asked_and_not_too_soon() {
+        let p = importer(&plan(), &inputs());
+        assert!(
+            !p.to_string().contains("KEY_MATERIAL_EXPIRES"),
+            "expiring material allowed without --allow-expiring-material"
+        );
+        let i = Inputs {
+            expiring_material_floor: Some("2026-02-08T00:00:00Z".into()),
+            ..inputs()
+        };
+        let p = importer(&plan(), &i);
+        let e = find(&p, "ImportExpiringMaterialIntoPlannedKeys");
+        assert_eq!(e["Action"], json!(["kms:ImportKeyMaterial"]));
+        assert_eq!(
+            e["Condition"]["StringEquals"]["kms:ExpirationModel"],
+            "KEY_MATERIAL_EXPIRES"
+        );
+        assert_eq!(
+            e["Condition"]["DateGreaterThanEquals"]["kms:ValidTo"],
+            "2026-02-08T00:00:00Z"
+        );
+        // Same keys as the non-expiring import, inside the window.
+        assert_eq!(
+            e["Resource"],
+            find(&p, "ImportIntoPlannedKeysWithoutExpiry")["Resource"]
+        );
+        assert_eq!(
+            e["Condition"]["DateLessThan"]["aws:CurrentTime"],
+            "2026-02-01T00:00:00Z"
+        );
+        let r = reporter(&inputs());
+        assert_eq!(
+            find(&r, "ReadKeysAndTheirRotations")["Action"],
+            json!(["kms:DescribeKey", "kms:ListKeyRotations"])
+        );
     }
 
     #[test]

@@ -105,6 +105,40 @@ pub fn check_not_expired(name: &str, valid_to: &str, now: time::OffsetDateTime) 
     Ok(())
 }
 
+/// The rotation budget of an on-demand key before it is rotated: `Some(why)`
+/// when none is left (the import must refuse), a warning on stderr when
+/// few are, and a warning when KMS cannot count them.
+async fn rotation_budget(c: &Clients, key: &ImportKey) -> Result<Option<String>> {
+    match kms::rotations(&c.kms, &key.key_arn, &format!("key {}", key.name)).await? {
+        kms::Rotations::Unsupported => {
+            eprintln!(
+                "warning: key {}: this KMS endpoint has no ListKeyRotations, so its on-demand rotations left (of {}) cannot be counted; KMS itself refuses a rotation past the limit",
+                key.name,
+                kms::ON_DEMAND_ROTATION_LIMIT
+            );
+            Ok(None)
+        }
+        kms::Rotations::Counted(n) if n.left() == 0 => Ok(Some(format!(
+            "key {} ({}): {}",
+            key.name,
+            key.key_arn,
+            n.describe()
+        ))),
+        kms::Rotations::Counted(n) => {
+            if n.low() {
+                eprintln!(
+                    "warning: key {}: {} before this import's rotation; plan its successor as new-key",
+                    key.name,
+                    n.describe()
+                );
+            } else {
+                eprintln!("key {}: {}", key.name, n.describe());
+            }
+            Ok(None)
+        }
+    }
+}
+
 /// The KeyMaterialDescription of this ceremony's material for `key`.
 pub fn material_description(ceremony_id: &str, request_id: &str, key: &str) -> String {
     let mut d = format!("airlock ceremony {ceremony_id} request {request_id} key {key}");
@@ -174,6 +208,14 @@ async fn observe(
 
 /// Runs `import`.
 pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
+    // --valid-to first: a refusal here comes before any AWS call.
+    let valid_to_checked = match &args.valid_to {
+        Some(t) => Some(crate::lifecycle::check_valid_to(
+            t,
+            time::OffsetDateTime::now_utc(),
+        )?),
+        None => None,
+    };
     let v = verify_bundle(&args.bundle, Some(&args.request))?;
     let m = &v.bundle.manifest;
     eprintln!(
@@ -308,6 +350,7 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
     let now = time::OffsetDateTime::now_utc();
     let mut planned = Vec::new();
     let mut problems = Vec::new();
+    let mut exhausted = Vec::new();
     for k in &selected {
         let (env, service) = env_of(k);
         let prior = receipts
@@ -325,6 +368,11 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
             Ok((strategy, action)) => {
                 if action.imports() {
                     check_not_expired(&k.name, &k.parameters_valid_to, now)?;
+                }
+                if matches!(action, Action::ImportThenRotate | Action::RotateOnly)
+                    && let Some(why) = rotation_budget(&c, k).await?
+                {
+                    exhausted.push(why);
                 }
                 planned.push(Planned {
                     key: (*k).clone(),
@@ -346,6 +394,18 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
             format!(
                 "nothing was imported; these keys are not in a state to import into:\n  {}",
                 problems.join("\n  ")
+            ),
+        ));
+    }
+
+    if !exhausted.is_empty() {
+        return Err(Error::refused(
+            Exit::RotationBudget,
+            format!(
+                "nothing was imported; these keys have no on-demand rotation left (AWS KMS allows {} per key over its life):\n  {}\n\
+                 Plan them as new-key (a new EXTERNAL key and an alias switch) and prepare a new request",
+                kms::ON_DEMAND_ROTATION_LIMIT,
+                exhausted.join("\n  ")
             ),
         ));
     }
@@ -406,9 +466,13 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
         }
     };
 
-    let (expiration, valid_to) = match &args.valid_to {
+    let (expiration, valid_to) = match valid_to_checked {
         Some(t) => {
-            let t = parse_time(t, "--valid-to")?;
+            eprintln!(
+                "the material imported now expires at {} (KEY_MATERIAL_EXPIRES): KMS then deletes it and the key is unusable \
+                 until the same material is re-imported (docs/online-runbook.md, \"Expiring material\")",
+                crate::lifecycle::rfc3339(t)
+            );
             (
                 ExpirationModelType::KeyMaterialExpires,
                 Some(DateTime::from_secs(t.unix_timestamp())),
@@ -416,6 +480,7 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
         }
         None => (ExpirationModelType::KeyMaterialDoesNotExpire, None),
     };
+    let valid_to_text = valid_to_checked.map(crate::lifecycle::rfc3339);
 
     // Report the plan; stop here on --dry-run.
     for p in &planned {
@@ -445,10 +510,11 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
                 let mut c = Vec::new();
                 if p.action.imports() {
                     c.push(format!(
-                        "kms:ImportKeyMaterial KeyId={} ImportType={} ExpirationModel={} KeyMaterialDescription={:?}",
+                        "kms:ImportKeyMaterial KeyId={} ImportType={} ExpirationModel={}{} KeyMaterialDescription={:?}",
                         p.key.key_arn,
                         p.key.import_type.as_str(),
                         expiration.as_str(),
+                        valid_to_text.as_ref().map(|t| format!(" ValidTo={t}")).unwrap_or_default(),
                         material_description(&m.ceremony_id, &m.request_id, &p.key.name)
                     ));
                 }
@@ -544,6 +610,8 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
                     tested: false,
                     old_ciphertext_decrypts: None,
                     pre_rotation_ciphertext: None,
+                    expiration_model: None,
+                    valid_to: None,
                 });
             }
         }
@@ -690,6 +758,12 @@ async fn import_environment(
                 k.imported_key_material_id = ours.clone();
                 k.status = "imported".into();
                 k.imported_at = Some(now);
+                k.expiration_model = Some(expiration.as_str().to_string());
+                k.valid_to = valid_to.and_then(|t| {
+                    time::OffsetDateTime::from_unix_timestamp(t.secs())
+                        .ok()
+                        .map(crate::lifecycle::rfc3339)
+                });
             }
             receipt::write(&args.receipt_dir, rc)?;
             kms::tag(

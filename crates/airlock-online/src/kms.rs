@@ -128,6 +128,116 @@ pub async fn materials(kms: &Client, arn: &str, what: &str) -> Result<Materials>
     Ok(Materials::Listed(out))
 }
 
+/// KMS's limit on RotateKeyOnDemand per key over its life (AWS KMS
+/// developer guide, "Perform on-demand key rotation": a maximum of 25 times
+/// per KMS key; older pages said 10).
+pub const ON_DEMAND_ROTATION_LIMIT: u32 = 25;
+
+/// Warn when this many on-demand rotations or fewer are left.
+pub const ROTATION_BUDGET_WARN: u32 = 5;
+
+/// What ListKeyRotations said about one key's completed rotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RotationCount {
+    /// Rotations with RotationType ON_DEMAND.
+    pub on_demand: u32,
+    /// Rotations with RotationType AUTOMATIC (they do not use the budget).
+    pub automatic: u32,
+    /// Rotations without a RotationType (some emulators): counted as
+    /// on-demand, so the budget shown is never larger than the real one.
+    pub untyped: u32,
+}
+
+impl RotationCount {
+    /// Counts completed rotations by the RotationType KMS gave each.
+    pub fn of(types: &[Option<&str>]) -> Self {
+        let mut c = RotationCount::default();
+        for t in types {
+            match t {
+                Some("ON_DEMAND") => c.on_demand += 1,
+                Some("AUTOMATIC") => c.automatic += 1,
+                _ => c.untyped += 1,
+            }
+        }
+        c
+    }
+
+    /// On-demand rotations used (untyped ones included).
+    pub fn used(&self) -> u32 {
+        self.on_demand + self.untyped
+    }
+
+    /// On-demand rotations left out of the limit.
+    pub fn left(&self) -> u32 {
+        ON_DEMAND_ROTATION_LIMIT.saturating_sub(self.used())
+    }
+
+    /// Whether few enough are left to warn.
+    pub fn low(&self) -> bool {
+        self.left() <= ROTATION_BUDGET_WARN
+    }
+
+    /// "3 used, 22 left of 25" (with the untyped ones named).
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{} used, {} left of {ON_DEMAND_ROTATION_LIMIT} on-demand rotations",
+            self.used(),
+            self.left()
+        );
+        if self.untyped > 0 {
+            s.push_str(&format!(
+                " ({} without a RotationType, counted as on-demand)",
+                self.untyped
+            ));
+        }
+        s
+    }
+}
+
+/// The completed rotations of a key, where KMS offers ListKeyRotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotations {
+    /// KMS answered (every page read).
+    Counted(RotationCount),
+    /// The endpoint does not implement the call (some emulators).
+    Unsupported,
+}
+
+/// ListKeyRotations (completed rotations only, every page), counted by type.
+pub async fn rotations(kms: &Client, arn: &str, what: &str) -> Result<Rotations> {
+    let mut types: Vec<Option<String>> = Vec::new();
+    let mut pages = kms.list_key_rotations().key_id(arn).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => {
+                for r in p.rotations.unwrap_or_default() {
+                    types.push(r.rotation_type.map(|t| t.as_str().to_string()));
+                }
+            }
+            Err(e) => {
+                if unsupported(&e) {
+                    return Ok(Rotations::Unsupported);
+                }
+                return Err(aws_err("kms:ListKeyRotations", what, &e));
+            }
+        }
+    }
+    let refs: Vec<Option<&str>> = types.iter().map(|t| t.as_deref()).collect();
+    Ok(Rotations::Counted(RotationCount::of(&refs)))
+}
+
+fn unsupported<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let code = sdk_code(e).unwrap_or_default();
+    matches!(
+        code.as_str(),
+        "UnsupportedOperationException" | "InternalFailure" | "NotImplemented" | "InternalError"
+    ) || code.is_empty() && sdk_detail(e).contains("not yet implemented")
+}
+
 /// Encrypts and decrypts a fresh probe under `arn` (symmetric), or makes and
 /// verifies a MAC (HMAC), or signs and verifies (asymmetric signing keys).
 pub async fn test_key(kms: &Client, arn: &str, name: &str, key_spec: &str) -> Result<()> {
@@ -234,6 +344,137 @@ pub async fn test_key(kms: &Client, arn: &str, name: &str, key_spec: &str) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotations_are_counted_by_type_and_untyped_ones_use_the_budget() {
+        let c = RotationCount::of(&[Some("ON_DEMAND"), Some("AUTOMATIC"), Some("ON_DEMAND")]);
+        assert_eq!((c.on_demand, c.automatic, c.untyped), (2, 1, 0));
+        assert_eq!((c.used(), c.left()), (2, 23));
+        assert!(!c.low());
+        let c = RotationCount::of(&[None, Some("ON_DEMAND")]);
+        assert_eq!((c.used(), c.left()), (2, 23));
+        assert!(c.describe().contains("1 without a RotationType"));
+        let twenty: Vec<Option<&str>> = vec![Some("ON_DEMAND"); 20];
+        let c = RotationCount::of(&twenty);
+        assert_eq!(c.left(), 5);
+        assert!(c.low(), "5 left is the warning threshold");
+        let c = RotationCount::of(&twenty[..19]);
+        assert!(!c.low(), "6 left is not");
+        let thirty: Vec<Option<&str>> = vec![Some("ON_DEMAND"); 30];
+        assert_eq!(RotationCount::of(&thirty).left(), 0, "never below zero");
+        assert_eq!(
+            RotationCount::of(&[]).describe(),
+            "0 used, 25 left of 25 on-demand rotations"
+        );
+    }
+
+    /// A loopback HTTP server answering each request with the next of
+    /// `answers` (status, JSON body): recorded KMS response shapes.
+    fn replay(answers: Vec<(u16, String)>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let h = std::thread::spawn(move || {
+            let mut bodies = Vec::new();
+            let mut answers = answers.into_iter();
+            'conn: for stream in l.incoming() {
+                let stream = stream.unwrap();
+                let mut r = BufReader::new(stream.try_clone().unwrap());
+                let mut w = stream;
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            continue 'conn;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).unwrap();
+                    bodies.push(String::from_utf8(body).unwrap());
+                    let Some((code, json)) = answers.next() else {
+                        return bodies;
+                    };
+                    write!(
+                        w,
+                        "HTTP/1.1 {code} X\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{json}",
+                        json.len()
+                    )
+                    .unwrap();
+                    w.flush().unwrap();
+                    if answers.len() == 0 {
+                        return bodies;
+                    }
+                }
+            }
+            bodies
+        });
+        (url, h)
+    }
+
+    fn client(url: &str) -> Client {
+        use aws_sdk_kms::config;
+        Client::from_conf(
+            config::Builder::new()
+                .behavior_version(config::BehaviorVersion::latest())
+                .region(config::Region::new("eu-west-1"))
+                .endpoint_url(url)
+                .credentials_provider(config::Credentials::new(
+                    "AKIDTEST", "test", None, None, "test",
+                ))
+                .retry_config(config::retry::RetryConfig::disabled())
+                .build(),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn list_key_rotations_is_read_page_by_page_and_counted_by_type() {
+        // Shapes of the KMS API reference (ListKeyRotations): two pages.
+        let page1 = r#"{"Rotations":[{"KeyId":"k","KeyMaterialId":"m1","RotationDate":1.7E9,"RotationType":"ON_DEMAND"},
+            {"KeyId":"k","KeyMaterialId":"m2","RotationDate":1.71E9,"RotationType":"AUTOMATIC"}],"NextMarker":"p2","Truncated":true}"#;
+        let page2 = r#"{"Rotations":[{"KeyId":"k","KeyMaterialId":"m3","RotationDate":1.72E9,"RotationType":"ON_DEMAND"},
+            {"KeyId":"k","KeyMaterialId":"m4","RotationDate":1.73E9}],"Truncated":false}"#;
+        let (url, h) = replay(vec![(200, page1.into()), (200, page2.into())]);
+        let got = rotations(&client(&url), "arn:k", "key k").await.unwrap();
+        let bodies = h.join().unwrap();
+        assert_eq!(bodies.len(), 2, "both pages were asked for");
+        assert!(bodies[1].contains("\"Marker\":\"p2\""), "{}", bodies[1]);
+        assert!(
+            !bodies[0].contains("IncludeKeyMaterial"),
+            "completed rotations only"
+        );
+        let Rotations::Counted(n) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!((n.on_demand, n.automatic, n.untyped), (2, 1, 1));
+        assert_eq!(n.left(), 22);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_endpoint_without_list_key_rotations_is_unsupported_not_an_error() {
+        // LocalStack 2026.3 (community) answers exactly this.
+        let body = r#"{"__type":"InternalFailure","message":"The API for service kms is either not included in your current license plan or has not yet been emulated by LocalStack."}"#;
+        let (url, h) = replay(vec![(501, body.into())]);
+        let got = rotations(&client(&url), "arn:k", "key k").await.unwrap();
+        h.join().unwrap();
+        assert_eq!(got, Rotations::Unsupported);
+        // A real refusal is an error that names the call.
+        let denied = r#"{"__type":"AccessDeniedException","message":"not authorized"}"#;
+        let (url, h) = replay(vec![(400, denied.into())]);
+        let e = rotations(&client(&url), "arn:k", "key k")
+            .await
+            .unwrap_err();
+        h.join().unwrap();
+        assert!(e.to_string().contains("kms:ListKeyRotations"), "{e}");
+        assert_eq!(e.exit(), Exit::Aws);
+    }
 
     #[test]
     fn key_ids_from_arns() {

@@ -11,6 +11,7 @@ mod exit;
 mod iam;
 mod import;
 mod kms;
+mod lifecycle;
 mod order;
 mod plan;
 mod prepare;

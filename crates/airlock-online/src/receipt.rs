@@ -61,6 +61,14 @@ pub struct KeyReceipt {
     pub old_ciphertext_decrypts: Option<bool>,
     /// Base64 of a probe ciphertext made before the on-demand rotation.
     pub pre_rotation_ciphertext: Option<String>,
+    /// The ExpirationModel of this ceremony's import
+    /// (KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE); absent in
+    /// receipts written before it was recorded, and until the import.
+    #[serde(default)]
+    pub expiration_model: Option<String>,
+    /// With KEY_MATERIAL_EXPIRES: when KMS deletes the material (RFC 3339).
+    #[serde(default)]
+    pub valid_to: Option<String>,
 }
 
 /// An explicit, recorded override of the dev -> int -> prod order.
@@ -230,6 +238,8 @@ mod tests {
                 tested: false,
                 old_ciphertext_decrypts: None,
                 pre_rotation_ciphertext: None,
+                expiration_model: None,
+                valid_to: None,
             }],
         }
     }
@@ -243,6 +253,28 @@ mod tests {
         let all = read_all(d.path()).unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].1, r);
+    }
+
+    #[test]
+    fn receipts_without_the_expiry_fields_still_read() {
+        let d = tempfile::tempdir().unwrap();
+        let mut v = serde_json::to_value(sample()).unwrap();
+        let k = v["keys"][0].as_object_mut().unwrap();
+        k.remove("expiration_model");
+        k.remove("valid_to");
+        let p = d.path().join("dev.c.receipt.json");
+        std::fs::write(&p, v.to_string()).unwrap();
+        let r = read(&p).unwrap();
+        assert_eq!(r.keys[0].valid_to, None);
+        let mut with = sample();
+        with.keys[0].expiration_model = Some("KEY_MATERIAL_EXPIRES".into());
+        with.keys[0].valid_to = Some("2026-12-14T20:00:00Z".into());
+        write(d.path(), &with).unwrap();
+        let back = read(&d.path().join("dev.c-1.receipt.json")).unwrap();
+        assert_eq!(
+            back.keys[0].valid_to.as_deref(),
+            Some("2026-12-14T20:00:00Z")
+        );
     }
 
     #[test]

@@ -62,6 +62,12 @@ pub struct KeyInfo {
     pub origin: String,
     /// CurrentKeyMaterialId.
     pub current_material: Option<String>,
+    /// KeyState (Enabled, PendingImport, ...).
+    pub state: String,
+    /// ValidTo (Unix seconds): the earliest expiry of any of its materials.
+    pub valid_to: Option<i64>,
+    /// ExpirationModel, when KMS gives one (EXTERNAL keys).
+    pub expiration_model: Option<String>,
 }
 
 /// A rotated key, from a receipt.
@@ -77,6 +83,10 @@ pub struct Rotated {
     pub material: Option<String>,
     /// When the receipt says the material was imported (RFC 3339).
     pub imported_at: Option<String>,
+    /// The ExpirationModel the receipt recorded for the import.
+    pub expiration_model: Option<String>,
+    /// The ValidTo the receipt recorded (RFC 3339), for expiring material.
+    pub valid_to: Option<String>,
 }
 
 /// What the plan and receipts say about key ARNs.
@@ -88,13 +98,18 @@ pub struct Knowledge {
     pub replaced: BTreeMap<String, (String, String, String)>,
     /// Keys planned but not rotated yet by ARN -> (name, environment).
     pub planned: BTreeMap<String, (String, String)>,
+    /// The time material expiry is judged at (Unix seconds).
+    pub now: i64,
 }
 
 impl Knowledge {
     /// Builds it from the plan, the receipts and the current alias targets
     /// (alias name -> key ARN).
     pub fn new(plan: &Plan, receipts: &[Receipt], alias_arns: &BTreeMap<String, String>) -> Self {
-        let mut k = Knowledge::default();
+        let mut k = Knowledge {
+            now: time::OffsetDateTime::now_utc().unix_timestamp(),
+            ..Knowledge::default()
+        };
         let mut rs: Vec<&Receipt> = receipts.iter().collect();
         rs.sort_by(|a, b| a.started_at.cmp(&b.started_at));
         let names: BTreeMap<&str, &str> = plan
@@ -127,6 +142,8 @@ impl Knowledge {
                             strategy: key.strategy,
                             material: key.imported_key_material_id.clone(),
                             imported_at: key.imported_at.clone(),
+                            expiration_model: key.expiration_model.clone(),
+                            valid_to: key.valid_to.clone(),
                         },
                         done,
                     ),
@@ -163,6 +180,56 @@ impl Knowledge {
     }
 }
 
+/// When a rotated key's material expires (Unix seconds): KMS's ValidTo
+/// when KMS gives one (it is current: a re-import of the same material
+/// moves it); none when KMS says KEY_MATERIAL_DOES_NOT_EXPIRE (a re-import
+/// without expiry); else the ValidTo the receipt recorded (KMS gave no
+/// model, or KEY_MATERIAL_EXPIRES without a ValidTo, as LocalStack does).
+pub fn effective_valid_to(
+    receipt_valid_to: Option<&str>,
+    kms_model: Option<&str>,
+    kms_valid_to: Option<i64>,
+) -> Option<i64> {
+    match (kms_valid_to, kms_model) {
+        (Some(t), _) => Some(t),
+        (None, Some("KEY_MATERIAL_DOES_NOT_EXPIRE")) => None,
+        (None, _) => receipt_valid_to
+            .and_then(crate::lifecycle::parse)
+            .map(|t| t.unix_timestamp()),
+    }
+}
+
+/// Why a rotated key cannot be used now, if it cannot: its material
+/// expired (`effective_valid_to`), or KMS shows it PendingImport (what KMS
+/// does when imported material expires or is deleted).
+pub fn material_unusable(rot: &Rotated, key: &KeyInfo, now: i64) -> Option<String> {
+    let expiry = effective_valid_to(
+        rot.valid_to.as_deref(),
+        key.expiration_model.as_deref(),
+        key.valid_to,
+    );
+    if let Some(t) = expiry
+        && t <= now
+    {
+        let at = time::OffsetDateTime::from_unix_timestamp(t)
+            .map(crate::lifecycle::rfc3339)
+            .unwrap_or_else(|_| t.to_string());
+        return Some(format!(
+            "on {}'s key, but its imported material expired at {at}: KMS deletes expired material and the key is unusable \
+             (PendingImport) until the same material is re-imported (docs/online-runbook.md, \"Expiring material\")",
+            rot.name
+        ));
+    }
+    if key.state == "PendingImport" {
+        return Some(format!(
+            "on {}'s key, but KMS shows it PendingImport: its material expired or was deleted and the key is unusable \
+             until the same material is re-imported",
+            rot.name
+        ));
+    }
+    None
+}
+
 /// Judges one key reference; `key` is KMS's answer for it (None for
 /// `KeyRef::NoKey`).
 pub fn judge(
@@ -187,6 +254,9 @@ pub fn judge(
         (KeyRef::Key(_), Some(Ok(info))) => info,
     };
     if let Some(rot) = k.rotated.get(&key.arn) {
+        if let Some(why) = material_unusable(rot, key, k.now) {
+            return (Status::NonCompliant, why);
+        }
         return match rot.strategy {
             Strategy::AliasSwitch => (
                 Status::Compliant,
@@ -277,6 +347,8 @@ mod tests {
             tested: true,
             old_ciphertext_decrypts: None,
             pre_rotation_ciphertext: None,
+            expiration_model: None,
+            valid_to: None,
         }
     }
 
@@ -300,6 +372,9 @@ mod tests {
             manager: "CUSTOMER".into(),
             origin: "EXTERNAL".into(),
             current_material: material.map(str::to_string),
+            state: "Enabled".into(),
+            valid_to: None,
+            expiration_model: None,
         }))
     }
 
@@ -357,6 +432,67 @@ mod tests {
         assert_eq!(s, Status::NonCompliant);
         assert!(why.contains("replaced") && why.contains("rdsnew"));
         assert_eq!(k.environment_of("rdsnew-old"), Some("dev"));
+    }
+
+    #[test]
+    fn expired_material_is_non_compliant_and_soon_is_still_compliant() {
+        let mut s3 = key("dev-s3", "s3key", Strategy::OnDemand, "done");
+        s3.expiration_model = Some("KEY_MATERIAL_EXPIRES".into());
+        s3.valid_to = Some("2026-12-14T20:00:00Z".into());
+        let rs = vec![receipt(vec![s3], false)];
+        let mut k = Knowledge::new(&plan(), &rs, &aliases());
+        let r = KeyRef::Key("x".into());
+        let ten_days_before = time::macros::datetime!(2026-12-04 20:00 UTC).unix_timestamp();
+        k.now = ten_days_before;
+        let (s, _) = judge(&r, info("s3key", Some("m-new")).as_ref(), &k, false);
+        assert_eq!(
+            s,
+            Status::Compliant,
+            "expiring soon is a warning, not a verdict"
+        );
+        k.now = time::macros::datetime!(2026-12-14 20:00 UTC).unix_timestamp();
+        let (s, why) = judge(&r, info("s3key", Some("m-new")).as_ref(), &k, false);
+        assert_eq!(s, Status::NonCompliant);
+        assert!(why.contains("expired at 2026-12-14T20:00:00Z"), "{why}");
+        // KMS's own ValidTo wins when KMS gives an ExpirationModel: earlier ...
+        k.now = ten_days_before;
+        let mut i = info("s3key", Some("m-new"));
+        if let Some(Ok(x)) = i.as_mut() {
+            x.valid_to = Some(ten_days_before - 1);
+            x.expiration_model = Some("KEY_MATERIAL_EXPIRES".into());
+        }
+        assert_eq!(judge(&r, i.as_ref(), &k, false).0, Status::NonCompliant);
+        // ... or later, after a re-import of the same material moved it.
+        k.now = time::macros::datetime!(2026-12-20 00:00 UTC).unix_timestamp();
+        if let Some(Ok(x)) = i.as_mut() {
+            x.valid_to = Some(time::macros::datetime!(2027-06-01 00:00 UTC).unix_timestamp());
+        }
+        assert_eq!(judge(&r, i.as_ref(), &k, false).0, Status::Compliant);
+        // ... or none, re-imported without expiry.
+        if let Some(Ok(x)) = i.as_mut() {
+            x.valid_to = None;
+            x.expiration_model = Some("KEY_MATERIAL_DOES_NOT_EXPIRE".into());
+        }
+        assert_eq!(judge(&r, i.as_ref(), &k, false).0, Status::Compliant);
+        // Without KMS's model or ValidTo (an emulator), the receipt's ValidTo decides.
+        for model in [None, Some("KEY_MATERIAL_EXPIRES")] {
+            if let Some(Ok(x)) = i.as_mut() {
+                x.expiration_model = model.map(str::to_string);
+            }
+            assert_eq!(
+                judge(&r, i.as_ref(), &k, false).0,
+                Status::NonCompliant,
+                "{model:?}"
+            );
+        }
+        // And a rotated key KMS shows PendingImport is unusable.
+        let mut i = info("s3key", Some("m-new"));
+        if let Some(Ok(x)) = i.as_mut() {
+            x.state = "PendingImport".into();
+        }
+        let (s, why) = judge(&r, i.as_ref(), &k, false);
+        assert_eq!(s, Status::NonCompliant);
+        assert!(why.contains("PendingImport"), "{why}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod aggregator;
 mod cloudtrail;
 pub(crate) mod inventory;
 pub(crate) mod judge;
+mod keys;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -53,6 +54,11 @@ pub struct ReportArgs {
     /// Objects sampled per bucket (HeadObject each).
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub s3_object_sample: i32,
+    /// Warn when a rotated key's imported material expires within N days
+    /// (a warning on stderr and in --json; the exit code is unchanged;
+    /// expired material makes its resources NON_COMPLIANT).
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub expiry_warn_days: u32,
 }
 
 /// One judged resource.
@@ -78,6 +84,10 @@ pub struct Row {
     pub key_ref: Option<String>,
     /// The key's ARN, when resolved.
     pub key_arn: Option<String>,
+    /// When the key's imported material expires (RFC 3339), if it does.
+    pub material_valid_to: Option<String>,
+    /// Warnings about the key (expiry soon, few on-demand rotations left).
+    pub warnings: Vec<String>,
 }
 
 fn key_text(k: &KeyRef) -> Option<String> {
@@ -109,6 +119,12 @@ pub(crate) async fn describe_all(
                             .unwrap_or_default(),
                         origin: m.origin.map(|x| x.as_str().to_string()).unwrap_or_default(),
                         current_material: m.current_key_material_id,
+                        state: m
+                            .key_state
+                            .map(|x| x.as_str().to_string())
+                            .unwrap_or_default(),
+                        valid_to: m.valid_to.map(|t| t.secs()),
+                        expiration_model: m.expiration_model.map(|x| x.as_str().to_string()),
                     }),
                     None => Err("kms:DescribeKey answered without KeyMetadata".to_string()),
                 },
@@ -173,6 +189,8 @@ pub fn judge_all(
                 reason,
                 key_ref: key_text(&r.key),
                 key_arn,
+                material_valid_to: None,
+                warnings: Vec::new(),
             }
         })
         .collect();
@@ -230,6 +248,7 @@ pub async fn run(args: &ReportArgs, global: &Global) -> Result<Exit> {
             ]),
         }
         calls.push("kms:DescribeKey per distinct key");
+        calls.push("kms:DescribeKey and kms:ListKeyRotations (paginated) per rotated key");
         if args.cloudtrail_days.is_some() {
             calls.push("cloudtrail:LookupEvents (Decrypt, GenerateDataKey*)");
         }
@@ -280,7 +299,25 @@ pub async fn run(args: &ReportArgs, global: &Global) -> Result<Exit> {
         }
     }
     let keys = describe_all(&c.kms, refs, args.concurrency).await;
-    let rows = judge_all(&resources, &keys, &know, args.require_byok);
+    let mut rows = judge_all(&resources, &keys, &know, args.require_byok);
+    let lifecycles = keys::all(
+        &c.kms,
+        &know,
+        &plan,
+        args.concurrency,
+        args.expiry_warn_days,
+    )
+    .await;
+    for r in rows.iter_mut() {
+        if let Some(k) = lifecycles
+            .iter()
+            .find(|k| Some(&k.key_arn) == r.key_arn.as_ref())
+        {
+            r.material_valid_to = k.valid_to.clone();
+            r.warnings = k.warnings.clone();
+        }
+    }
+    let warnings: Vec<&String> = lifecycles.iter().flat_map(|k| &k.warnings).collect();
     let usage = match args.cloudtrail_days {
         Some(d) => Some(cloudtrail::usage(&c, d).await?),
         None => None,
@@ -308,7 +345,8 @@ pub async fn run(args: &ReportArgs, global: &Global) -> Result<Exit> {
             "{:#}",
             json!({"generated_at": crate::receipt::now_rfc3339(), "account": account, "region": c.region,
             "source": args.aggregator.as_ref().map(|a| format!("aggregator {a}")).unwrap_or_else(|| "direct listing".into()),
-            "summary": summary, "resources": rows, "cloudtrail": trail, "elapsed_ms": elapsed.as_millis() as u64})
+            "summary": summary, "resources": rows, "keys": lifecycles, "warnings": warnings,
+            "expiry_warn_days": args.expiry_warn_days, "cloudtrail": trail, "elapsed_ms": elapsed.as_millis() as u64})
         );
     } else if args.csv {
         println!("arn,service,kind,account,region,environment,status,key_arn,reason");
@@ -341,6 +379,9 @@ pub async fn run(args: &ReportArgs, global: &Global) -> Result<Exit> {
                 r.reason
             );
         }
+        for k in &lifecycles {
+            println!("{}", keys::human(k));
+        }
         for t in &trail {
             eprintln!("cloudtrail: {t}");
         }
@@ -354,6 +395,9 @@ pub async fn run(args: &ReportArgs, global: &Global) -> Result<Exit> {
             rows.len(),
             elapsed.as_millis()
         );
+    }
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
     if let Some(dir) = &args.receipt_dir {
         write_markers(dir, &receipts, &rows)?;
@@ -411,6 +455,8 @@ mod tests {
             reason: String::new(),
             key_ref: None,
             key_arn: None,
+            material_valid_to: None,
+            warnings: Vec::new(),
         }
     }
 
