@@ -108,8 +108,8 @@ pub fn check_not_expired(name: &str, valid_to: &str, now: time::OffsetDateTime) 
 /// The rotation budget of an on-demand key before it is rotated: `Some(why)`
 /// when none is left (the import must refuse), a warning on stderr when
 /// few are, and a warning when KMS cannot count them.
-async fn rotation_budget(c: &Clients, key: &ImportKey) -> Result<Option<String>> {
-    match kms::rotations(&c.kms, &key.key_arn, &format!("key {}", key.name)).await? {
+async fn rotation_budget(kms_c: &aws_sdk_kms::Client, key: &ImportKey) -> Result<Option<String>> {
+    match kms::rotations(kms_c, &key.key_arn, &format!("key {}", key.name)).await? {
         kms::Rotations::Unsupported => {
             eprintln!(
                 "warning: key {}: this KMS endpoint has no ListKeyRotations, so its on-demand rotations left (of {}) cannot be counted; KMS itself refuses a rotation past the limit",
@@ -370,7 +370,7 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
                     check_not_expired(&k.name, &k.parameters_valid_to, now)?;
                 }
                 if matches!(action, Action::ImportThenRotate | Action::RotateOnly)
-                    && let Some(why) = rotation_budget(&c, k).await?
+                    && let Some(why) = rotation_budget(&c.kms, k).await?
                 {
                     exhausted.push(why);
                 }
@@ -1014,6 +1014,40 @@ mod tests {
             check_not_expired("k", "yesterday", now).unwrap_err().exit(),
             Exit::Content
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_key_with_no_on_demand_rotation_left_is_refused() {
+        let key: ImportKey = serde_json::from_value(serde_json::json!({
+            "name": "dev-s3", "alias": "alias/dev-s3",
+            "key_arn": "arn:aws:kms:eu-west-1:111122223333:key/k",
+            "key_spec": "SYMMETRIC_DEFAULT", "import_type": "NEW_KEY_MATERIAL",
+            "wrapping_algorithm": "RSAES_OAEP_SHA_256",
+            "parameters_valid_to": "2026-12-05T00:00:00Z",
+            "hsm_label": "dev-s3/r", "kcv": "ABCDEF", "public_key_sha256": null}))
+        .unwrap_or_else(|e| panic!("the test's ImportKey shape: {e}"));
+        let page = |n: usize| {
+            let r: Vec<String> = (0..n)
+                .map(|i| format!(r#"{{"KeyId":"k","KeyMaterialId":"m{i}","RotationDate":1.7E9,"RotationType":"ON_DEMAND"}}"#))
+                .collect();
+            format!(r#"{{"Rotations":[{}],"Truncated":false}}"#, r.join(","))
+        };
+        let (url, h) = crate::kms::tests::replay(vec![(200, page(25))]);
+        let why = rotation_budget(&crate::kms::tests::client(&url), &key)
+            .await
+            .unwrap();
+        h.join().unwrap();
+        let why = why.expect("25 used: refused");
+        assert!(
+            why.contains("key dev-s3") && why.contains("0 left of 25"),
+            "{why}"
+        );
+        let (url, h) = crate::kms::tests::replay(vec![(200, page(24))]);
+        let why = rotation_budget(&crate::kms::tests::client(&url), &key)
+            .await
+            .unwrap();
+        h.join().unwrap();
+        assert_eq!(why, None, "one left: imported (with a warning)");
     }
 
     #[test]

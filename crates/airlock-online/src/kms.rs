@@ -342,7 +342,7 @@ pub async fn test_key(kms: &Client, arn: &str, name: &str, key_spec: &str) -> Re
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -370,7 +370,9 @@ mod tests {
 
     /// A loopback HTTP server answering each request with the next of
     /// `answers` (status, JSON body): recorded KMS response shapes.
-    fn replay(answers: Vec<(u16, String)>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    pub(crate) fn replay(
+        answers: Vec<(u16, String)>,
+    ) -> (String, std::thread::JoinHandle<Vec<String>>) {
         use std::io::{BufRead, BufReader, Read, Write};
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", l.local_addr().unwrap());
@@ -419,7 +421,7 @@ mod tests {
         (url, h)
     }
 
-    fn client(url: &str) -> Client {
+    pub(crate) fn client(url: &str) -> Client {
         use aws_sdk_kms::config;
         Client::from_conf(
             config::Builder::new()
