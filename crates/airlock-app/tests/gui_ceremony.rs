@@ -448,3 +448,66 @@ fn the_plan_confirmations_open_only_after_the_last_of_300_keys_was_on_screen() {
     click_containing(&mut h, "alice confirms the plan");
     assert_eq!(h.state().snapshot().plan_confirmed_by, ["alice"]);
 }
+
+#[test]
+fn the_request_digest_is_read_aloud_full_screen_group_by_group_then_journaled() {
+    let ws = workstation(2);
+    let mut h = harness_sized(&ws, vec![ws.request_dir.clone()], [1024.0, 768.0]);
+    to_review(&mut h);
+    scroll_plan_to_end(&mut h);
+    for (n, _) in CUSTODIANS {
+        click_containing(&mut h, &format!("{n} confirms the plan"));
+    }
+    click(&mut h, "Read aloud, full screen…");
+    let hex = request_digest(&ws.request_dir);
+    let groups = airlock_app::gui::read_aloud::groups(&hex);
+    assert_eq!(groups.len(), 16);
+    for g in &groups {
+        assert!(h.query_by_label(g).is_some(), "group {g} not shown");
+    }
+    let words = airlock_ceremony::words::pgp_words(&hex).unwrap();
+    assert!(h.query_by_label(&format!("1. {}", words[0])).is_some());
+    assert!(h.query_by_label(&format!("32. {}", words[31])).is_some());
+    // Not every group ticked: the confirmation does nothing.
+    // All of it on a 1024x768 screen.
+    let on_screen = |r: eframe::egui::Rect| {
+        r.min.x >= 0.0 && r.min.y >= 0.0 && r.max.x <= 1024.0 && r.max.y <= 768.0
+    };
+    for label in groups
+        .iter()
+        .map(String::as_str)
+        .chain(["16", "All 16 groups match: confirm (journaled)"])
+    {
+        let r = h.get_by_label(label).rect();
+        assert!(on_screen(r), "{label:?} is off a 1024x768 screen at {r:?}");
+        if label.len() == 4 {
+            assert!(r.height() >= 48.0, "{label:?} is smaller than 48 px: {r:?}");
+        }
+    }
+    click(&mut h, "1");
+    click(&mut h, "All 16 groups match: confirm (journaled)");
+    assert!(!h.state().snapshot().request_digest_confirmed);
+    let ticked: Vec<String> = h
+        .query_all_by_label_contains("groups ticked")
+        .filter_map(|n| n.accesskit_node().value())
+        .collect();
+    assert_eq!(ticked, ["1 of 16 groups ticked"]);
+    // Escape closes the view and confirms nothing.
+    h.key_press(eframe::egui::Key::Escape);
+    h.run();
+    assert!(
+        h.query_by_label("All 16 groups match: confirm (journaled)")
+            .is_none()
+    );
+    assert!(!h.state().snapshot().request_digest_confirmed);
+    // Again, every group ticked by the witness: journaled by the engine.
+    click(&mut h, "Read aloud, full screen…");
+    for i in 1..=16 {
+        click(&mut h, &i.to_string());
+    }
+    click(&mut h, "All 16 groups match: confirm (journaled)");
+    settle(&mut h);
+    assert!(h.state().snapshot().request_digest_confirmed);
+    let journal = h.state().snapshot().journal_path.clone().unwrap();
+    assert_eq!(last_journal_event(&journal), "request_digest_confirmed");
+}

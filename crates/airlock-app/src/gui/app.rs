@@ -14,6 +14,7 @@ use eframe::egui::{self, RichText};
 use super::attestation::{AttestationHook, PdfAttestation};
 use super::journal_view::JournalView;
 use super::picker::FolderPicker;
+use super::read_aloud;
 use super::secret::SecretText;
 use super::snapshot::{KeyRow, Snapshot};
 use super::step::Step;
@@ -87,6 +88,8 @@ pub struct GuiApp {
     pub(crate) close_after_abort: bool,
     pub(crate) close_allowed: bool,
     pub(crate) journal: JournalView,
+    /// The full-screen read-aloud view, when open.
+    pub(crate) read_aloud: Option<crate::gui::read_aloud::ReadAloud>,
     themed: bool,
 }
 
@@ -119,6 +122,7 @@ impl GuiApp {
             abort_dialog: AbortDialog::Hidden,
             close_after_abort: false,
             close_allowed: false,
+            read_aloud: None,
             journal: JournalView::default(),
             themed: false,
         }
@@ -346,6 +350,7 @@ impl GuiApp {
                 .auto_shrink([false, false])
                 .show(ui, |ui| self.main_area(ui));
         });
+        self.read_aloud_modal(ui.ctx());
         self.abort_modal(ui.ctx());
         let path = self.snap.journal_path.clone();
         self.journal.show(ui.ctx(), path.as_deref());
@@ -513,13 +518,38 @@ impl GuiApp {
         });
     }
 
+    /// Opens the full-screen read-aloud view of a digest.
+    pub(crate) fn open_read_aloud(&mut self, kind: read_aloud::DigestKind, hex: &str) {
+        self.read_aloud = Some(read_aloud::ReadAloud::new(kind, hex));
+    }
+
+    fn read_aloud_modal(&mut self, ctx: &egui::Context) {
+        let Some(view) = self.read_aloud.as_mut() else {
+            return;
+        };
+        let kind = view.kind;
+        match view.show(ctx) {
+            read_aloud::ReadAloudChoice::Reading => {}
+            read_aloud::ReadAloudChoice::Back => self.read_aloud = None,
+            read_aloud::ReadAloudChoice::Match => {
+                self.read_aloud = None;
+                // The same command the step's own button sends: the
+                // engine journals the confirmation.
+                self.send(match kind {
+                    read_aloud::DigestKind::Request => Command::ConfirmRequestDigest,
+                    read_aloud::DigestKind::Bundle => Command::SettleBundleDigest { matched: true },
+                });
+            }
+        }
+    }
+
     fn abort_modal(&mut self, ctx: &egui::Context) {
         if self.abort_dialog == AbortDialog::Hidden {
             return;
         }
         let closing = self.abort_dialog == AbortDialog::Close;
         let mut choice: Option<bool> = None;
-        egui::Modal::new(egui::Id::unique("airlock-abort")).show(ctx, |ui| {
+        let response = egui::Modal::new(egui::Id::unique("airlock-abort")).show(ctx, |ui| {
             ui.set_max_width(700.0);
             ui.heading(if closing {
                 "Close the app mid-ceremony?"
@@ -555,6 +585,10 @@ impl GuiApp {
                 }
             });
         });
+        // Escape (or a click outside) means keep going, never abort.
+        if choice.is_none() && response.should_close() {
+            choice = Some(false);
+        }
         match choice {
             Some(true) => {
                 self.close_after_abort = closing;

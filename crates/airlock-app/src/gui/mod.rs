@@ -10,6 +10,7 @@ pub mod attest_worker;
 pub mod attestation;
 pub mod journal_view;
 pub mod picker;
+pub mod read_aloud;
 pub mod secret;
 pub mod snapshot;
 pub mod step;

@@ -110,15 +110,26 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
             Verdict::Pass,
             "Every custodian confirmed the plan; the request digest matched (journaled)",
         );
-    } else if ui
-        .add_enabled(
-            active && all_confirmed && app.busy.is_none(),
-            egui::Button::new("The digests match: confirm (journaled)"),
-        )
-        .on_disabled_hover_text("each custodian confirms the plan first")
-        .clicked()
-    {
-        app.send(Command::ConfirmRequestDigest);
+    } else {
+        let can = active && all_confirmed && app.busy.is_none();
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    can,
+                    egui::Button::new("The digests match: confirm (journaled)"),
+                )
+                .on_disabled_hover_text("each custodian confirms the plan first")
+                .clicked()
+            {
+                app.send(Command::ConfirmRequestDigest);
+            }
+            if ui
+                .add_enabled(can, egui::Button::new("Read aloud, full screen…"))
+                .clicked()
+            {
+                app.open_read_aloud(crate::gui::read_aloud::DigestKind::Request, &r.sums_sha256);
+            }
+        });
     }
     let used = ui.cursor().top() - below_top;
     if (used - below).abs() > 0.5 {

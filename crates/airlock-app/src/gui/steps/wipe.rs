@@ -89,6 +89,16 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
             {
                 app.send(Command::SettleBundleDigest { matched: true });
             }
+            if let Some(e) = app.snap.export.clone()
+                && ui
+                    .add_enabled(
+                        active && app.busy.is_none(),
+                        egui::Button::new("Read aloud, full screen…"),
+                    )
+                    .clicked()
+            {
+                app.open_read_aloud(crate::gui::read_aloud::DigestKind::Bundle, &e.sums_sha256);
+            }
             if ui
                 .add_enabled(
                     active && app.busy.is_none(),
