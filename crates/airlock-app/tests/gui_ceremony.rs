@@ -301,6 +301,19 @@ fn review_keeps_the_totals_confirmations_and_digest_on_screen_at_1024x768() {
     }
     confirm_review(&mut h);
     on_screen(&h, "Continue to Generate & wrap");
+    // The top bar: the ceremony id never runs under the clock and buttons.
+    let ceremony_id = h.state().snapshot().ceremony_id.clone().unwrap();
+    let id = h.get_by_label_contains(&ceremony_id[..8]).rect();
+    let clock = h
+        .query_all_by_label_contains("UTC ")
+        .next()
+        .expect("the clock")
+        .rect();
+    let journal = h.get_by_label("Journal").rect();
+    assert!(
+        id.max.x <= clock.min.x && clock.max.x <= journal.min.x,
+        "top bar overlaps at 1024x768: id {id:?}, clock {clock:?}, Journal {journal:?}"
+    );
 }
 
 #[test]
@@ -337,7 +350,11 @@ fn review_shows_each_multi_region_key_with_its_replica_regions_at_1024x768() {
         );
     }
     // Only the multi-Region key has a replicas line in the list.
-    assert_eq!(h.query_all_by_label_contains("replica").count(), 1);
+    let replica_labels: Vec<String> = h
+        .query_all_by_label_contains("replica")
+        .filter_map(|n| n.accesskit_node().value())
+        .collect();
+    assert_eq!(replica_labels, ["+ 2 replicas"]);
     let plan = h.state().snapshot().request.clone().unwrap().plan;
     assert_eq!(plan[0].replica_regions, ["us-east-1", "ap-southeast-2"]);
     assert!(plan[1].replica_regions.is_empty());
@@ -510,4 +527,36 @@ fn the_request_digest_is_read_aloud_full_screen_group_by_group_then_journaled() 
     assert!(h.state().snapshot().request_digest_confirmed);
     let journal = h.state().snapshot().journal_path.clone().unwrap();
     assert_eq!(last_journal_event(&journal), "request_digest_confirmed");
+}
+
+#[test]
+fn custodians_get_a_hint_until_a_name_is_picked_a_live_clock_and_keyboard_zoom() {
+    let ws = workstation(1);
+    let mut h = harness_sized(&ws, vec![], [1024.0, 768.0]);
+    preflight(&mut h);
+    let hint = airlock_app::gui::steps::custodians::NO_NAME_HINT;
+    assert!(
+        h.query_by_label(hint).is_some(),
+        "no hint before a name is picked"
+    );
+    click(&mut h, "alice");
+    assert!(h.query_by_label(hint).is_none());
+    // The clock in the top bar is the workstation's UTC time.
+    let shown: Vec<String> = h
+        .query_all_by_label_contains("UTC ")
+        .filter_map(|n| n.accesskit_node().value())
+        .filter(|v| v.len() == 12)
+        .collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    let now = airlock_app::gui::app::clock_now();
+    assert_eq!(shown[0][..9], now[..9], "{shown:?} vs {now}");
+    // Ctrl +/- zooms the whole window.
+    let before = h.ctx.zoom_factor();
+    h.key_press_modifiers(eframe::egui::Modifiers::COMMAND, eframe::egui::Key::Plus);
+    h.run_steps(3);
+    assert!(h.ctx.zoom_factor() > before, "Ctrl + did not zoom in");
+    h.key_press_modifiers(eframe::egui::Modifiers::COMMAND, eframe::egui::Key::Minus);
+    h.key_press_modifiers(eframe::egui::Modifiers::COMMAND, eframe::egui::Key::Minus);
+    h.run_steps(3);
+    assert!(h.ctx.zoom_factor() < before, "Ctrl - did not zoom out");
 }

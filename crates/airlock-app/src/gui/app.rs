@@ -361,11 +361,16 @@ impl GuiApp {
             ui.horizontal(|ui| {
                 ui.heading("Airlock key ceremony");
                 if let Some(id) = &self.snap.ceremony_id {
-                    ui.label(
-                        RichText::new(format!("ceremony {id}"))
-                            .monospace()
-                            .color(theme::MUTED),
-                    );
+                    // The full id where it fits; on a narrow screen its
+                    // first 8 digits (the journal and the paper carry it
+                    // whole), so that it never runs under the buttons.
+                    let text = if ui.available_width() > 900.0 {
+                        format!("ceremony {id}")
+                    } else {
+                        format!("{}…", id.get(..8).unwrap_or(id))
+                    };
+                    ui.label(RichText::new(text).monospace().color(theme::MUTED))
+                        .on_hover_text(id.as_str());
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     // Once the bundle is published the only way on is
@@ -382,6 +387,10 @@ impl GuiApp {
                     if ui.button("Journal").clicked() {
                         self.journal.open();
                     }
+                    // A live UTC clock, as the journal and paper write time.
+                    ui.label(RichText::new(clock_now()).monospace().strong());
+                    ui.ctx()
+                        .request_repaint_after(std::time::Duration::from_millis(500));
                 });
             });
         });
@@ -603,6 +612,12 @@ impl GuiApp {
             None => {}
         }
     }
+}
+
+/// The top bar's clock: `UTC 20:21:05`.
+pub fn clock_now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!("UTC {:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
 }
 
 impl eframe::App for GuiApp {

@@ -12,6 +12,10 @@ use crate::gui::worker::Command;
 /// Label of the passphrase field (tests find it by this).
 pub const PASSPHRASE_LABEL: &str = "Passphrase";
 
+/// Shown until a custodian has picked their name.
+pub const NO_NAME_HINT: &str =
+    "Pick your name first: Authenticate stays off until a name is chosen.";
+
 fn submit(app: &mut GuiApp) {
     let Some(name) = app.chosen_custodian.clone() else {
         return;
@@ -84,6 +88,14 @@ fn form(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
             state.store(ui.ctx(), field.id);
         }
         let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if app.chosen_custodian.is_none() {
+            // Typing before choosing a name would go nowhere: say so.
+            ui.label(
+                RichText::new(NO_NAME_HINT)
+                    .color(crate::gui::theme::WARN)
+                    .strong(),
+            );
+        }
         let ready = app.chosen_custodian.is_some() && !app.passphrase.is_empty();
         let clicked = ui
             .add_enabled(ready, egui::Button::new("Authenticate"))
