@@ -34,6 +34,7 @@ click 330 276 0.5; click 380 484 4; shot 01-preflight; next
 custodian 434 221 306 "$(cat "$demo/secrets/alice")"; shot 02-custodians
 custodian 431 332 417 "$(cat "$demo/secrets/bob")"; next
 click 462 173 4; shot 03-request; next
+xdotool mousemove 700 420; for _ in $(seq 15); do xdotool click 5; sleep 0.1; done; sleep 1   # scroll the plan to its last key
 click 321 606 1; click 602 606 1; click 510 863 1.5; shot 04-review; next   # ticks, then "The digests match"
 click 420 198 8; shot 05-generate; next
 click 458 198 5; shot 06-seal-export; next

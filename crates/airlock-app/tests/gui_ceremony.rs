@@ -73,7 +73,10 @@ fn whole_ceremony_through_the_window_makes_a_bundle_that_verifies() {
     assert_eq!(h.state().current_step(), Step::Done);
     assert!(h.query_by_label_contains("Ceremony complete").is_some());
     let words = airlock_ceremony::words::pgp_words_for_hex(&export.sums_sha256).unwrap();
-    assert!(h.query_by_label(&words).is_some(), "PGP words not shown");
+    assert!(
+        h.query_by_label(&format!("PGP words:  {words}")).is_some(),
+        "PGP words not shown"
+    );
     assert!(
         h.state().close_allowed(),
         "a finished ceremony closes without asking"
@@ -350,9 +353,11 @@ fn review_shows_each_multi_region_key_with_its_replica_regions_at_1024x768() {
         );
     }
     // Only the multi-Region key has a replicas line in the list.
+    // ("replica" is also a PGP word, so only the "+ N replica" lines.)
     let replica_labels: Vec<String> = h
         .query_all_by_label_contains("replica")
         .filter_map(|n| n.accesskit_node().value())
+        .filter(|v| v.starts_with("+ "))
         .collect();
     assert_eq!(replica_labels, ["+ 2 replicas"]);
     let plan = h.state().snapshot().request.clone().unwrap().plan;
@@ -541,6 +546,28 @@ fn custodians_get_a_hint_until_a_name_is_picked_a_live_clock_and_keyboard_zoom()
     );
     click(&mut h, "alice");
     assert!(h.query_by_label(hint).is_none());
+    // After alice, the next panel starts with no name chosen: bob's
+    // passphrase is never sent as alice's.
+    let field = h.get_by_role(eframe::egui::accesskit::Role::PasswordInput);
+    field.focus();
+    field.type_text(CUSTODIANS[0].1);
+    h.step();
+    click(&mut h, "Authenticate");
+    assert_eq!(h.state().snapshot().authenticated.len(), 1);
+    assert!(
+        h.query_by_label(hint).is_some(),
+        "the next custodian must pick a name"
+    );
+    let field = h.get_by_role(eframe::egui::accesskit::Role::PasswordInput);
+    field.focus();
+    field.type_text(CUSTODIANS[1].1);
+    h.step();
+    assert!(
+        h.get_by_label("Authenticate")
+            .accesskit_node()
+            .is_disabled(),
+        "Authenticate is on with no name chosen"
+    );
     // The clock in the top bar is the workstation's UTC time.
     let shown: Vec<String> = h
         .query_all_by_label_contains("UTC ")

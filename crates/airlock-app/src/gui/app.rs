@@ -364,7 +364,9 @@ impl GuiApp {
                     // The full id where it fits; on a narrow screen its
                     // first 8 digits (the journal and the paper carry it
                     // whole), so that it never runs under the buttons.
-                    let text = if ui.available_width() > 900.0 {
+                    // (The clock and the two buttons on the right take
+                    // about 560 px.)
+                    let text = if ui.available_width() > 560.0 + 560.0 {
                         format!("ceremony {id}")
                     } else {
                         format!("{}…", id.get(..8).unwrap_or(id))

@@ -72,10 +72,11 @@ pub fn digest_with_words(ui: &mut egui::Ui, label: &str, hex: &str) {
     if let Some(words) = pgp_words_for_hex(hex) {
         // On the line of their label: one line less, so the Review step's
         // confirmations stay on a 1024x768 screen.
-        ui.horizontal_wrapped(|ui| {
-            ui.label(RichText::new("PGP words:").color(theme::MUTED));
-            ui.label(RichText::new(words).size(20.0));
-        });
+        // One label, so that it wraps inside the window at any width.
+        ui.add(
+            egui::Label::new(RichText::new(format!("PGP words:  {words}")).size(20.0))
+                .wrap_mode(egui::TextWrapMode::Wrap),
+        );
     }
 }
 

@@ -62,6 +62,16 @@ fn form(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
                 .iter()
                 .map(|(n, _)| n.clone())
                 .collect();
+            // A name that has authenticated is not the next custodian's:
+            // without this, the next passphrase would be sent as the
+            // previous custodian's (and count as their failed try).
+            if app
+                .chosen_custodian
+                .as_ref()
+                .is_some_and(|n| done.contains(n))
+            {
+                app.chosen_custodian = None;
+            }
             for name in app.snap.roster.clone() {
                 if done.contains(&name) {
                     continue;

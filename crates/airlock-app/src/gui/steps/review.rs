@@ -15,7 +15,7 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
         return;
     };
     ui.label(format!(
-        "Request {}: {} keys for AWS account {}. Read the plan; each custodian confirms it.",
+        "Request {}: {} keys for AWS account {}.",
         r.request_id,
         r.plan.len(),
         r.account
@@ -216,11 +216,32 @@ fn plan_table(ui: &mut egui::Ui, rows: &[PlanRow], max_height: f32) -> (usize, u
         .id_salt("plan-scroll")
         .max_height((max_height - header).max(ROW_HEIGHT))
         .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
-        .show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
-            ui.spacing_mut().item_spacing.y = 0.0;
-            shown = (range.start + 1, range.end);
-            for i in range {
-                plan_row(ui, &rows[i], i % 2 == 1, widths(ui.available_width()));
+        .show_viewport(ui, |ui, viewport| {
+            // Only the rows in view are laid out. The count is of the rows
+            // *wholly* in view, so "of 300" and the seen-to-the-end rule
+            // never count a key whose ARN is cut off.
+            let total = rows.len();
+            ui.set_height(total as f32 * ROW_HEIGHT);
+            let first = ((viewport.min.y / ROW_HEIGHT).floor().max(0.0) as usize).min(total);
+            let drawn_end = ((viewport.max.y / ROW_HEIGHT).ceil().max(0.0) as usize).min(total);
+            let whole_first = ((viewport.min.y / ROW_HEIGHT).ceil().max(0.0) as usize).min(total);
+            let whole_end =
+                ((viewport.max.y / ROW_HEIGHT + 0.01).floor().max(0.0) as usize).min(total);
+            shown = if whole_end > whole_first {
+                (whole_first + 1, whole_end)
+            } else {
+                (first + 1, first + 1)
+            };
+            let origin = ui.min_rect().min;
+            let width = ui.available_width();
+            for (i, r) in rows.iter().enumerate().take(drawn_end).skip(first) {
+                let rect = egui::Rect::from_min_size(
+                    origin + egui::vec2(0.0, i as f32 * ROW_HEIGHT),
+                    egui::vec2(width, ROW_HEIGHT),
+                );
+                ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
+                    plan_row(ui, r, i % 2 == 1, widths(width));
+                });
             }
         });
     shown
