@@ -55,12 +55,14 @@ fn is_state_file(rel: &str) -> bool {
     if top.contains(&rel) || rel == seal(TRUST_STORE_REL) {
         return true;
     }
+    use airlock_core::state_layout::{CEREMONIES_DIR, CEREMONY_JOURNAL_FILE, RECORD_FILE};
     let parts: Vec<&str> = rel.split('/').collect();
     matches!(
         parts.as_slice(),
-        ["ceremonies", id, f]
-            if !id.is_empty()
-                && (*f == "record.json" || *f == "journal.jsonl" || *f == seal("journal.jsonl"))
+        [dir, id, f]
+            if *dir == CEREMONIES_DIR
+                && !id.is_empty()
+                && (*f == RECORD_FILE || *f == CEREMONY_JOURNAL_FILE || *f == seal(CEREMONY_JOURNAL_FILE))
     )
 }
 

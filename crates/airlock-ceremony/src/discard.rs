@@ -242,7 +242,10 @@ impl Ceremony {
             session.destroy_key(found)?;
             out.destroyed.push(label);
         }
-        let work = self.store().dir(ceremony_id).join("work");
+        let work = self
+            .store()
+            .dir(ceremony_id)
+            .join(airlock_core::state_layout::WORK_DIR);
         if work.exists() {
             out.files_wiped = wipe_tree_report(&work)
                 .map_err(CeremonyError::io("wiping", &work))?

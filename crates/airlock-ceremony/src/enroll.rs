@@ -129,7 +129,7 @@ pub struct EnrollOutcome {
 fn journal(state_dir: &Path) -> Result<JournalWriter, CeremonyError> {
     fs::create_dir_all(state_dir)
         .map_err(CeremonyError::io("creating the state directory", state_dir))?;
-    let path = state_dir.join("enrollment.jsonl");
+    let path = airlock_core::state_layout::StateLayout::new(state_dir).workstation_journal();
     if path.exists() {
         Ok(JournalWriter::open(&path)?.0)
     } else {

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::error::CeremonyError;
 
 /// The lock file in the state directory.
-pub const STATE_LOCK_FILE: &str = "ceremony.lock";
+pub const STATE_LOCK_FILE: &str = airlock_core::state_layout::STATE_LOCK_FILE;
 /// Where the per-token lock files live (tmpfs: gone at reboot, as the
 /// processes that held them are).
 pub const TOKEN_LOCK_DIR: &str = "/run/lock/airlock";

@@ -66,7 +66,7 @@ use crate::state_auth::{ceremony_journal_rel, seal_journal, verify_journal, veri
 use crate::stop::StopSignal;
 
 /// File name of the enrolled ceremony signing key in the state directory.
-pub const ENROLLED_SIGNING_KEY_FILE: &str = "ceremony-signing-key.pem";
+pub const ENROLLED_SIGNING_KEY_FILE: &str = airlock_core::state_layout::ENROLLED_SIGNING_KEY_FILE;
 
 /// What the operator asked for.
 #[derive(Debug, Clone, Default)]
@@ -558,8 +558,11 @@ impl Ceremony {
     }
 
     fn work_dir(&self) -> Option<PathBuf> {
-        self.ceremony_id()
-            .map(|id| self.store().dir(id).join("work"))
+        self.ceremony_id().map(|id| {
+            self.store()
+                .dir(id)
+                .join(airlock_core::state_layout::WORK_DIR)
+        })
     }
 
     /// Journals an event, or keeps it until the journal is open.
@@ -1121,7 +1124,7 @@ impl Ceremony {
         let record = self
             .store()
             .dir(self.ceremony_id().expect("id"))
-            .join("record.json");
+            .join(airlock_core::state_layout::RECORD_FILE);
         let sums = sealed
             .iter()
             .find(|e| e.event == "request_verified")

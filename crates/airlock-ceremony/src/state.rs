@@ -60,7 +60,7 @@ impl CeremonyStore {
     /// The store under `state_dir/ceremonies`.
     pub fn new(state_dir: &Path) -> Self {
         CeremonyStore {
-            root: state_dir.join("ceremonies"),
+            root: airlock_core::state_layout::StateLayout::new(state_dir).ceremonies(),
         }
     }
 
@@ -71,7 +71,8 @@ impl CeremonyStore {
 
     /// The journal of one ceremony.
     pub fn journal_path(&self, ceremony_id: &str) -> PathBuf {
-        self.dir(ceremony_id).join("journal.jsonl")
+        self.dir(ceremony_id)
+            .join(airlock_core::state_layout::CEREMONY_JOURNAL_FILE)
     }
 
     /// Writes (atomically) a record, creating its folder.
@@ -84,7 +85,7 @@ impl CeremonyStore {
         bytes.push(b'\n');
         f.write_all(&bytes)?;
         f.sync_all()?;
-        fs::rename(&tmp, dir.join("record.json"))?;
+        fs::rename(&tmp, dir.join(airlock_core::state_layout::RECORD_FILE))?;
         fs::File::open(&dir)?.sync_all()?;
         fs::File::open(&self.root)?.sync_all()
     }
@@ -99,7 +100,7 @@ impl CeremonyStore {
             Err(e) => return Err(e),
         };
         for entry in entries {
-            let path = entry?.path().join("record.json");
+            let path = entry?.path().join(airlock_core::state_layout::RECORD_FILE);
             let rec = fs::read(&path)
                 .map_err(|e| format!("{}: {e}", path.display()))
                 .and_then(|b| {
@@ -131,7 +132,9 @@ impl CeremonyStore {
 
     /// The record of one ceremony.
     pub fn load(&self, ceremony_id: &str) -> std::io::Result<CeremonyRecord> {
-        let path = self.dir(ceremony_id).join("record.json");
+        let path = self
+            .dir(ceremony_id)
+            .join(airlock_core::state_layout::RECORD_FILE);
         let bytes = fs::read(&path)?;
         serde_json::from_slice(&bytes).map_err(|e| {
             std::io::Error::new(

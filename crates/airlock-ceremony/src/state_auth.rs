@@ -16,9 +16,9 @@ use airlock_hsm::UserSession;
 use crate::error::CeremonyError;
 
 /// The trust store, relative to the state directory.
-pub const TRUST_STORE_REL: &str = "trust/request-signers.json";
+pub const TRUST_STORE_REL: &str = airlock_core::state_layout::TRUST_STORE_REL;
 /// The workstation journal (enrolment, trust changes, rehearsals).
-pub const WORKSTATION_JOURNAL_REL: &str = "enrollment.jsonl";
+pub const WORKSTATION_JOURNAL_REL: &str = airlock_core::state_layout::WORKSTATION_JOURNAL_FILE;
 
 /// The journal of one ceremony, relative to the state directory.
 pub fn ceremony_journal_rel(ceremony_id: &str) -> String {

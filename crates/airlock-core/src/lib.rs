@@ -15,6 +15,7 @@ pub mod request;
 pub mod signature;
 pub mod spec;
 pub mod staged_dir;
+pub mod state_layout;
 pub mod state_seal;
 pub mod sums;
 pub mod trust;

@@ -26,7 +26,7 @@ use crate::signature::{SignatureError, SignerKey, SignerKeyError};
 /// Format tag of the trust store file.
 pub const TRUST_FORMAT: &str = "airlock-trust/1";
 /// File name under `<state dir>/trust/`.
-pub const SIGNERS_FILE: &str = "request-signers.json";
+pub const SIGNERS_FILE: &str = crate::state_layout::SIGNERS_FILE;
 
 /// A signer's name: `^[a-z0-9][a-z0-9._-]{0,62}$`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -174,7 +174,7 @@ pub struct TrustStore {
 impl TrustStore {
     /// The store file for a state directory.
     pub fn path_in(state_dir: &Path) -> PathBuf {
-        state_dir.join("trust").join(SIGNERS_FILE)
+        crate::state_layout::StateLayout::new(state_dir).signers()
     }
 
     /// Opens the store of `state_dir`; a missing file is an empty store.

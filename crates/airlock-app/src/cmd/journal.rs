@@ -63,7 +63,8 @@ fn in_state_dir(file: &Path) -> Option<(PathBuf, String)> {
     }
     let id = dir.file_name()?.to_str()?;
     let ceremonies = dir.parent()?;
-    if ceremonies.file_name()? != "ceremonies" || file.file_name()? != "journal.jsonl" {
+    use airlock_core::state_layout::{CEREMONIES_DIR, CEREMONY_JOURNAL_FILE};
+    if ceremonies.file_name()? != CEREMONIES_DIR || file.file_name()? != CEREMONY_JOURNAL_FILE {
         return None;
     }
     Some((

@@ -27,7 +27,7 @@ pub const ROSTER_FORMAT: &str = "airlock-roster/2";
 /// The format of rosters enrolled before the module and token were pinned.
 pub const ROSTER_FORMAT_UNPINNED: &str = "airlock-roster/1";
 /// The roster's file name in the state directory.
-pub const ROSTER_FILE_NAME: &str = "roster.json";
+pub const ROSTER_FILE_NAME: &str = crate::state_layout::ROSTER_FILE;
 /// A roster file larger than this is refused before it is read.
 pub const MAX_ROSTER_BYTES: u64 = 1024 * 1024;
 /// Length of a roster id in bytes.

@@ -85,7 +85,7 @@ impl Roster {
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "roster.json".into());
+            .unwrap_or_else(|| crate::state_layout::ROSTER_FILE.into());
         let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", hex::encode(suffix)));
         let mut opts = OpenOptions::new();
         opts.write(true).create_new(true);
