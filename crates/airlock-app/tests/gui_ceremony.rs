@@ -232,12 +232,7 @@ fn abort_after_generation_wipes_and_logs_out() {
 fn closing_mid_ceremony_asks_then_aborts() {
     let ws = workstation(1);
     let mut h = harness(&ws, vec![ws.request_dir.clone()]);
-    preflight(&mut h);
-    for (n, p) in CUSTODIANS {
-        authenticate(&mut h, n, p);
-    }
-    click(&mut h, "Continue to Request");
-    click(&mut h, "Choose the request folder…");
+    choose_request(&mut h);
     let journal = h.state().snapshot().journal_path.clone().unwrap();
     assert!(
         !h.state_mut().request_close(),
@@ -412,12 +407,7 @@ fn a_request_changed_after_signing_is_a_red_stop_with_no_retry() {
     bytes[0] ^= 1;
     std::fs::write(&token, bytes).unwrap();
     let mut h = harness(&ws, vec![ws.request_dir.clone()]);
-    preflight(&mut h);
-    for (n, p) in CUSTODIANS {
-        authenticate(&mut h, n, p);
-    }
-    click(&mut h, "Continue to Request");
-    click(&mut h, "Choose the request folder…");
+    choose_request(&mut h);
     let err = h.state().error().cloned().expect("the request is refused");
     assert_eq!(err.exit_code, airlock_core::exit::ExitCode::Checksums);
     assert!(h.query_by_label("STOP").is_some());

@@ -470,25 +470,17 @@ fn keys_table(p: &mut Pages, a: &AttestationInput, title: &str) {
     }
     p.line(p.left(), p.y, p.left() + total, p.y, 0.6, RULE_GREY);
     p.y += 2.0;
-    p.text_grey(
-        Face::Sans,
-        7.0,
-        p.left(),
-        p.y + 8.0,
-        LABEL_GREY,
+    let mut footnote = |text: &str| {
+        p.text_grey(Face::Sans, 7.0, p.left(), p.y + 8.0, LABEL_GREY, text);
+        p.y += 10.0;
+    };
+    footnote(
         "EKM SHA-256 (16): the first 16 hex digits of the SHA-256 of keys/<name>/EncryptedKeyMaterial.bin.",
     );
-    p.y += 10.0;
     if wrappings != a.keys.len() {
-        p.text_grey(
-            Face::Sans,
-            7.0,
-            p.left(),
-            p.y + 8.0,
-            LABEL_GREY,
+        footnote(
             "A replica row is the same HSM key wrapped for that Region: keys/<name>/replicas/<region>/EncryptedKeyMaterial.bin.",
         );
-        p.y += 10.0;
     }
 }
 

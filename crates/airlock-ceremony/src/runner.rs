@@ -1536,13 +1536,7 @@ impl Ceremony {
                     "kcv": kcv, "public_key_sha256": public_key_sha256,
                 }),
             )?;
-            let session = self.session.as_mut().expect("logged in");
-            let wrapped = match &self.trusted {
-                Some(t) => {
-                    session.wrap_trusted(&key, &vk.wrapping_public_key, k.wrapping_algorithm, t)?
-                }
-                None => session.wrap(&key, &vk.wrapping_public_key, k.wrapping_algorithm)?,
-            };
+            let wrapped = self.wrap_under(&key, &vk.wrapping_public_key, k.wrapping_algorithm)?;
             let material_sha256 = sha256_hex(&wrapped.bytes);
             self.log_deferred(
                 "key_wrapped",
@@ -1559,16 +1553,7 @@ impl Ceremony {
             let mut replicas = Vec::with_capacity(vk.replicas.len());
             for vr in &vk.replicas {
                 let r = &vr.request;
-                let session = self.session.as_mut().expect("logged in");
-                let again = match &self.trusted {
-                    Some(t) => session.wrap_trusted(
-                        &key,
-                        &vr.wrapping_public_key,
-                        r.wrapping_algorithm,
-                        t,
-                    )?,
-                    None => session.wrap(&key, &vr.wrapping_public_key, r.wrapping_algorithm)?,
-                };
+                let again = self.wrap_under(&key, &vr.wrapping_public_key, r.wrapping_algorithm)?;
                 let sha = sha256_hex(&again.bytes);
                 self.log_deferred(
                     "key_wrapped",
@@ -1612,6 +1597,21 @@ impl Ceremony {
         }
         self.journal.as_mut().expect("open").sync()?;
         Ok(())
+    }
+
+    /// Wraps `key` under an AWS wrapping key: only under a key the
+    /// security officer marked trusted when the policy says so.
+    fn wrap_under(
+        &mut self,
+        key: &airlock_hsm::HsmKey,
+        wrapping_spki_der: &[u8],
+        alg: WrappingAlgorithm,
+    ) -> Result<airlock_hsm::WrappedKey, CeremonyError> {
+        let session = self.session.as_mut().expect("logged in");
+        Ok(match &self.trusted {
+            Some(t) => session.wrap_trusted(key, wrapping_spki_der, alg, t)?,
+            None => session.wrap(key, wrapping_spki_der, alg)?,
+        })
     }
 
     /// Step 6: writes the import bundle into a staging sibling of the

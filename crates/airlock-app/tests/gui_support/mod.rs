@@ -254,8 +254,9 @@ pub fn through_generate(h: &mut Harness<'static, GuiApp>) {
     );
 }
 
-/// Preflight, both custodians, the request: on to the Review step.
-pub fn to_review(h: &mut Harness<'static, GuiApp>) {
+/// Preflight, both custodians, then the request folder is chosen (the
+/// engine verifies it; the caller checks the outcome).
+pub fn choose_request(h: &mut Harness<'static, GuiApp>) {
     preflight(h);
     for (n, p) in CUSTODIANS {
         authenticate(h, n, p);
@@ -267,6 +268,11 @@ pub fn to_review(h: &mut Harness<'static, GuiApp>) {
     );
     click(h, "Continue to Request");
     click(h, "Choose the request folder…");
+}
+
+/// Preflight, both custodians, the request: on to the Review step.
+pub fn to_review(h: &mut Harness<'static, GuiApp>) {
+    choose_request(h);
     assert!(
         h.state().error().is_none(),
         "request failed: {:?}",
