@@ -88,3 +88,21 @@ pub async fn load(global: &Global, default_region: Option<&str>) -> crate::error
         lambda: client!(aws_sdk_lambda, inv_ep),
     })
 }
+
+/// A KMS client for `region` with the same credential chain and KMS
+/// endpoint as `load` (a multi-Region key's replicas, one per region).
+pub async fn kms_in(global: &Global, region: &str) -> aws_sdk_kms::Client {
+    let shared: SdkConfig = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .load()
+        .await;
+    let mut b = aws_sdk_kms::config::Builder::from(&shared);
+    if let Some(url) = global
+        .kms_endpoint_url
+        .as_deref()
+        .or(global.endpoint_url.as_deref())
+    {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_kms::Client::from_conf(b.build())
+}

@@ -89,7 +89,7 @@ Exit codes:
   24  a key's import parameters have expired
   25  dev -> int -> prod: an earlier environment is not imported and clean
   26  a receipt is missing, unreadable or does not match KMS
-  27  a key has multi-Region replicas: not supported by this version; nothing imported
+  27  a multi-Region key this version cannot import (a new one behind an alias switch); nothing imported
   28  import --valid-to is not between 24 hours and 365 days ahead; nothing imported
   29  an on-demand key has used all 25 of its on-demand rotations; nothing imported
   30  a key failed its test after import

@@ -40,8 +40,8 @@ pub enum Exit {
     Order = 25,
     /// A receipt is missing, unreadable or does not match KMS.
     Receipt = 26,
-    /// The bundle or its request has multi-Region replicas, which this
-    /// version cannot import (it would import only the primary).
+    /// A multi-Region key this version cannot import (a new one reached
+    /// by an alias switch: aliases are per region).
     MultiRegion = 27,
     /// `import --valid-to` is not a time between 24 hours and 365 days
     /// ahead (KMS's limit), checked before any AWS call.

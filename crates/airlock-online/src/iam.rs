@@ -560,10 +560,16 @@ pub fn run(a: &IamArgs, g: &Global) -> Result<Exit> {
         }
         account = Some(ra);
         region = Some(rr);
+        // A multi-Region key's replicas take the same import calls in
+        // their own regions: their ARNs (each with its region) join the
+        // primary's, under the same time box and MFA.
         key_arns = Some(
             r.keys
                 .iter()
-                .map(|k| k.key_arn.as_str().to_string())
+                .flat_map(|k| {
+                    std::iter::once(k.key_arn.as_str().to_string())
+                        .chain(k.replicas.iter().map(|x| x.key_arn.as_str().to_string()))
+                })
                 .collect(),
         );
     }

@@ -29,7 +29,10 @@ use crate::decide::{Action, Observed, decide};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::kms::{self, aws_err};
-use crate::receipt::{self, KeyReceipt, OrderOverride, Receipt, Strategy, now_rfc3339};
+use crate::mrk::{self, ReplicaObserved, Step};
+use crate::receipt::{
+    self, KeyReceipt, OrderOverride, Receipt, ReplicaReceipt, Strategy, now_rfc3339,
+};
 use crate::verify::{BundleArgs, Verified, verify_bundle};
 
 /// Options of `import`.
@@ -79,6 +82,110 @@ struct Planned {
     ours: Option<String>,
     current_material: Option<String>,
     alias_target: Option<String>,
+    /// For a multi-Region key: its steps and a KMS client per replica region.
+    mrk: Option<MrkPlan>,
+}
+
+/// What is left for a multi-Region key, decided in preflight.
+#[derive(Debug, Clone)]
+struct MrkPlan {
+    steps: Vec<Step>,
+    clients: BTreeMap<String, aws_sdk_kms::Client>,
+}
+
+/// Checks a multi-Region key's primary and every replica (each in its own
+/// region) before any change, and decides what is left from the key
+/// material ids KMS shows per region (read-only).
+async fn plan_replicas(
+    c: &Clients,
+    global: &Global,
+    key: &ImportKey,
+    action: Action,
+    ours: Option<&str>,
+    prior: Option<&KeyReceipt>,
+    now: time::OffsetDateTime,
+) -> Result<MrkPlan> {
+    let meta = kms::describe(&c.kms, &key.key_arn, &format!("key {}", key.name)).await?;
+    let mrt = meta
+        .multi_region_configuration
+        .as_ref()
+        .and_then(|m| m.multi_region_key_type.as_ref())
+        .map(|t| t.as_str().to_string());
+    mrk::check_primary(key, mrt.as_deref(), action).map_err(|m| {
+        let exit = if matches!(action, Action::ImportThenSwitch | Action::SwitchOnly) {
+            Exit::MultiRegion
+        } else {
+            Exit::KeyState
+        };
+        Error::refused(exit, format!("nothing was imported: {m}"))
+    })?;
+    let mut clients = BTreeMap::new();
+    let mut has = BTreeMap::new();
+    for r in &key.replicas {
+        let kc = crate::aws::kms_in(global, &r.region).await;
+        let what = format!("key {} replica {} ({})", key.name, r.region, r.key_arn);
+        let mut obs = match kc.describe_key().key_id(&r.key_arn).send().await {
+            Ok(o) => o.key_metadata.map(|m| ReplicaObserved {
+                key_state: m
+                    .key_state
+                    .map(|x| x.as_str().to_string())
+                    .unwrap_or_default(),
+                origin: m.origin.map(|x| x.as_str().to_string()).unwrap_or_default(),
+                key_spec: m
+                    .key_spec
+                    .map(|x| x.as_str().to_string())
+                    .unwrap_or_default(),
+                multi_region_type: m
+                    .multi_region_configuration
+                    .as_ref()
+                    .and_then(|x| x.multi_region_key_type.as_ref())
+                    .map(|x| x.as_str().to_string()),
+                primary_arn: m
+                    .multi_region_configuration
+                    .as_ref()
+                    .and_then(|x| x.primary_key.as_ref())
+                    .and_then(|x| x.arn.clone()),
+                current_material: m.current_key_material_id,
+                materials: None,
+            }),
+            Err(e) if crate::error::sdk_code(&e).as_deref() == Some("NotFoundException") => None,
+            Err(e) => return Err(aws_err("kms:DescribeKey", &what, &e)),
+        };
+        let known = ours.filter(|_| action != Action::ImportThenRotate);
+        if let (Some(o), Some(_)) = (obs.as_mut(), known)
+            && let kms::Materials::Listed(list) = kms::materials(&kc, &r.key_arn, &what).await?
+        {
+            o.materials = Some(list.into_iter().map(|(id, _)| id).collect());
+        }
+        let shown = known.is_some_and(|id| obs.as_ref().is_some_and(|o| o.has(id)));
+        // Where KMS cannot list a replica's materials (no ListKeyRotations,
+        // as on LocalStack) and does not show ours current there, the
+        // receipt's record of this import into the replica stands in, as it
+        // does for the primary's KeyMaterialId.
+        let recorded = !shown
+            && obs.as_ref().is_some_and(|o| o.materials.is_none())
+            && known.is_some_and(|id| {
+                prior.is_some_and(|p| {
+                    p.replicas.iter().any(|x| {
+                        x.region == r.region
+                            && x.status != "pending"
+                            && x.key_material_id.as_deref() == Some(id)
+                    })
+                })
+            });
+        if recorded {
+            eprintln!(
+                "key {} replica {}: KMS cannot list its key material here; the receipt records this ceremony's material imported, so it is not imported again",
+                key.name, r.region
+            );
+        }
+        let h = shown || recorded;
+        mrk::check_replica(key, r, obs.as_ref(), !h, now)?;
+        has.insert(r.region.clone(), h);
+        clients.insert(r.region.clone(), kc);
+    }
+    let steps = mrk::steps(key, action, &has).map_err(|m| Error::refused(Exit::MultiRegion, m))?;
+    Ok(MrkPlan { steps, clients })
 }
 
 fn parse_time(s: &str, what: &str) -> Result<time::OffsetDateTime> {
@@ -374,7 +481,13 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
                 {
                     exhausted.push(why);
                 }
+                let mrk = if k.replicas.is_empty() {
+                    None
+                } else {
+                    Some(plan_replicas(&c, global, k, action, ours.as_deref(), prior, now).await?)
+                };
                 planned.push(Planned {
+                    mrk,
                     key: (*k).clone(),
                     environment: env,
                     service,
@@ -502,12 +615,50 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
                 Action::SwitchOnly => "material already imported; switch the alias",
             }
         );
+        if let Some(mp) = &p.mrk {
+            let left: Vec<&str> = mp
+                .steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::ImportReplica { region, .. } => Some(region.as_str()),
+                    _ => None,
+                })
+                .collect();
+            eprintln!(
+                "key {}: multi-Region, replicas in {}; still to import into (EXISTING_KEY_MATERIAL): {}",
+                p.key.name,
+                p.key
+                    .replicas
+                    .iter()
+                    .map(|r| r.region.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if left.is_empty() {
+                    "none".to_string()
+                } else {
+                    left.join(", ")
+                }
+            );
+        }
     }
     if global.dry_run {
         let calls: Vec<_> = planned
             .iter()
             .flat_map(|p| {
                 let mut c = Vec::new();
+                if let Some(mp) = &p.mrk {
+                    return mrk::dry_run_calls(
+                        &p.key,
+                        &mp.steps,
+                        &format!(
+                            "ExpirationModel={}{}",
+                            expiration.as_str(),
+                            valid_to_text.as_ref().map(|t| format!(" ValidTo={t}")).unwrap_or_default()
+                        ),
+                        &material_description(&m.ceremony_id, &m.request_id, &p.key.name),
+                        p.ours.as_deref(),
+                    );
+                }
                 if p.action.imports() {
                     c.push(format!(
                         "kms:ImportKeyMaterial KeyId={} ImportType={} ExpirationModel={}{} KeyMaterialDescription={:?}",
@@ -612,6 +763,18 @@ pub async fn run(args: &ImportArgs, global: &Global) -> Result<Exit> {
                     pre_rotation_ciphertext: None,
                     expiration_model: None,
                     valid_to: None,
+                    replicas: p
+                        .key
+                        .replicas
+                        .iter()
+                        .map(|x| ReplicaReceipt {
+                            region: x.region.clone(),
+                            key_arn: x.key_arn.clone(),
+                            key_material_id: None,
+                            status: "pending".into(),
+                            imported_at: None,
+                        })
+                        .collect(),
                 });
             }
         }
@@ -698,7 +861,7 @@ async fn import_environment(
     for p in &keys {
         let name = p.key.name.as_str();
         let arn = p.key.key_arn.as_str();
-        if p.action == Action::Done {
+        if p.action == Action::Done && p.mrk.as_ref().is_none_or(|mp| mp.steps.is_empty()) {
             eprintln!("key {name}: already done (decided from KMS), skipped");
             if let Some(k) = rc.key_mut(name) {
                 k.status = "done".into();
@@ -780,6 +943,40 @@ async fn import_environment(
                 "key {name}: material imported (KeyMaterialId {})",
                 ours.as_deref().unwrap_or("not returned")
             );
+        }
+        if let Some(mp) = &p.mrk {
+            for s in &mp.steps {
+                if let Step::ImportReplica { region, key_arn } = s {
+                    let id = import_replica(
+                        &mp.clients[region],
+                        &args.bundle.bundle,
+                        name,
+                        region,
+                        key_arn,
+                        ours.as_deref(),
+                        expiration,
+                        valid_to,
+                        &material_description(&m.ceremony_id, &m.request_id, name),
+                    )
+                    .await?;
+                    if let Some(r) = rc
+                        .key_mut(name)
+                        .and_then(|k| k.replicas.iter_mut().find(|r| &r.region == region))
+                    {
+                        r.key_material_id = id.clone().or(ours.clone());
+                        r.status = "imported".into();
+                        r.imported_at = Some(now_rfc3339());
+                    }
+                    receipt::write(&args.receipt_dir, rc)?;
+                    eprintln!(
+                        "key {name}: replica {region} ({key_arn}): material imported (EXISTING_KEY_MATERIAL, KeyMaterialId {})",
+                        id.as_deref().unwrap_or("not returned")
+                    );
+                }
+            }
+            if p.action == Action::Done {
+                continue;
+            }
         }
         match p.strategy {
             Strategy::OnDemand => {
@@ -875,6 +1072,10 @@ async fn import_environment(
                 eprintln!(
                     "key {name}: rotated on demand, CurrentKeyMaterialId changed, tested, old ciphertext still decrypts"
                 );
+                if let (Some(mp), Some(now_current)) = (&p.mrk, after.as_deref()) {
+                    replicas_after_rotation(mp, &p.key, now_current, rc).await?;
+                    receipt::write(&args.receipt_dir, rc)?;
+                }
             }
             Strategy::AliasSwitch => {
                 if p.action == Action::ImportThenSwitch {
@@ -978,6 +1179,100 @@ async fn import_environment(
                 .as_ref()
                 .map(|o| format!(" (was {o})"))
                 .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// ImportKeyMaterial into one replica in its own region: EXISTING_KEY_MATERIAL,
+/// its own files, and the primary's KeyMaterialId (which KMS checks).
+#[allow(clippy::too_many_arguments)]
+async fn import_replica(
+    kc: &aws_sdk_kms::Client,
+    bundle: &std::path::Path,
+    name: &str,
+    region: &str,
+    key_arn: &str,
+    ours: Option<&str>,
+    expiration: &ExpirationModelType,
+    valid_to: Option<DateTime>,
+    description: &str,
+) -> Result<Option<String>> {
+    let dir = bundle.join("keys").join(name).join("replicas").join(region);
+    let read = |f: &str| {
+        let path = dir.join(f);
+        std::fs::read(&path).map_err(|e| Error::io(&path, "reading a replica's key material", e))
+    };
+    let mut req = kc
+        .import_key_material()
+        .key_id(key_arn)
+        .import_token(Blob::new(read("ImportToken.bin")?))
+        .encrypted_key_material(Blob::new(read("EncryptedKeyMaterial.bin")?))
+        .import_type(aws_sdk_kms::types::ImportType::ExistingKeyMaterial)
+        .expiration_model(expiration.clone())
+        .key_material_description(description);
+    if let Some(id) = ours {
+        req = req.key_material_id(id);
+    }
+    if let Some(t) = valid_to {
+        req = req.valid_to(t);
+    }
+    let out = req.send().await.map_err(|e| {
+        aws_err(
+            "kms:ImportKeyMaterial",
+            &format!("key {name} replica {region} ({key_arn}), after the primary's import (rerun import to finish the replicas)"),
+            &e,
+        )
+    })?;
+    Ok(out.key_material_id)
+}
+
+/// After the rotation on the primary: whether each replica shows the
+/// material current (AWS makes it current in every replica; LocalStack
+/// 2026.3 leaves the replica on its old material, so this warns, and the
+/// receipt says `not-current`, rather than failing after the change).
+async fn replicas_after_rotation(
+    mp: &MrkPlan,
+    key: &ImportKey,
+    ours: &str,
+    rc: &mut Receipt,
+) -> Result<()> {
+    let mut current = BTreeMap::new();
+    for r in &key.replicas {
+        let what = format!("key {} replica {}", key.name, r.region);
+        let mut cur = None;
+        for _ in 0..5 {
+            cur = kms::describe(&mp.clients[&r.region], &r.key_arn, &what)
+                .await?
+                .current_key_material_id;
+            if cur.as_deref() == Some(ours) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        current.insert(r.region.clone(), cur);
+    }
+    let behind = mrk::replicas_behind(ours, &current);
+    if let Some(k) = rc.key_mut(&key.name) {
+        for r in k.replicas.iter_mut() {
+            r.status = if behind.contains(&r.region) {
+                "not-current".into()
+            } else {
+                "current".into()
+            };
+        }
+    }
+    if behind.is_empty() {
+        eprintln!(
+            "key {}: every replica shows the new material current",
+            key.name
+        );
+    } else {
+        eprintln!(
+            "warning: key {}: after the rotation the replicas in {} do not show CurrentKeyMaterialId {ours} (AWS makes it current in every replica; \
+             LocalStack does not). Check them with describe-key in each region before relying on them (docs/online-runbook.md, \"Multi-Region keys\")",
+            key.name,
+            behind.join(", ")
         );
     }
     Ok(())

@@ -12,8 +12,6 @@ mod iam;
 mod import;
 mod kms;
 mod lifecycle;
-// Pure multi-Region planning, unit-tested; `import` still refuses replicas (exit 27).
-#[allow(dead_code)]
 mod mrk;
 mod order;
 mod plan;

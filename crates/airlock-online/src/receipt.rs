@@ -69,6 +69,29 @@ pub struct KeyReceipt {
     /// With KEY_MATERIAL_EXPIRES: when KMS deletes the material (RFC 3339).
     #[serde(default)]
     pub valid_to: Option<String>,
+    /// Its multi-Region replicas, in bundle order (absent for single-Region
+    /// keys, so their receipts keep the earlier shape).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaReceipt>,
+}
+
+/// One multi-Region replica of a key: where the same material went with
+/// EXISTING_KEY_MATERIAL.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaReceipt {
+    /// The replica's region.
+    pub region: String,
+    /// The replica key's ARN.
+    pub key_arn: String,
+    /// The KeyMaterialId KMS returned for the import into the replica.
+    pub key_material_id: Option<String>,
+    /// `pending`, `imported`, `current` (KMS shows the material current
+    /// there after the rotation) or `not-current` (it does not; see the
+    /// runbook: LocalStack never makes it current).
+    pub status: String,
+    /// When the material was imported into it (RFC 3339).
+    pub imported_at: Option<String>,
 }
 
 /// An explicit, recorded override of the dev -> int -> prod order.
@@ -240,6 +263,7 @@ mod tests {
                 pre_rotation_ciphertext: None,
                 expiration_model: None,
                 valid_to: None,
+                replicas: Vec::new(),
             }],
         }
     }
@@ -275,6 +299,24 @@ mod tests {
             back.keys[0].valid_to.as_deref(),
             Some("2026-12-14T20:00:00Z")
         );
+    }
+
+    #[test]
+    fn replicas_are_recorded_and_absent_for_single_region_keys() {
+        let text = serde_json::to_string(&sample()).unwrap();
+        assert!(!text.contains("replicas"), "{text}");
+        let d = tempfile::tempdir().unwrap();
+        let mut r = sample();
+        r.keys[0].replicas.push(ReplicaReceipt {
+            region: "us-east-1".into(),
+            key_arn: "arn:aws:kms:us-east-1:000000000000:key/mrk-x".into(),
+            key_material_id: Some("m".into()),
+            status: "imported".into(),
+            imported_at: Some(now_rfc3339()),
+        });
+        write(d.path(), &r).unwrap();
+        let back = read(&d.path().join("dev.c-1.receipt.json")).unwrap();
+        assert_eq!(back, r);
     }
 
     #[test]

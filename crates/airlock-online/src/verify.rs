@@ -15,7 +15,7 @@ use airlock_core::request::{KeyRequest, REQUEST_FILE};
 use airlock_core::signature::SignerKey;
 use airlock_core::sums::{Sha256Digest, Sha256Sums};
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::exit::Exit;
@@ -187,12 +187,6 @@ pub fn verify_bundle(args: &BundleArgs, request: Option<&Path>) -> Result<Verifi
             ),
         ));
     }
-    // Read through the manifest's JSON form, so that this refusal does not
-    // depend on how airlock-core types the replicas.
-    refuse_replicas(
-        &replicas_in(&serde_json::to_value(&bundle.manifest).unwrap_or_default()),
-        &format!("bundle {}", args.bundle.display()),
-    )?;
     let mut out = Verified {
         bundle,
         ceremony_fingerprint: fingerprint,
@@ -203,63 +197,6 @@ pub fn verify_bundle(args: &BundleArgs, request: Option<&Path>) -> Result<Verifi
         link_request(&mut out, &args.bundle, dir)?;
     }
     Ok(out)
-}
-
-/// Refuses (exit 27) keys with multi-Region replicas: this version imports
-/// one key per region and would leave every replica on its old material
-/// (and the primary in PENDING_MULTI_REGION_IMPORT_AND_ROTATION) if it went
-/// on. Checked before any AWS call, for every key, not only those selected.
-pub fn refuse_replicas(keys: &[(String, Vec<String>)], what: &str) -> Result<()> {
-    let with: Vec<String> = keys
-        .iter()
-        .filter(|(_, regions)| !regions.is_empty())
-        .map(|(name, regions)| format!("key {name} (replicas in {})", regions.join(", ")))
-        .collect();
-    if with.is_empty() {
-        return Ok(());
-    }
-    Err(Error::refused(
-        Exit::MultiRegion,
-        format!(
-            "{what}: {} {} multi-Region replicas; this version of airlock-online cannot import \
-             multi-Region keys (it would import only the primary and leave the replicas behind). \
-             Nothing was imported and no AWS call was made. Import this bundle with an airlock-online \
-             that supports replicas, or prepare a request without replicas for these keys and hold a new ceremony",
-            with.join(", "),
-            if with.len() == 1 { "has" } else { "have" }
-        ),
-    ))
-}
-
-/// Each key of an import.json or request.json document with the regions
-/// of its `replicas` (empty when it has none). A `replicas` entry without
-/// a region string still counts, as "?": it is never silently dropped.
-pub fn replicas_in(doc: &Value) -> Vec<(String, Vec<String>)> {
-    doc.get("keys")
-        .and_then(Value::as_array)
-        .map(|keys| {
-            keys.iter()
-                .map(|k| {
-                    let name = k.get("name").and_then(Value::as_str).unwrap_or("?");
-                    let regions = k
-                        .get("replicas")
-                        .and_then(Value::as_array)
-                        .map(|r| {
-                            r.iter()
-                                .map(|x| {
-                                    x.get("region")
-                                        .and_then(Value::as_str)
-                                        .unwrap_or("?")
-                                        .to_string()
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    (name.to_string(), regions)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Checks that the bundle answers the request in `dir`, key by key.
@@ -287,11 +224,6 @@ fn link_request(v: &mut Verified, bundle_dir: &Path, dir: &Path) -> Result<()> {
         })?;
     }
     let json = read(&dir.join(REQUEST_FILE), "reading request.json")?;
-    // Before the typed parse: a request with replicas is refused as such
-    // (exit 27) whether or not this airlock-core knows the field.
-    if let Ok(doc) = serde_json::from_slice::<Value>(&json) {
-        refuse_replicas(&replicas_in(&doc), &format!("request {}", dir.display()))?;
-    }
     let req = airlock_core::request::parse_request_json(&json)
         .map_err(|e| content(format!("{}/request.json: {e}", dir.display())))?;
     if req.request_id.as_str() != m.request_id {
@@ -334,6 +266,51 @@ fn link_request(v: &mut Verified, bundle_dir: &Path, dir: &Path) -> Result<()> {
                 "key {}: {path} differs from the request's",
                 k.name
             )));
+        }
+        // Multi-Region replicas: the same regions and ARNs in the same
+        // order, each with the request's import token byte for byte.
+        let ours: Vec<(&str, &str, &str)> = k
+            .replicas
+            .iter()
+            .map(|x| {
+                (
+                    x.region.as_str(),
+                    x.key_arn.as_str(),
+                    x.wrapping_algorithm.as_str(),
+                )
+            })
+            .collect();
+        let theirs: Vec<(&str, &str, &str)> = r
+            .replicas
+            .iter()
+            .map(|x| {
+                (
+                    x.region.as_str(),
+                    x.key_arn.as_str(),
+                    x.wrapping_algorithm.as_str(),
+                )
+            })
+            .collect();
+        if ours != theirs {
+            return Err(content(format!(
+                "key {}: import.json's replicas (region, ARN, wrapping algorithm) differ from the request's; \
+                 the bundle does not answer this request: do not import",
+                k.name
+            )));
+        }
+        for x in &k.replicas {
+            let path = format!(
+                "keys/{}/ImportToken.bin",
+                airlock_core::request::replica_rel(&k.name, &x.region)
+            );
+            if read(&dir.join(&path), "reading a replica's import token")?
+                != read(&bundle_dir.join(&path), "reading a replica's import token")?
+            {
+                return Err(content(format!(
+                    "key {} replica {}: {path} differs from the request's",
+                    k.name, x.region
+                )));
+            }
         }
         v.request_keys.insert(k.name.clone(), r.clone());
     }
@@ -394,30 +371,6 @@ mod tests {
         assert_eq!(normalise_digest(&grouped).as_deref(), Some(d.as_str()));
         assert_eq!(normalise_digest(&d[..62]), None);
         assert_eq!(normalise_digest(&format!("{}zz", &d[..62])), None);
-    }
-
-    #[test]
-    fn keys_with_replicas_are_refused_naming_each_key() {
-        let none = replicas_in(
-            &json!({"keys": [{"name": "dev-s3"}, {"name": "dev-rds", "replicas": []}]}),
-        );
-        assert_eq!(none.len(), 2);
-        assert!(refuse_replicas(&none, "bundle b").is_ok());
-        let some = replicas_in(&json!({"keys": [
-            {"name": "dev-s3"},
-            {"name": "prod-s3", "replicas": [{"region": "us-east-1"}, {"region": "ap-south-1"}]},
-            {"name": "prod-rds", "replicas": [{"key_arn": "no region"}]}]}));
-        let e = refuse_replicas(&some, "bundle b").unwrap_err();
-        assert_eq!(e.exit(), Exit::MultiRegion);
-        let m = e.to_string();
-        assert!(
-            m.starts_with(
-                "bundle b: key prod-s3 (replicas in us-east-1, ap-south-1), key prod-rds (replicas in ?) have multi-Region"
-            ) && m.contains("cannot import multi-Region keys (it would import only the primary")
-                && m.contains("Nothing was imported and no AWS call was made.")
-                && !m.contains("dev-s3"),
-            "{m}"
-        );
     }
 
     #[test]

@@ -349,6 +349,7 @@ mod tests {
             pre_rotation_ciphertext: None,
             expiration_model: None,
             valid_to: None,
+            replicas: Vec::new(),
         }
     }
 
