@@ -605,6 +605,39 @@ check "... every planned-key resource is PENDING, none COMPLIANT" jq -e '[.resou
 expect "report --dry-run calls nothing and exits 0" 0 env AWS_ACCESS_KEY_ID=invalid "$AO" "${EP[@]}" "${REP[@]}" --dry-run
 check "report --dry-run prints the listing calls" grep -q 'DRY-RUN: rds:DescribeDBClusterSnapshots' "$work/last.out"
 
+# --- report on the multi-Region key ----------------------------------------------------------
+# A bucket on alias/dev-mrk, judged against the multi-Region plan and receipt. The report asks KMS in
+# each replica's region (DescribeKey): a replica is on the material when its CurrentKeyMaterialId is
+# the imported one; the receipt's replica status stands in only where KMS gives none. On AWS the
+# rotation makes the material current in every replica, so the bucket is COMPLIANT (exit 0). LocalStack
+# 2026.3's RotateKeyOnDemand does not reach the replicas: they keep their old CurrentKeyMaterialId, so
+# KMS itself says they are not on it, and the bucket is PENDING naming both replicas (exit 1), however
+# the receipt reads. The expectation is taken from what describe-key shows in each region here.
+s3b dev-mrk-bucket alias/dev-mrk dev
+behind=()
+for r in $(printf '%s\n' "${regions[@]}" | LC_ALL=C sort); do
+    cur=$(aws --output json --region "$r" kms describe-key --key-id "${MREP[$r]}" | jq -r '.KeyMetadata.CurrentKeyMaterialId // "none"')
+    [[ $cur == "$mat_mrk1" ]] || behind+=("$r")
+done
+behind_json=$(printf '%s\n' "${behind[@]}" | jq -R . | jq -sc 'map(select(. != ""))')
+behind_text=$(jq -r 'join(", ")' <<<"$behind_json")
+MREPORT=(report --plan "$work/plan-mrk.json" --receipt-dir "$R2")
+if ((${#behind[@]})); then
+    expectj "report: the multi-Region key's bucket is PENDING while replicas ($behind_text) are not on the material (exit 1)" 1 ao "${MREPORT[@]}" --json
+    check "... its reason names the replicas still missing, and replicas_missing lists them" jq -e --arg t "the replicas in $behind_text are not yet on the imported material" \
+        --argjson b "$behind_json" '[.resources[] | select(.arn == "arn:aws:s3:::dev-mrk-bucket")][0]
+        | .status == "PENDING" and (.reason | contains($t)) and .replicas_missing == $b and .environment == "dev"' "$work/last.out"
+else
+    expectj "report: the multi-Region key's bucket is COMPLIANT, every replica is on the material (exit 0)" 0 ao "${MREPORT[@]}" --json
+    check "... its reason says every replica is on it" jq -e '[.resources[] | select(.arn == "arn:aws:s3:::dev-mrk-bucket")][0]
+        | .status == "COMPLIANT" and (.reason | test("every replica")) and .replicas_missing == []' "$work/last.out"
+fi
+check "... the single-Region resources carry an empty replicas_missing" \
+    jq -e '[.resources[] | select(.arn != "arn:aws:s3:::dev-mrk-bucket") | .replicas_missing == []] | all' "$work/last.out"
+expect "report --dry-run names the replica calls" 0 env AWS_ACCESS_KEY_ID=invalid "$AO" "${EP[@]}" "${MREPORT[@]}" --dry-run
+check "... DescribeKey of each replica in its region" grep -q "DRY-RUN: .*kms:DescribeKey of each of its replicas in the replica's region" "$work/last.out"
+aws s3api delete-bucket --bucket dev-mrk-bucket
+
 # --- rollback -------------------------------------------------------------------------------
 expect "rollback --dry-run changes nothing" 0 ao rollback --receipt-dir "$R" --environment prod --dry-run
 check "the dry run names the alias moves" bash -c "[ \$(grep -c 'DRY-RUN: kms:UpdateAlias' '$work/last.out') = 2 ] && [ \"\$(aws --output json kms describe-key --key-id alias/prod-rds | jq -r .KeyMetadata.Arn)\" = '$(newarn prod-rds)' ]"

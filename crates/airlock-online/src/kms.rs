@@ -128,6 +128,37 @@ pub async fn materials(kms: &Client, arn: &str, what: &str) -> Result<Materials>
     Ok(Materials::Listed(out))
 }
 
+/// ListKeyRotations --include-key-material ALL_KEY_MATERIAL, every page:
+/// (KeyMaterialId, KeyMaterialState) for each material; None where the
+/// endpoint does not implement the call (some emulators).
+pub async fn material_states(
+    kms: &Client,
+    arn: &str,
+    what: &str,
+) -> Result<Option<Vec<(String, Option<String>)>>> {
+    let mut out = Vec::new();
+    let mut pages = kms
+        .list_key_rotations()
+        .key_id(arn)
+        .include_key_material(aws_sdk_kms::types::IncludeKeyMaterial::AllKeyMaterial)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => {
+                for r in p.rotations.unwrap_or_default() {
+                    if let Some(id) = r.key_material_id {
+                        out.push((id, r.key_material_state.map(|s| s.as_str().to_string())));
+                    }
+                }
+            }
+            Err(e) if unsupported(&e) => return Ok(None),
+            Err(e) => return Err(aws_err("kms:ListKeyRotations", what, &e)),
+        }
+    }
+    Ok(Some(out))
+}
+
 /// KMS's limit on RotateKeyOnDemand per key over its life (AWS KMS
 /// developer guide, "Perform on-demand key rotation": a maximum of 25 times
 /// per KMS key; older pages said 10).

@@ -24,14 +24,11 @@ use crate::decide::Action;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 
-// The report reads receipts, not ListKeyRotations (LocalStack has none),
-// so these wait for the report's wiring.
 /// The KMS key-material state of a primary's new material while a replica
-/// still lacks it (ListKeyRotations `KeyMaterialState`).
-#[allow(dead_code)]
+/// still lacks it (ListKeyRotations `KeyMaterialState`; DescribeKey's
+/// KeyState has no such value).
 pub const PENDING_MULTI_REGION: &str = "PENDING_MULTI_REGION_IMPORT_AND_ROTATION";
 /// The state once every replica has it and the rotation is still to run.
-#[allow(dead_code)]
 pub const PENDING_ROTATION: &str = "PENDING_ROTATION";
 
 /// What KMS says about one replica key in its own region.
@@ -281,7 +278,6 @@ pub fn replicas_behind(ours: &str, current: &BTreeMap<String, Option<String>>) -
 /// for the replicas still missing it (PENDING_MULTI_REGION_IMPORT_AND_ROTATION)
 /// or the rotation still to run (PENDING_ROTATION). None for any other
 /// material state. `replica_has_ours`: region -> whether KMS shows it there.
-#[allow(dead_code)]
 pub fn pending_reason(
     name: &str,
     material_state: &str,
@@ -312,6 +308,37 @@ pub fn pending_reason(
         )),
         _ => None,
     }
+}
+
+/// The report's reason for a rotated multi-Region key whose resources are
+/// not yet on the imported material everywhere: `pending_reason` where
+/// KMS shows the primary's material pending (ListKeyRotations
+/// `KeyMaterialState`); otherwise, when a replica is not on it
+/// (`replica_on_ours`: region -> whether its CurrentKeyMaterialId is the
+/// imported one, or, where KMS gives none, the receipt says so), a reason
+/// naming those replicas. None when every replica is on it.
+pub fn replicas_reason(
+    name: &str,
+    material_state: Option<&str>,
+    replica_on_ours: &BTreeMap<String, bool>,
+) -> Option<String> {
+    if let Some(why) = material_state.and_then(|s| pending_reason(name, s, replica_on_ours)) {
+        return Some(why);
+    }
+    let missing: Vec<&str> = replica_on_ours
+        .iter()
+        .filter(|(_, on)| !**on)
+        .map(|(r, _)| r.as_str())
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{name}: rotated on the primary, but the replicas in {} are not yet on the imported material \
+             (by their CurrentKeyMaterialId in their own regions; the receipt only where KMS gives none): \
+             rerun import to import it into them, then check each with describe-key in its region \
+             (docs/online-runbook.md, \"Multi-Region keys\")",
+            missing.join(", ")
+        )
+    })
 }
 
 #[cfg(test)]
@@ -556,5 +583,27 @@ mod tests {
                 .contains("not rotated yet")
         );
         assert_eq!(pending_reason("prod-s3", "CURRENT", &has(true, true)), None);
+    }
+
+    #[test]
+    fn the_report_names_replicas_not_on_the_material_of_a_rotated_key() {
+        // KMS's material state wins where it shows one.
+        let why =
+            replicas_reason("prod-s3", Some(PENDING_MULTI_REGION), &has(true, false)).unwrap();
+        assert!(
+            why.contains(PENDING_MULTI_REGION) && why.contains("replicas in ap-south-1"),
+            "{why}"
+        );
+        // CURRENT on the primary (or no ListKeyRotations): the replicas decide.
+        for state in [Some("CURRENT"), None] {
+            let why = replicas_reason("prod-s3", state, &has(false, false)).unwrap();
+            assert!(
+                why.contains(
+                    "replicas in ap-south-1, us-east-1 are not yet on the imported material"
+                ) && !why.contains(PENDING_MULTI_REGION),
+                "{why}"
+            );
+            assert_eq!(replicas_reason("prod-s3", state, &has(true, true)), None);
+        }
     }
 }

@@ -77,7 +77,7 @@ pub struct KeyReceipt {
 
 /// One multi-Region replica of a key: where the same material went with
 /// EXISTING_KEY_MATERIAL.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicaReceipt {
     /// The replica's region.

@@ -2,7 +2,8 @@
 //! COMPLIANT only on a rotated key (a receipt says done, not rolled back)
 //! and, for on-demand keys, with the imported material current;
 //! NON_COMPLIANT on a replaced key or old material; PENDING when planned
-//! but not yet imported; ERROR when any AWS call about it failed;
+//! but not yet imported, or, for a multi-Region key, while a replica is
+//! not yet on the imported material (`replica_on_material`); ERROR when any AWS call about it failed;
 //! NOT_APPLICABLE (NON_COMPLIANT with --require-byok) for SSE-S3, AWS
 //! owned or managed keys, unencrypted resources and keys outside the plan.
 
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::plan::Plan;
-use crate::receipt::{Receipt, Strategy};
+use crate::receipt::{Receipt, ReplicaReceipt, Strategy};
 
 /// A verdict, ordered from best to worst for combining parts of a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -87,6 +88,23 @@ pub struct Rotated {
     pub expiration_model: Option<String>,
     /// The ValidTo the receipt recorded (RFC 3339), for expiring material.
     pub valid_to: Option<String>,
+    /// Its multi-Region replicas as the receipt records them (empty for a
+    /// single-Region key).
+    pub replicas: Vec<ReplicaReceipt>,
+}
+
+/// What KMS says about a rotated multi-Region key beyond its primary's
+/// DescribeKey (`report` asks; any failed call is an `Err` and makes the
+/// resources on the key ERROR).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MrkObserved {
+    /// The KeyMaterialState of the imported material on the primary
+    /// (ListKeyRotations --include-key-material); None where the endpoint
+    /// has no ListKeyRotations or does not list that material.
+    pub material_state: Option<String>,
+    /// Per replica region: the CurrentKeyMaterialId DescribeKey gives in
+    /// that region (None: KMS gave none).
+    pub replica_current: BTreeMap<String, Option<String>>,
 }
 
 /// What the plan and receipts say about key ARNs.
@@ -100,6 +118,9 @@ pub struct Knowledge {
     pub planned: BTreeMap<String, (String, String)>,
     /// The time material expiry is judged at (Unix seconds).
     pub now: i64,
+    /// What KMS says about each rotated multi-Region key, by primary ARN
+    /// (filled by `report` after the receipts are read).
+    pub multi_region: BTreeMap<String, Result<MrkObserved, String>>,
 }
 
 impl Knowledge {
@@ -144,6 +165,7 @@ impl Knowledge {
                             imported_at: key.imported_at.clone(),
                             expiration_model: key.expiration_model.clone(),
                             valid_to: key.valid_to.clone(),
+                            replicas: key.replicas.clone(),
                         },
                         done,
                     ),
@@ -230,6 +252,88 @@ pub fn material_unusable(rot: &Rotated, key: &KeyInfo, now: i64) -> Option<Strin
     None
 }
 
+/// Per replica region of a rotated multi-Region key: whether it is on the
+/// imported material. KMS decides where it can tell (the CurrentKeyMaterialId
+/// DescribeKey gives in the replica's region is, or is not, the receipt's
+/// imported KeyMaterialId); only where KMS gives no CurrentKeyMaterialId
+/// does the receipt's replica status stand in (`current`, with that id).
+pub fn replica_on_material(rot: &Rotated, obs: &MrkObserved) -> BTreeMap<String, bool> {
+    let ours = rot.material.as_deref();
+    rot.replicas
+        .iter()
+        .map(|r| {
+            let on = match obs.replica_current.get(&r.region) {
+                Some(Some(current)) => ours == Some(current.as_str()),
+                _ => {
+                    r.status == "current" && ours.is_some() && r.key_material_id.as_deref() == ours
+                }
+            };
+            (r.region.clone(), on)
+        })
+        .collect()
+}
+
+/// The replica regions of a rotated multi-Region key not (yet) on the
+/// imported material, as far as KMS (or, where it cannot tell, the
+/// receipt) shows; empty for other keys and when KMS could not be asked.
+pub fn replicas_missing(k: &Knowledge, arn: &str) -> Vec<String> {
+    match (k.rotated.get(arn), k.multi_region.get(arn)) {
+        (Some(rot), Some(Ok(obs))) if !rot.replicas.is_empty() => replica_on_material(rot, obs)
+            .into_iter()
+            .filter(|(_, on)| !on)
+            .map(|(r, _)| r)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A rotated key that is otherwise COMPLIANT: PENDING while one of its
+/// multi-Region replicas is not on the imported material (the reason from
+/// `mrk::replicas_reason`), ERROR when KMS could not be asked about them.
+fn multi_region_verdict(
+    arn: &str,
+    rot: &Rotated,
+    k: &Knowledge,
+    compliant: (Status, String),
+) -> (Status, String) {
+    if rot.replicas.is_empty() {
+        return compliant;
+    }
+    let obs = match k.multi_region.get(arn) {
+        None => {
+            return (
+                Status::Error,
+                format!(
+                    "on {}'s multi-Region key, whose replicas were not looked up",
+                    rot.name
+                ),
+            );
+        }
+        Some(Err(e)) => {
+            return (
+                Status::Error,
+                format!("on {}'s multi-Region key: {e}", rot.name),
+            );
+        }
+        Some(Ok(o)) => o,
+    };
+    let on = replica_on_material(rot, obs);
+    match crate::mrk::replicas_reason(&rot.name, obs.material_state.as_deref(), &on) {
+        Some(why) => (
+            Status::Pending,
+            format!("on {}'s multi-Region key: {why}", rot.name),
+        ),
+        None => (
+            compliant.0,
+            format!(
+                "{}, and every replica ({}) is on it",
+                compliant.1,
+                on.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+    }
+}
+
 /// Judges one key reference; `key` is KMS's answer for it (None for
 /// `KeyRef::NoKey`).
 pub fn judge(
@@ -258,17 +362,27 @@ pub fn judge(
             return (Status::NonCompliant, why);
         }
         return match rot.strategy {
-            Strategy::AliasSwitch => (
-                Status::Compliant,
-                format!("on {}'s rotated key (new key, alias switched)", rot.name),
+            Strategy::AliasSwitch => multi_region_verdict(
+                &key.arn,
+                rot,
+                k,
+                (
+                    Status::Compliant,
+                    format!("on {}'s rotated key (new key, alias switched)", rot.name),
+                ),
             ),
             Strategy::OnDemand => {
                 if rot.material.is_some() && key.current_material == rot.material {
-                    (
-                        Status::Compliant,
-                        format!(
-                            "on {}'s key, current material is the imported one",
-                            rot.name
+                    multi_region_verdict(
+                        &key.arn,
+                        rot,
+                        k,
+                        (
+                            Status::Compliant,
+                            format!(
+                                "on {}'s key, current material is the imported one",
+                                rot.name
+                            ),
                         ),
                     )
                 } else {
@@ -528,6 +642,149 @@ mod tests {
             .0,
             Status::Pending
         );
+    }
+
+    fn mrk_receipts(replica_status: &str) -> Vec<Receipt> {
+        let mut s3 = key("dev-s3", "s3key", Strategy::OnDemand, "done");
+        for region in ["us-east-1", "ap-south-1"] {
+            s3.replicas.push(ReplicaReceipt {
+                region: region.into(),
+                key_arn: format!("arn:aws:kms:{region}:1:key/mrk-1"),
+                key_material_id: Some("m-new".into()),
+                status: replica_status.into(),
+                imported_at: Some("2026-12-04T20:00:00Z".into()),
+            });
+        }
+        vec![receipt(vec![s3], false)]
+    }
+
+    fn seen(
+        state: Option<&str>,
+        us: Option<&str>,
+        ap: Option<&str>,
+    ) -> Result<MrkObserved, String> {
+        Ok(MrkObserved {
+            material_state: state.map(str::to_string),
+            replica_current: [
+                ("us-east-1".to_string(), us.map(str::to_string)),
+                ("ap-south-1".to_string(), ap.map(str::to_string)),
+            ]
+            .into(),
+        })
+    }
+
+    #[test]
+    fn a_multi_region_key_is_pending_until_kms_shows_every_replica_on_the_material() {
+        let mut k = Knowledge::new(&plan(), &mrk_receipts("not-current"), &aliases());
+        let r = KeyRef::Key("alias/dev-s3".into());
+        let primary = info("s3key", Some("m-new"));
+        // What LocalStack 2026.3 shows after the import: the rotation did not
+        // reach the replicas, both keep their old CurrentKeyMaterialId.
+        k.multi_region
+            .insert("s3key".into(), seen(None, Some("m-old"), Some("m-old")));
+        let (s, why) = judge(&r, primary.as_ref(), &k, false);
+        assert_eq!(s, Status::Pending);
+        assert!(
+            why.contains("replicas in ap-south-1, us-east-1 are not yet on the imported material"),
+            "{why}"
+        );
+        assert_eq!(
+            replicas_missing(&k, "s3key"),
+            vec!["ap-south-1", "us-east-1"]
+        );
+        // One replica on it: only the other is named.
+        k.multi_region.insert(
+            "s3key".into(),
+            seen(Some("CURRENT"), Some("m-new"), Some("m-old")),
+        );
+        let (s, why) = judge(&r, primary.as_ref(), &k, false);
+        assert_eq!(s, Status::Pending);
+        assert!(
+            why.contains("replicas in ap-south-1 ") && !why.contains("us-east-1"),
+            "{why}"
+        );
+        // What AWS shows after the rotation: every replica on it.
+        k.multi_region.insert(
+            "s3key".into(),
+            seen(Some("CURRENT"), Some("m-new"), Some("m-new")),
+        );
+        let (s, why) = judge(&r, primary.as_ref(), &k, false);
+        assert_eq!(s, Status::Compliant);
+        assert!(
+            why.contains("every replica (ap-south-1, us-east-1) is on it"),
+            "{why}"
+        );
+        assert!(replicas_missing(&k, "s3key").is_empty());
+        // KMS's material state, where it lists one, gives the reason.
+        k.multi_region.insert(
+            "s3key".into(),
+            seen(
+                Some(crate::mrk::PENDING_MULTI_REGION),
+                Some("m-new"),
+                Some("m-old"),
+            ),
+        );
+        let (s, why) = judge(&r, primary.as_ref(), &k, false);
+        assert_eq!(s, Status::Pending);
+        assert!(
+            why.contains(crate::mrk::PENDING_MULTI_REGION) && why.contains("ap-south-1"),
+            "{why}"
+        );
+        // Old material on the primary stays NON_COMPLIANT (worse than pending).
+        let (s, _) = judge(&r, info("s3key", Some("m-old")).as_ref(), &k, false);
+        assert_eq!(s, Status::NonCompliant);
+    }
+
+    #[test]
+    fn the_receipt_stands_in_only_where_kms_gives_no_current_material() {
+        let r = KeyRef::Key("alias/dev-s3".into());
+        let primary = info("s3key", Some("m-new"));
+        // KMS gives no CurrentKeyMaterialId for the replicas: the receipt decides.
+        let mut k = Knowledge::new(&plan(), &mrk_receipts("current"), &aliases());
+        k.multi_region
+            .insert("s3key".into(), seen(None, None, None));
+        assert_eq!(judge(&r, primary.as_ref(), &k, false).0, Status::Compliant);
+        let mut k = Knowledge::new(&plan(), &mrk_receipts("not-current"), &aliases());
+        k.multi_region
+            .insert("s3key".into(), seen(None, None, Some("m-new")));
+        let (s, why) = judge(&r, primary.as_ref(), &k, false);
+        assert_eq!(s, Status::Pending);
+        assert!(why.contains("replicas in us-east-1 "), "{why}");
+        // Where KMS tells, a receipt that says current does not make it so.
+        let mut k = Knowledge::new(&plan(), &mrk_receipts("current"), &aliases());
+        k.multi_region
+            .insert("s3key".into(), seen(None, Some("m-old"), Some("m-new")));
+        assert_eq!(judge(&r, primary.as_ref(), &k, false).0, Status::Pending);
+    }
+
+    #[test]
+    fn a_multi_region_key_kms_could_not_be_asked_about_is_error() {
+        let r = KeyRef::Key("alias/dev-s3".into());
+        let primary = info("s3key", Some("m-new"));
+        let mut k = Knowledge::new(&plan(), &mrk_receipts("current"), &aliases());
+        let (s, why) = judge(&r, primary.as_ref(), &k, false);
+        assert_eq!(s, Status::Error);
+        assert!(why.contains("not looked up"), "{why}");
+        k.multi_region.insert(
+            "s3key".into(),
+            Err(
+                "kms:DescribeKey failed for key dev-s3 replica ap-south-1: AccessDeniedException"
+                    .into(),
+            ),
+        );
+        let (s, why) = judge(&r, primary.as_ref(), &k, false);
+        assert_eq!(s, Status::Error);
+        assert!(why.contains("replica ap-south-1"), "{why}");
+        // A single-Region key needs no such lookup.
+        let k = Knowledge::new(
+            &plan(),
+            &[receipt(
+                vec![key("dev-s3", "s3key", Strategy::OnDemand, "done")],
+                false,
+            )],
+            &aliases(),
+        );
+        assert_eq!(judge(&r, primary.as_ref(), &k, false).0, Status::Compliant);
     }
 
     #[test]

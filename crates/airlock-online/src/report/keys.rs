@@ -229,6 +229,7 @@ mod tests {
             imported_at: None,
             expiration_model: valid_to.map(|_| "KEY_MATERIAL_EXPIRES".to_string()),
             valid_to: valid_to.map(str::to_string),
+            replicas: Vec::new(),
         }
     }
 

@@ -3,8 +3,11 @@
 //! inventory comes from direct listing (`inventory.rs`) or an AWS Config
 //! aggregator (`aggregator.rs`); every distinct key is described once.
 //! Fails closed: any AWS error about a resource makes it ERROR and the exit
-//! code 3. With `--receipt-dir` it leaves a marker per environment that the
-//! dev -> int -> prod rule of `import` reads.
+//! code 3. A rotated multi-Region key is asked about in each replica's
+//! region too (`multi_region_all`): its resources are PENDING until every
+//! replica is on the imported material. With `--receipt-dir` it leaves a
+//! marker per environment that the dev -> int -> prod rule of `import`
+//! reads.
 
 mod aggregator;
 mod cloudtrail;
@@ -25,7 +28,7 @@ use crate::error::{Error, Result, sdk_detail};
 use crate::exit::Exit;
 use crate::kms::{self, aws_err};
 use inventory::Resource;
-use judge::{KeyInfo, KeyRef, Knowledge, Status};
+use judge::{KeyInfo, KeyRef, Knowledge, MrkObserved, Status};
 
 /// Options of `report`.
 #[derive(Debug, Args)]
@@ -88,6 +91,9 @@ pub struct Row {
     pub material_valid_to: Option<String>,
     /// Warnings about the key (expiry soon, few on-demand rotations left).
     pub warnings: Vec<String>,
+    /// For a rotated multi-Region key: the replica regions not yet on the
+    /// imported material (empty otherwise).
+    pub replicas_missing: Vec<String>,
 }
 
 fn key_text(k: &KeyRef) -> Option<String> {
@@ -137,6 +143,73 @@ pub(crate) async fn describe_all(
         .await
 }
 
+/// Asks KMS about every rotated multi-Region key (its receipt lists
+/// replicas): ListKeyRotations --include-key-material on the primary for
+/// the imported material's KeyMaterialState (None where the endpoint has
+/// no ListKeyRotations), and DescribeKey of each replica with a KMS client
+/// in the replica's region (same credentials and KMS endpoint). Any failed
+/// call makes that key's entry an `Err`.
+pub(crate) async fn multi_region_all(
+    global: &Global,
+    kms_c: &aws_sdk_kms::Client,
+    know: &Knowledge,
+    concurrency: usize,
+) -> BTreeMap<String, std::result::Result<MrkObserved, String>> {
+    let mut clients: BTreeMap<String, aws_sdk_kms::Client> = BTreeMap::new();
+    for rot in know.rotated.values() {
+        for r in &rot.replicas {
+            if !clients.contains_key(&r.region) {
+                let kc = crate::aws::kms_in(global, &r.region).await;
+                clients.insert(r.region.clone(), kc);
+            }
+        }
+    }
+    multi_region_with(kms_c, &clients, know, concurrency).await
+}
+
+/// `multi_region_all` with the replica regions' clients given.
+async fn multi_region_with(
+    kms_c: &aws_sdk_kms::Client,
+    clients: &BTreeMap<String, aws_sdk_kms::Client>,
+    know: &Knowledge,
+    concurrency: usize,
+) -> BTreeMap<String, std::result::Result<MrkObserved, String>> {
+    futures::stream::iter(know.rotated.iter().filter(|(_, r)| !r.replicas.is_empty()))
+        .map(|(arn, rot)| async move {
+            let res = async {
+                let what = format!("key {} (multi-Region primary)", rot.name);
+                let states = kms::material_states(kms_c, arn, &what)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut obs = MrkObserved {
+                    material_state: states.and_then(|list| {
+                        list.into_iter()
+                            .find(|(id, _)| Some(id) == rot.material.as_ref())
+                            .and_then(|(_, s)| s)
+                    }),
+                    ..MrkObserved::default()
+                };
+                for r in &rot.replicas {
+                    let what = format!("key {} replica {} ({})", rot.name, r.region, r.key_arn);
+                    let kc = clients
+                        .get(&r.region)
+                        .ok_or_else(|| format!("{what}: no KMS client for its region"))?;
+                    let m = kms::describe(kc, &r.key_arn, &what)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    obs.replica_current
+                        .insert(r.region.clone(), m.current_key_material_id);
+                }
+                Ok::<_, String>(obs)
+            }
+            .await;
+            (arn.clone(), res)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await
+}
+
 /// Judges every resource.
 pub fn judge_all(
     resources: &[Resource],
@@ -178,6 +251,10 @@ pub fn judge_all(
                         .map(str::to_string)
                 })
                 .unwrap_or_else(|| "unknown".into());
+            let replicas_missing = key_arn
+                .as_deref()
+                .map(|a| judge::replicas_missing(know, a))
+                .unwrap_or_default();
             Row {
                 arn: r.arn.clone(),
                 service: r.service.to_string(),
@@ -191,6 +268,7 @@ pub fn judge_all(
                 key_arn,
                 material_valid_to: None,
                 warnings: Vec::new(),
+                replicas_missing,
             }
         })
         .collect();
@@ -249,6 +327,9 @@ pub async fn run(args: &ReportArgs, global: &Global) -> Result<Exit> {
         }
         calls.push("kms:DescribeKey per distinct key");
         calls.push("kms:DescribeKey and kms:ListKeyRotations (paginated) per rotated key");
+        calls.push(
+            "kms:ListKeyRotations --include-key-material (paginated) per rotated multi-Region key, and kms:DescribeKey of each of its replicas in the replica's region",
+        );
         if args.cloudtrail_days.is_some() {
             calls.push("cloudtrail:LookupEvents (Decrypt, GenerateDataKey*)");
         }
@@ -285,7 +366,8 @@ pub async fn run(args: &ReportArgs, global: &Global) -> Result<Exit> {
             )
         })
         .collect();
-    let know = Knowledge::new(&plan, &receipts, &alias_arns);
+    let mut know = Knowledge::new(&plan, &receipts, &alias_arns);
+    know.multi_region = multi_region_all(global, &c.kms, &know, args.concurrency).await;
     let resources = match &args.aggregator {
         Some(name) => aggregator::list(&c, name).await?,
         None => inventory::list(&c, &account, args.concurrency, args.s3_object_sample).await,
@@ -457,6 +539,7 @@ mod tests {
             key_arn: None,
             material_valid_to: None,
             warnings: Vec::new(),
+            replicas_missing: Vec::new(),
         }
     }
 
@@ -476,6 +559,210 @@ mod tests {
             Exit::ReportError
         );
         assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
+
+    fn mrk_knowledge() -> Knowledge {
+        let rot = judge::Rotated {
+            name: "dev-mrk".into(),
+            environment: "dev".into(),
+            strategy: crate::receipt::Strategy::OnDemand,
+            material: Some(M_NEW.into()),
+            imported_at: None,
+            expiration_model: None,
+            valid_to: None,
+            replicas: ["us-east-1", "ap-south-1"]
+                .map(|region| crate::receipt::ReplicaReceipt {
+                    region: region.into(),
+                    key_arn: format!("arn:aws:kms:{region}:111122223333:key/mrk-1234abcd"),
+                    key_material_id: Some(M_NEW.into()),
+                    status: "not-current".into(),
+                    imported_at: Some("2026-12-04T20:00:00Z".into()),
+                })
+                .to_vec(),
+        };
+        let mut k = Knowledge::default();
+        k.rotated.insert(PRIMARY.into(), rot);
+        k
+    }
+
+    const PRIMARY: &str = "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd";
+    const M_NEW: &str = "b5f4e4cc7f5a8a0b0a1f9fb1b2e9f6f3d1b4a7b0a2c3d4e5f60718293a4b5c6d";
+    const M_OLD: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+    /// DescribeKey of a replica, in the API reference's shape (KeyMetadata
+    /// with MultiRegionConfiguration and CurrentKeyMaterialId).
+    fn replica_answer(region: &str, current: Option<&str>) -> String {
+        let mut m = json!({"KeyMetadata": {
+            "AWSAccountId": "111122223333", "KeyId": "mrk-1234abcd",
+            "Arn": format!("arn:aws:kms:{region}:111122223333:key/mrk-1234abcd"),
+            "CreationDate": 1.7E9, "Enabled": true, "KeyManager": "CUSTOMER", "KeyState": "Enabled",
+            "KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT", "Origin": "EXTERNAL",
+            "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE", "MultiRegion": true,
+            "MultiRegionConfiguration": {"MultiRegionKeyType": "REPLICA",
+                "PrimaryKey": {"Arn": PRIMARY, "Region": "eu-west-1"},
+                "ReplicaKeys": [{"Arn": format!("arn:aws:kms:{region}:111122223333:key/mrk-1234abcd"), "Region": region}]}}});
+        if let Some(c) = current {
+            m["KeyMetadata"]["CurrentKeyMaterialId"] = json!(c);
+        }
+        m.to_string()
+    }
+
+    async fn observe(
+        primary: (u16, String),
+        us: (u16, String),
+        ap: (u16, String),
+    ) -> std::result::Result<MrkObserved, String> {
+        use crate::kms::tests::{client, replay};
+        let (pu, ph) = replay(vec![primary]);
+        let (uu, uh) = replay(vec![us]);
+        let (au, ah) = replay(vec![ap]);
+        let clients = BTreeMap::from([
+            ("us-east-1".to_string(), client(&uu)),
+            ("ap-south-1".to_string(), client(&au)),
+        ]);
+        let mut got = multi_region_with(&client(&pu), &clients, &mrk_knowledge(), 4).await;
+        let bodies = ph.join().unwrap();
+        assert!(
+            bodies[0].contains("\"IncludeKeyMaterial\":\"ALL_KEY_MATERIAL\""),
+            "{bodies:?}"
+        );
+        // A replica is asked only when the calls before it answered.
+        if got.get(PRIMARY).is_some_and(|r| r.is_ok()) {
+            assert!(uh.join().unwrap()[0].contains("us-east-1"));
+            assert!(ah.join().unwrap()[0].contains("ap-south-1"));
+        }
+        got.remove(PRIMARY)
+            .expect("the multi-Region key was looked up")
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn replicas_are_read_from_describe_key_in_their_regions_and_judged() {
+        // AWS after the rotation: the material CURRENT on the primary, every replica on it.
+        let rotations = json!({"Rotations": [
+            {"KeyId": PRIMARY, "KeyMaterialId": M_OLD, "KeyMaterialState": "NON_CURRENT", "ImportState": "IMPORTED"},
+            {"KeyId": PRIMARY, "KeyMaterialId": M_NEW, "KeyMaterialState": "CURRENT", "ImportState": "IMPORTED",
+             "RotationDate": 1.7649E9, "RotationType": "ON_DEMAND"}], "Truncated": false})
+        .to_string();
+        let obs = observe(
+            (200, rotations),
+            (200, replica_answer("us-east-1", Some(M_NEW))),
+            (200, replica_answer("ap-south-1", Some(M_NEW))),
+        )
+        .await
+        .unwrap();
+        assert_eq!(obs.material_state.as_deref(), Some("CURRENT"));
+        let mut k = mrk_knowledge();
+        k.multi_region.insert(PRIMARY.into(), Ok(obs));
+        let primary = Some(Ok(KeyInfo {
+            arn: PRIMARY.into(),
+            manager: "CUSTOMER".into(),
+            origin: "EXTERNAL".into(),
+            current_material: Some(M_NEW.into()),
+            state: "Enabled".into(),
+            ..KeyInfo::default()
+        }));
+        let r = KeyRef::Key("alias/dev-mrk".into());
+        assert_eq!(
+            judge::judge(&r, primary.as_ref(), &k, false).0,
+            Status::Compliant
+        );
+
+        // LocalStack 2026.3 after the import: no ListKeyRotations, the
+        // replicas still on their old CurrentKeyMaterialId (KMS tells: PENDING).
+        let localstack = r#"{"__type":"InternalFailure","message":"The API for service kms is either not included in your current license plan or has not yet been emulated by LocalStack."}"#;
+        let obs = observe(
+            (501, localstack.into()),
+            (200, replica_answer("us-east-1", Some(M_OLD))),
+            (200, replica_answer("ap-south-1", Some(M_OLD))),
+        )
+        .await
+        .unwrap();
+        assert_eq!(obs.material_state, None);
+        k.multi_region.insert(PRIMARY.into(), Ok(obs));
+        let (s, why) = judge::judge(&r, primary.as_ref(), &k, false);
+        assert_eq!(s, Status::Pending);
+        assert!(why.contains("replicas in ap-south-1, us-east-1"), "{why}");
+        assert_eq!(
+            exit_for(&[Row {
+                status: s,
+                ..row(Status::Compliant)
+            }]),
+            Exit::NonCompliant
+        );
+
+        // Between the replica imports: KMS's PENDING_MULTI_REGION_IMPORT_AND_ROTATION.
+        let pending = json!({"Rotations": [{"KeyId": PRIMARY, "KeyMaterialId": M_NEW,
+            "KeyMaterialState": "PENDING_MULTI_REGION_IMPORT_AND_ROTATION", "ImportState": "IMPORTED"}], "Truncated": false})
+        .to_string();
+        let obs = observe(
+            (200, pending),
+            (200, replica_answer("us-east-1", Some(M_NEW))),
+            (200, replica_answer("ap-south-1", Some(M_OLD))),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            obs.material_state.as_deref(),
+            Some(crate::mrk::PENDING_MULTI_REGION)
+        );
+        k.multi_region.insert(PRIMARY.into(), Ok(obs));
+        let (s, why) = judge::judge(&r, primary.as_ref(), &k, false);
+        assert_eq!(s, Status::Pending);
+        assert!(
+            why.contains("the replicas in ap-south-1 still lack it"),
+            "{why}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failed_call_in_a_replica_region_makes_the_key_error() {
+        let denied = r#"{"__type":"AccessDeniedException","message":"User is not authorized to perform: kms:DescribeKey"}"#;
+        let empty = json!({"Rotations": [], "Truncated": false}).to_string();
+        let e = observe(
+            (200, empty),
+            (200, replica_answer("us-east-1", Some(M_NEW))),
+            (400, denied.into()),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.contains("kms:DescribeKey") && e.contains("replica ap-south-1"),
+            "{e}"
+        );
+        let mut k = mrk_knowledge();
+        k.multi_region.insert(PRIMARY.into(), Err(e));
+        let primary = Ok(KeyInfo {
+            arn: PRIMARY.into(),
+            current_material: Some(M_NEW.into()),
+            ..KeyInfo::default()
+        });
+        let rows = judge_all(
+            &[Resource {
+                arn: "arn:aws:s3:::b".into(),
+                service: "s3",
+                kind: "bucket",
+                account: String::new(),
+                region: String::new(),
+                key: KeyRef::Key(PRIMARY.into()),
+                parts: Vec::new(),
+                env_tag: None,
+                error: None,
+            }],
+            &BTreeMap::from([(PRIMARY.to_string(), primary)]),
+            &k,
+            false,
+        );
+        assert_eq!(rows[0].status, Status::Error);
+        assert_eq!(exit_for(&rows), Exit::ReportError);
+        // A refused ListKeyRotations on the primary is an error too (not "unsupported").
+        let e = observe(
+            (400, denied.replace("DescribeKey", "ListKeyRotations")),
+            (200, replica_answer("us-east-1", Some(M_NEW))),
+            (200, replica_answer("ap-south-1", Some(M_NEW))),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.contains("kms:ListKeyRotations"), "{e}");
     }
 
     #[test]
