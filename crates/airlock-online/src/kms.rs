@@ -91,51 +91,13 @@ pub enum Materials {
     Unsupported,
 }
 
-/// ListKeyRotations --include-key-material ALL_KEY_MATERIAL.
-pub async fn materials(kms: &Client, arn: &str, what: &str) -> Result<Materials> {
-    let mut out = Vec::new();
-    let mut pages = kms
-        .list_key_rotations()
-        .key_id(arn)
-        .include_key_material(aws_sdk_kms::types::IncludeKeyMaterial::AllKeyMaterial)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        match page {
-            Ok(p) => {
-                for r in p.rotations.unwrap_or_default() {
-                    if let Some(id) = r.key_material_id {
-                        out.push((id, r.key_material_description));
-                    }
-                }
-            }
-            Err(e) => {
-                let code = sdk_code(&e).unwrap_or_default();
-                if matches!(
-                    code.as_str(),
-                    "UnsupportedOperationException"
-                        | "InternalFailure"
-                        | "NotImplemented"
-                        | "InternalError"
-                ) || code.is_empty() && sdk_detail(&e).contains("not yet implemented")
-                {
-                    return Ok(Materials::Unsupported);
-                }
-                return Err(aws_err("kms:ListKeyRotations", what, &e));
-            }
-        }
-    }
-    Ok(Materials::Listed(out))
-}
-
-/// ListKeyRotations --include-key-material ALL_KEY_MATERIAL, every page:
-/// (KeyMaterialId, KeyMaterialState) for each material; None where the
-/// endpoint does not implement the call (some emulators).
-pub async fn material_states(
+/// ListKeyRotations --include-key-material ALL_KEY_MATERIAL, every page;
+/// None where the endpoint does not implement the call (some emulators).
+async fn all_materials(
     kms: &Client,
     arn: &str,
     what: &str,
-) -> Result<Option<Vec<(String, Option<String>)>>> {
+) -> Result<Option<Vec<aws_sdk_kms::types::RotationsListEntry>>> {
     let mut out = Vec::new();
     let mut pages = kms
         .list_key_rotations()
@@ -145,18 +107,41 @@ pub async fn material_states(
         .send();
     while let Some(page) = pages.next().await {
         match page {
-            Ok(p) => {
-                for r in p.rotations.unwrap_or_default() {
-                    if let Some(id) = r.key_material_id {
-                        out.push((id, r.key_material_state.map(|s| s.as_str().to_string())));
-                    }
-                }
-            }
+            Ok(p) => out.extend(p.rotations.unwrap_or_default()),
             Err(e) if unsupported(&e) => return Ok(None),
             Err(e) => return Err(aws_err("kms:ListKeyRotations", what, &e)),
         }
     }
     Ok(Some(out))
+}
+
+/// Every key material of `arn` with its description.
+pub async fn materials(kms: &Client, arn: &str, what: &str) -> Result<Materials> {
+    Ok(match all_materials(kms, arn, what).await? {
+        None => Materials::Unsupported,
+        Some(list) => Materials::Listed(
+            list.into_iter()
+                .filter_map(|r| r.key_material_id.map(|id| (id, r.key_material_description)))
+                .collect(),
+        ),
+    })
+}
+
+/// (KeyMaterialId, KeyMaterialState) for each material of `arn`; None
+/// where the endpoint does not implement the call (some emulators).
+pub async fn material_states(
+    kms: &Client,
+    arn: &str,
+    what: &str,
+) -> Result<Option<Vec<(String, Option<String>)>>> {
+    Ok(all_materials(kms, arn, what).await?.map(|list| {
+        list.into_iter()
+            .filter_map(|r| {
+                r.key_material_id
+                    .map(|id| (id, r.key_material_state.map(|s| s.as_str().to_string())))
+            })
+            .collect()
+    }))
 }
 
 /// KMS's limit on RotateKeyOnDemand per key over its life (AWS KMS
