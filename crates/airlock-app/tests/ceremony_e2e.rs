@@ -118,8 +118,6 @@ fn nine_symmetric_plus_rsa_and_ecc_keys_unwrap_with_openssl() {
     assert_eq!(manifest["keys"].as_array().unwrap().len(), 11);
     let wrap_key = wb.wrapping_key("RSA_4096");
     let tmp = tempfile::tempdir().unwrap();
-    let zero_block = tmp.path().join("zero");
-    std::fs::write(&zero_block, [0u8; 16]).unwrap();
     for key in manifest["keys"].as_array().unwrap() {
         let name = key["name"].as_str().unwrap();
         let material = out.join("keys").join(name).join("EncryptedKeyMaterial.bin");
@@ -128,65 +126,18 @@ fn nine_symmetric_plus_rsa_and_ecc_keys_unwrap_with_openssl() {
             std::fs::read(out.join("keys").join(name).join("ImportToken.bin")).unwrap(),
             std::fs::read(request.join("keys").join(name).join("ImportToken.bin")).unwrap()
         );
-        let oaep = |input: &Path| {
-            sh(Command::new("openssl")
-                .args(["pkeyutl", "-decrypt", "-inkey"])
-                .arg(&wrap_key)
-                .args([
-                    "-pkeyopt",
-                    "rsa_padding_mode:oaep",
-                    "-pkeyopt",
-                    "rsa_oaep_md:sha256",
-                    "-pkeyopt",
-                    "rsa_mgf1_md:sha256",
-                    "-in",
-                ])
-                .arg(input))
-        };
-        match key["key_spec"].as_str().unwrap() {
-            "SYMMETRIC_DEFAULT" => {
-                let aes = oaep(&material);
-                assert_eq!(aes.len(), 32, "{name}");
-                let mac = sh(Command::new("openssl")
-                    .args(["mac", "-cipher", "AES-256-CBC", "-macopt"])
-                    .arg(format!("hexkey:{}", hex::encode(&aes)))
-                    .arg("-in")
-                    .arg(&zero_block)
-                    .arg("CMAC"));
-                let mac = String::from_utf8(mac).unwrap().trim().to_uppercase();
-                assert_eq!(&mac[..6], key["kcv"].as_str().unwrap(), "{name}: KCV");
-                assert!(key["public_key_sha256"].is_null());
-            }
-            spec => {
-                let all = std::fs::read(&material).unwrap();
-                let (head, tail) = all.split_at(512);
-                let head_path = tmp.path().join(format!("{name}.oaep"));
-                let tail_path = tmp.path().join(format!("{name}.kwp"));
-                std::fs::write(&head_path, head).unwrap();
-                std::fs::write(&tail_path, tail).unwrap();
-                let kek = oaep(&head_path);
-                assert_eq!(kek.len(), 32, "{name}: transient AES key");
-                let pkcs8 = tmp.path().join(format!("{name}.p8"));
-                sh(Command::new("openssl")
-                    .args(["enc", "-d", "-id-aes256-wrap-pad", "-iv", "A65959A6", "-K"])
-                    .arg(hex::encode(&kek))
-                    .arg("-in")
-                    .arg(&tail_path)
-                    .arg("-out")
-                    .arg(&pkcs8));
-                let spki = sh(Command::new("openssl")
-                    .args([
-                        "pkey", "-inform", "DER", "-pubout", "-outform", "DER", "-in",
-                    ])
-                    .arg(&pkcs8));
-                use sha2::Digest;
-                assert_eq!(
-                    hex::encode(sha2::Sha256::digest(&spki)),
-                    key["public_key_sha256"].as_str().unwrap(),
-                    "{name} ({spec}): the PKCS#8 private key belongs to the token's public key"
-                );
-                assert!(key["kcv"].is_null());
-            }
+        let spec = key["key_spec"].as_str().unwrap();
+        let got = openssl_unwrap_fingerprint(&material, &wrap_key, 512, spec, tmp.path());
+        if spec == "SYMMETRIC_DEFAULT" {
+            assert_eq!(got, key["kcv"].as_str().unwrap(), "{name}: KCV");
+            assert!(key["public_key_sha256"].is_null());
+        } else {
+            assert_eq!(
+                got,
+                key["public_key_sha256"].as_str().unwrap(),
+                "{name} ({spec}): the PKCS#8 private key belongs to the token's public key"
+            );
+            assert!(key["kcv"].is_null());
         }
     }
     // Nothing left behind in the working area; the ceremony is recorded as complete.
@@ -790,6 +741,7 @@ fn openssl_unwrap_fingerprint(
     std::fs::write(&h, head).unwrap();
     std::fs::write(&t, tail).unwrap();
     let kek = oaep(&h);
+    assert_eq!(kek.len(), 32, "{}: transient AES key", material.display());
     sh(Command::new("openssl")
         .args(["enc", "-d", "-id-aes256-wrap-pad", "-iv", "A65959A6", "-K"])
         .arg(hex::encode(&kek))

@@ -180,18 +180,13 @@ pub struct KeyOutcome {
     pub replicas: Vec<ReplicaOutcome>,
 }
 
-/// One more wrapping of a key's HSM object: for a multi-Region replica,
-/// under that Region's wrapping key.
+/// One more wrapping of a key's HSM object: for a multi-Region replica
+/// (the request's replica at the same position), under that Region's
+/// wrapping key. Its digest is in the journal's `key_wrapped` entry.
 #[derive(Debug, Clone)]
 pub struct ReplicaOutcome {
-    /// The replica's Region.
-    pub region: String,
-    /// The replica key's ARN.
-    pub key_arn: String,
     /// The wrap path used.
     pub wrap_path: WrapPath,
-    /// SHA-256 of the replica's `EncryptedKeyMaterial.bin`.
-    pub material_sha256: String,
     pub(crate) material: EncryptedMaterial,
 }
 
@@ -1568,10 +1563,7 @@ impl Ceremony {
                     }),
                 )?;
                 replicas.push(ReplicaOutcome {
-                    region: r.region.as_str().to_string(),
-                    key_arn: r.key_arn.to_string(),
                     wrap_path: again.path,
-                    material_sha256: sha,
                     material: EncryptedMaterial(again.bytes),
                 });
             }
