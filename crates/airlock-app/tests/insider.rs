@@ -185,10 +185,14 @@ fn a_forged_record_and_journal_cannot_make_a_ceremony_rewrap_an_earlier_key() {
         json!({ "sums_sha256": sums }),
     )
     .unwrap();
-    j.append(
-        "key_generation_planned",
+    // The claim itself is a well-formed event (anyone can write one).
+    j.record(
+        &airlock_core::journal_event::CeremonyEvent::KeyGenerationPlanned {
+            labels: vec!["prod-s3/test-request".into()],
+            token_objects_seen: 1,
+            label_check: "every_object".into(),
+        },
         &Actor::System,
-        json!({ "labels": ["prod-s3/test-request"] }),
     )
     .unwrap();
     drop(j);

@@ -14,9 +14,9 @@ use std::path::Path;
 
 use airlock_core::import_bundle::{ImportExpectations, VerifiedImportBundle, verify_import_bundle};
 use airlock_core::journal::{JournalEntry, JournalSummary, verify_journal_file};
+use airlock_core::journal_event::{CeremonyEvent, Preflight};
 use airlock_core::request::replica_rel;
 use airlock_core::signature::SignerKey;
-use serde_json::Value;
 
 use crate::error::AttestError;
 
@@ -233,12 +233,17 @@ fn content(problem: impl Into<String>) -> AttestError {
     }
 }
 
-fn data_str<'a>(e: &'a JournalEntry, key: &str) -> Option<&'a str> {
-    e.data.get(key).and_then(Value::as_str)
-}
-
-fn data_bool(e: &JournalEntry, key: &str) -> bool {
-    e.data.get(key).and_then(Value::as_bool).unwrap_or(false)
+/// Every entry of a ceremony journal with its typed event; an entry that
+/// is no ceremony event is refused.
+fn typed(entries: &[JournalEntry]) -> Result<Vec<(&JournalEntry, CeremonyEvent)>, AttestError> {
+    entries
+        .iter()
+        .map(|e| {
+            e.ceremony_event()
+                .map(|t| (e, t))
+                .map_err(|err| content(err.to_string()))
+        })
+        .collect()
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -248,41 +253,25 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
 
 /// Reads the wipe from the part of the full journal after the bundle's copy.
 fn wipe_from(full: &JournalSummary, after: usize) -> Result<WipeResult, AttestError> {
-    let tail = &full.events[after..];
-    let Some(w) = tail.iter().find(|e| e.event == "wipe_done") else {
+    let tail = typed(&full.events[after..])?;
+    let Some((w, wipe)) = tail.iter().find_map(|(e, t)| match t {
+        CeremonyEvent::WipeDone(w) => Some((*e, w)),
+        _ => None,
+    }) else {
         return Ok(WipeResult::NotYetRecorded);
     };
-    let num = |path: &[&str]| -> Result<u64, AttestError> {
-        let mut v = Value::Object(w.data.clone());
-        for p in path {
-            v = v.get(p).cloned().unwrap_or(Value::Null);
-        }
-        v.as_u64().ok_or_else(|| AttestError::JournalMismatch {
-            path: "(given journal)".into(),
-            problem: format!(
-                "wipe_done (seq {}) has no number at data.{}",
-                w.seq,
-                path.join(".")
-            ),
-        })
-    };
-    let request_files = match w.data.get("request") {
-        None | Some(Value::Null) => None,
-        Some(_) => Some(num(&["request", "files"])?),
-    };
-    let outcome = tail
-        .iter()
-        .find(|e| {
-            e.seq > w.seq && (e.event == "ceremony_completed" || e.event == "ceremony_aborted")
-        })
-        .map(|e| e.event.clone());
+    let outcome = tail.iter().find_map(|(e, t)| match t {
+        CeremonyEvent::CeremonyCompleted {} if e.seq > w.seq => Some(e.event.clone()),
+        CeremonyEvent::CeremonyAborted { .. } if e.seq > w.seq => Some(e.event.clone()),
+        _ => None,
+    });
     Ok(WipeResult::Recorded {
         at: rfc3339(w.at),
-        work_files: num(&["work_dir", "files"])?,
-        work_bytes: num(&["work_dir", "bytes"])?,
-        request_files,
-        session_objects_destroyed: num(&["session_objects_destroyed"])?,
-        session_objects_remaining: num(&["session_objects_remaining"])?,
+        work_files: wipe.work_dir.files,
+        work_bytes: wipe.work_dir.bytes,
+        request_files: wipe.request.as_ref().map(|r| r.files),
+        session_objects_destroyed: wipe.session_objects_destroyed as u64,
+        session_objects_remaining: wipe.session_objects_remaining as u64,
         outcome,
         full_journal_head: full.head_sha256.clone(),
         full_journal_entries: full.entries,
@@ -303,14 +292,19 @@ impl AttestationInput {
         paper: Paper,
     ) -> Result<Self, AttestError> {
         let m = &bundle.manifest;
-        let events = &bundle.journal.events;
+        let events = typed(&bundle.journal.events)?;
 
         let mut custodians = Vec::new();
         for name in &m.custodians {
             let auth = events
                 .iter()
-                .find(|e| {
-                    e.event == "custodian_authenticated" && e.actor == *name && !data_bool(e, "again")
+                .find_map(|(e, t)| match t {
+                    CeremonyEvent::CustodianAuthenticated { again: false, .. }
+                        if e.actor == *name =>
+                    {
+                        Some(*e)
+                    }
+                    _ => None,
                 })
                 .ok_or_else(|| {
                     content(format!(
@@ -323,38 +317,41 @@ impl AttestationInput {
             });
         }
 
-        let verified = events
+        let (verified, request) = events
             .iter()
             .rev()
-            .find(|e| e.event == "request_verified")
+            .find_map(|(e, t)| match t {
+                CeremonyEvent::RequestVerified(r) => Some((*e, r)),
+                _ => None,
+            })
             .ok_or_else(|| content("no request_verified entry"))?;
-        let signer_name = data_str(verified, "signer").ok_or_else(|| {
-            content(format!(
-                "request_verified (seq {}) has no signer",
-                verified.seq
-            ))
-        })?;
-        if data_str(verified, "signer_fingerprint") != Some(m.request_signer_fingerprint.as_str()) {
+        let signer_name = request.signer.as_str();
+        if request.signer_fingerprint != m.request_signer_fingerprint {
             return Err(content(format!(
                 "request_verified (seq {}) names another signer fingerprint than import.json ({})",
                 verified.seq, m.request_signer_fingerprint
             )));
         }
-        if data_str(verified, "sums_sha256") != Some(m.request_sha256sums_sha256.as_str()) {
+        if request.sums_sha256 != m.request_sha256sums_sha256 {
             return Err(content(format!(
                 "request_verified (seq {}) names another request SHA256SUMS digest than import.json ({})",
                 verified.seq, m.request_sha256sums_sha256
             )));
         }
 
-        let preflights: Vec<&JournalEntry> =
-            events.iter().filter(|e| e.event == "preflight").collect();
+        let preflights: Vec<&Preflight> = events
+            .iter()
+            .filter_map(|(_, t)| match t {
+                CeremonyEvent::Preflight(p) => Some(&**p),
+                _ => None,
+            })
+            .collect();
         if preflights.is_empty() {
             return Err(content("no preflight entry"));
         }
-        let network_override = !m.workstation.air_gapped
-            || preflights.iter().any(|e| data_bool(e, "network_override"));
-        let sha1_override = preflights.iter().any(|e| data_bool(e, "sha1_override"));
+        let network_override =
+            !m.workstation.air_gapped || preflights.iter().any(|p| p.network_override);
+        let sha1_override = preflights.iter().any(|p| p.sha1_override);
 
         let mut keys = Vec::new();
         let mut sha1_keys = Vec::new();
@@ -424,7 +421,12 @@ impl AttestationInput {
             && full_journal.is_some_and(|full| {
                 full.events[bundle.journal.events.len().min(full.events.len())..]
                     .iter()
-                    .any(|e| e.event == "no_seal_serials_confirmed")
+                    .any(|e| {
+                        matches!(
+                            e.ceremony_event(),
+                            Ok(CeremonyEvent::NoSealSerialsConfirmed { .. })
+                        )
+                    })
             });
 
         Ok(AttestationInput {
@@ -446,14 +448,9 @@ impl AttestationInput {
                 wrap_path: m.hsm.wrap_path.clone(),
                 module_sha256: preflights
                     .iter()
-                    .find_map(|e| {
-                        e.data
-                            .get("module")
-                            .and_then(|v| v.get("sha256"))
-                            .and_then(|v| v.as_str())
-                            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-                            .map(str::to_string)
-                    })
+                    .map(|p| &p.module.sha256)
+                    .find(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .cloned()
                     .unwrap_or_default(),
             },
             custodians,

@@ -119,7 +119,7 @@ fn check_seals(root: &Path, files: &[String], key: &SignerKey) -> Result<usize, 
         let summary = verify_journal(&bytes).map_err(|e| e.with_file(&path))?;
         match state_seal::verify_journal_checkpoint(&path, rel, key, &summary)? {
             Some(_) => checked += 1,
-            None if summary.events.iter().any(|e| e.event == "quorum_login") => {
+            None if summary.events.iter().any(|e| e.claims_quorum_login()) => {
                 return Err(SealError::Missing {
                     file: path.clone(),
                     seal: state_seal::seal_path(&path),

@@ -10,13 +10,13 @@
 use std::collections::BTreeMap;
 
 use airlock_core::journal::{Actor, JournalWriter};
+use airlock_core::journal_event::CeremonyEvent as E;
 use airlock_core::key_binding::KeyBinding;
 use airlock_core::quorum::QuorumLogin;
 use airlock_core::request::rfc3339;
 use airlock_core::spec::KeySpec;
 use airlock_core::wipe::wipe_tree_report;
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::enroll::enrolled_signing_key;
 use crate::error::CeremonyError;
@@ -117,16 +117,13 @@ impl Ceremony {
         self.record = Some(record.clone());
         let names: Vec<String> = self.custodians.iter().map(|(n, _)| n.to_string()).collect();
         self.log(
-            "discard_requested",
+            E::DiscardRequested {
+                ceremony_id: ceremony_id.to_string(),
+                custodians: names,
+            },
             Actor::System,
-            json!({ "ceremony_id": ceremony_id, "custodians": names }),
         )?;
-        for p in std::mem::take(&mut self.pending) {
-            self.journal
-                .as_mut()
-                .expect("open")
-                .append_at(p.at, p.event, &p.actor, p.data)?;
-        }
+        self.flush_pending()?;
         let Stage::Preflighted(quorum) = self.take_stage() else {
             unreachable!("checked above")
         };
@@ -154,11 +151,7 @@ impl Ceremony {
         };
         let session = held.session.insert(session);
         let names: Vec<String> = self.custodians.iter().map(|(n, _)| n.to_string()).collect();
-        self.log(
-            "quorum_login",
-            Actor::System,
-            json!({ "custodians": names }),
-        )?;
+        self.log(E::QuorumLogin { custodians: names }, Actor::System)?;
         let info = session.ensure_signing_key()?;
         let key = enrolled_signing_key(&self.config.state_dir, &info.spki_der)?;
         held.state_key = Some(key.clone());
@@ -174,45 +167,21 @@ impl Ceremony {
         let mut keys_by_label: BTreeMap<String, PlannedKey> = BTreeMap::new();
         let mut planned: Vec<String> = Vec::new();
         for e in sealed {
-            match e.event.as_str() {
-                "request_verified" => {
-                    request_id = str_of(e.data.get("request_id"));
-                    for k in e
-                        .data
-                        .get("keys")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        let spec = k
-                            .get("key_spec")
-                            .cloned()
-                            .and_then(|v| serde_json::from_value::<KeySpec>(v).ok());
-                        if let Some(spec) = spec {
-                            keys_by_label.insert(
-                                str_of(k.get("hsm_label")),
-                                PlannedKey {
-                                    name: str_of(k.get("name")),
-                                    key_arn: str_of(k.get("key_arn")),
-                                    spec,
-                                },
-                            );
-                        }
+            match e.ceremony_event()? {
+                E::RequestVerified(r) => {
+                    request_id = r.request_id;
+                    for k in r.keys {
+                        keys_by_label.insert(
+                            k.hsm_label,
+                            PlannedKey {
+                                name: k.name,
+                                key_arn: k.key_arn,
+                                spec: k.key_spec,
+                            },
+                        );
                     }
                 }
-                "key_generation_planned" => {
-                    for l in e
-                        .data
-                        .get("labels")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        if let Some(l) = l.as_str() {
-                            planned.push(l.to_string());
-                        }
-                    }
-                }
+                E::KeyGenerationPlanned { labels, .. } => planned.extend(labels),
                 _ => {}
             }
         }
@@ -263,15 +232,14 @@ impl Ceremony {
                 .files;
         }
         self.log(
-            "ceremony_discarded",
+            E::CeremonyDiscarded {
+                destroyed: out.destroyed.clone(),
+                not_found: out.not_found.clone(),
+                left_alone: out.left_alone.clone(),
+                sealed_entries_trusted: sealed_n,
+                files_wiped: out.files_wiped,
+            },
             Actor::System,
-            json!({
-                "destroyed": out.destroyed,
-                "not_found": out.not_found,
-                "left_alone": out.left_alone,
-                "sealed_entries_trusted": sealed_n,
-                "files_wiped": out.files_wiped,
-            }),
         )?;
         self.checkpoint(held.session.as_mut().expect("logged in"), &key)?;
         if let Some(session) = held.session.take() {
@@ -287,8 +255,4 @@ impl Ceremony {
 
 fn journal_path_of(c: &Ceremony, ceremony_id: &str) -> std::path::PathBuf {
     c.store().journal_path(ceremony_id)
-}
-
-fn str_of(v: Option<&Value>) -> String {
-    v.and_then(Value::as_str).unwrap_or_default().to_string()
 }

@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use airlock_core::journal::Actor;
+use airlock_core::journal_event::CeremonyEvent as E;
 use airlock_core::request::VerifiedRequest;
 use airlock_core::request::schema::Material;
 use serde::Serialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::error::CeremonyError;
@@ -283,9 +283,11 @@ impl Ceremony {
         let Some(share) = self.roster.find(custodian) else {
             let typed = crate::enroll::journal_name(&self.roster, custodian);
             let _ = self.log(
-                "plan_confirmation_refused",
+                E::PlanConfirmationRefused {
+                    custodian: typed,
+                    why: "not an enrolled custodian".into(),
+                },
                 Actor::System,
-                json!({ "custodian": typed, "why": "not an enrolled custodian" }),
             );
             return Err(CeremonyError::Quorum(
                 airlock_core::quorum::QuorumError::UnknownCustodian {
@@ -299,13 +301,13 @@ impl Ceremony {
         if req.plan_confirmed.iter().any(|n| n == name.as_str()) {
             return Ok(());
         }
-        let data = json!({
-            "custodian": name.to_string(),
-            "request_id": req.request.request_id.to_string(),
-            "keys": req.request.keys.len(),
-            "sums_sha256": req.request.sums_sha256.to_hex(),
-        });
-        self.log("plan_confirmed", Actor::Custodian(name.clone()), data)?;
+        let event = E::PlanConfirmed {
+            custodian: name.to_string(),
+            request_id: req.request.request_id.to_string(),
+            keys: req.request.keys.len(),
+            sums_sha256: req.request.sums_sha256.to_hex(),
+        };
+        self.log(event, Actor::Custodian(name.clone()))?;
         self.before_login("confirm the plan")?
             .plan_confirmed
             .push(name.to_string());
@@ -330,9 +332,11 @@ impl Ceremony {
                     format!("{} characters, not 64 hex digits", given.chars().count())
                 };
                 let _ = self.log(
-                    "request_digest_mismatch",
+                    E::RequestDigestMismatch {
+                        given: shown.clone(),
+                        expected: expected.clone(),
+                    },
                     Actor::System,
-                    json!({ "given": shown, "expected": expected }),
                 );
                 return Err(CeremonyError::RequestDigestMismatch {
                     given: shown,
@@ -341,9 +345,11 @@ impl Ceremony {
             }
         }
         self.log(
-            "request_digest_confirmed",
+            E::RequestDigestConfirmed {
+                sums_sha256: expected,
+                method: confirmation.method().into(),
+            },
             Actor::System,
-            json!({ "sums_sha256": expected, "method": confirmation.method() }),
         )?;
         self.before_login("confirm the request digest")?
             .request_digest_confirmed = true;
@@ -367,9 +373,11 @@ impl Ceremony {
             return Err(CeremonyError::BundleDigestMismatch { expected });
         }
         self.log(
-            "bundle_digest_confirmed",
+            E::BundleDigestConfirmed {
+                sums_sha256: expected,
+                method: confirmation.method().into(),
+            },
             Actor::System,
-            json!({ "sums_sha256": expected, "method": confirmation.method() }),
         )?;
         self.published("confirm the bundle digest")?
             .bundle_digest_settled = true;
@@ -389,9 +397,10 @@ impl Ceremony {
         }
         if !already {
             self.log(
-                "no_seal_serials_confirmed",
+                E::NoSealSerialsConfirmed {
+                    confirmed_at: "the workstation window".into(),
+                },
                 Actor::System,
-                json!({ "confirmed_at": "the workstation window" }),
             )?;
             self.published(step)?.no_seal_serials_confirmed = true;
         }
@@ -411,9 +420,11 @@ impl Ceremony {
         let step = "record the bundle digest";
         let sums = self.published(step)?.export.sums_sha256.clone();
         self.log(
-            "bundle_digest_not_confirmed",
+            E::BundleDigestNotConfirmed {
+                sums_sha256: sums,
+                reason: reason.to_string(),
+            },
             Actor::System,
-            json!({ "sums_sha256": sums, "reason": reason }),
         )?;
         self.published(step)?.bundle_digest_settled = true;
         Ok(())

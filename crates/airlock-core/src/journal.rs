@@ -35,6 +35,8 @@
 //! into `data` by accident).
 
 use std::fs::{File, OpenOptions};
+
+use crate::journal_event::CeremonyEvent;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -129,6 +131,19 @@ pub enum JournalError {
         /// The file.
         path: PathBuf,
     },
+    /// An entry of a ceremony journal that is no ceremony event, or whose
+    /// data does not fit its event.
+    #[error(
+        "journal entry seq {seq}: {event:?} is not a ceremony event as docs/formats.md describes it ({problem}); keep the journal as evidence and ask who changed it"
+    )]
+    UnknownEvent {
+        /// Its seq.
+        seq: u64,
+        /// Its event name.
+        event: String,
+        /// What did not fit.
+        problem: String,
+    },
     /// The caller passed an event name that is not snake_case.
     #[error("journal event name {event:?} is not snake_case (a-z, 0-9, single '_', at most 64)")]
     InvalidEvent {
@@ -191,7 +206,8 @@ impl ExitClass for JournalError {
             | JournalError::HeadMismatch { .. }
             | JournalError::TooLarge { .. }
             | JournalError::Exists { .. }
-            | JournalError::Poisoned { .. } => ExitCode::Journal,
+            | JournalError::Poisoned { .. }
+            | JournalError::UnknownEvent { .. } => ExitCode::Journal,
             JournalError::Read { .. } | JournalError::Write { .. } => ExitCode::Io,
             JournalError::InvalidEvent { .. }
             | JournalError::DataNotObject { .. }
@@ -252,6 +268,30 @@ pub struct JournalEntry {
     pub data: Map<String, Value>,
     /// SHA-256 (hex) of this line's bytes.
     pub sha256: String,
+}
+
+impl JournalEntry {
+    /// True when this entry is, or claims to be, the quorum login: judged
+    /// by its event name alone, so that an entry whose data was changed
+    /// still counts (a journal that logged in must carry an HSM
+    /// checkpoint).
+    pub fn claims_quorum_login(&self) -> bool {
+        let (name, _) = CeremonyEvent::QuorumLogin {
+            custodians: Vec::new(),
+        }
+        .to_parts();
+        self.event == name
+    }
+
+    /// This entry as a ceremony journal event; an entry that is none (or
+    /// whose data does not fit its event) is an error naming its seq.
+    pub fn ceremony_event(&self) -> Result<CeremonyEvent, JournalError> {
+        CeremonyEvent::from_parts(&self.event, &self.data).map_err(|e| JournalError::UnknownEvent {
+            seq: self.seq,
+            event: self.event.clone(),
+            problem: e.to_string(),
+        })
+    }
 }
 
 /// What a verified journal holds.
@@ -619,6 +659,37 @@ impl JournalWriter {
         data: Value,
     ) -> Result<AppendedEntry, JournalError> {
         self.write_entry(OffsetDateTime::now_utc(), event, actor, data, false)
+    }
+
+    /// Appends one of the ceremony journal's typed events (fsynced).
+    pub fn record(
+        &mut self,
+        event: &CeremonyEvent,
+        actor: &Actor,
+    ) -> Result<AppendedEntry, JournalError> {
+        self.record_at(OffsetDateTime::now_utc(), event, actor)
+    }
+
+    /// [`JournalWriter::record`] with the given time.
+    pub fn record_at(
+        &mut self,
+        at: OffsetDateTime,
+        event: &CeremonyEvent,
+        actor: &Actor,
+    ) -> Result<AppendedEntry, JournalError> {
+        let (name, data) = event.to_parts();
+        self.write_entry(at, &name, actor, data, true)
+    }
+
+    /// [`JournalWriter::record`] without its own fsync (see
+    /// [`JournalWriter::append_deferred`]).
+    pub fn record_deferred(
+        &mut self,
+        event: &CeremonyEvent,
+        actor: &Actor,
+    ) -> Result<AppendedEntry, JournalError> {
+        let (name, data) = event.to_parts();
+        self.write_entry(OffsetDateTime::now_utc(), &name, actor, data, false)
     }
 
     /// Makes every entry written so far durable (one fsync).

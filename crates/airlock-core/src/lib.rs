@@ -9,6 +9,7 @@ pub mod exit;
 pub mod import_bundle;
 pub mod import_manifest;
 pub mod journal;
+pub mod journal_event;
 pub mod key_binding;
 pub mod quorum;
 pub mod request;

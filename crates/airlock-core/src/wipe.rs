@@ -31,7 +31,7 @@ use nix::unistd::{UnlinkatFlags, unlinkat};
 
 /// What a wipe did, for the summary and the journal. Holds paths and
 /// counts only, never file contents.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WipeReport {
     /// Entries other than directories removed: the files overwritten plus
     /// those in [`Self::unlinked_not_overwritten`].
@@ -47,7 +47,7 @@ pub struct WipeReport {
 }
 
 /// One entry the wipe removed without writing to it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NotOverwritten {
     /// Its path (lossy UTF-8).
     pub path: String,

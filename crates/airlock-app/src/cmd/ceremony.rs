@@ -16,6 +16,7 @@ use airlock_ceremony::{
     Event, Need, StageKind,
 };
 use airlock_core::exit::ExitCode;
+use airlock_core::journal_event::CeremonyEvent;
 use airlock_core::quorum::QuorumError;
 use airlock_core::signature::group_hex;
 use clap::Subcommand;
@@ -695,7 +696,7 @@ fn drive(
             }
             Need::Wipe => {
                 let wipe = c.wipe()?;
-                reporter.event(&wipe.event());
+                reporter.event(&Event::from(&wipe));
                 if let Some(r) = wipe.request.as_ref().filter(|_| !reporter.json) {
                     eprintln!(
                         "Wiped the request bundle: {} files ({} bytes).",
@@ -887,15 +888,13 @@ fn status(config: Option<&Path>, json: bool) -> Result<(), CliError> {
             let labels: Vec<String> = summary
                 .events
                 .iter()
-                .filter(|e| {
-                    e.event == "key_generated"
-                        && e.data.get("origin").and_then(|v| v.as_str()) == Some("generated")
-                })
-                .filter_map(|e| {
-                    e.data
-                        .get("label")
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string)
+                .filter_map(|e| match e.ceremony_event() {
+                    Ok(CeremonyEvent::KeyGenerated { label, origin, .. })
+                        if origin == "generated" =>
+                    {
+                        Some(label)
+                    }
+                    _ => None,
                 })
                 .collect();
             if !labels.is_empty() {

@@ -86,7 +86,7 @@ fn check_checkpoint(
 ) -> Result<Option<Checkpoint>, CliError> {
     let located = in_state_dir(file);
     let has_seal = airlock_core::state_seal::seal_path(file).exists();
-    let logged_in = summary.events.iter().any(|e| e.event == "quorum_login");
+    let logged_in = summary.events.iter().any(|e| e.claims_quorum_login());
     let Some((state, rel)) = located.clone().or_else(|| {
         key_path.as_ref().map(|_| {
             (

@@ -459,7 +459,7 @@ fn run_command(
             Ok(None)
         }
         Command::Wipe => {
-            on_event(c.wipe().map_err(err)?.event());
+            on_event(Event::from(&c.wipe().map_err(err)?));
             Ok(None)
         }
     }
