@@ -7,25 +7,15 @@
 //! destroys them and closes the record. Plus the engine called out of
 //! order, in process.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use airlock_ceremony::{Ceremony, CeremonyError, CeremonyOptions, DigestConfirmation};
 use airlock_core::config::AirlockConfig;
-use common::*;
+use airlock_test_kit::*;
 use serde_json::Value;
 use zeroize::Zeroizing;
-
-fn journal(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .collect()
-}
 
 fn names(events: &[Value]) -> Vec<String> {
     events
@@ -52,7 +42,7 @@ fn journals(wb: &Workbench) -> Vec<PathBuf> {
 /// No journal of this workbench records a quorum login.
 fn assert_never_logged_in(wb: &Workbench) {
     for j in journals(wb) {
-        let ev = names(&journal(&j));
+        let ev = journal_events(&j);
         assert!(
             !ev.contains(&"quorum_login".to_string()),
             "logged in: {ev:?}"
@@ -101,7 +91,7 @@ fn with_digest(mut args: Vec<String>, digest: Option<&str>) -> Vec<String> {
 
 #[test]
 fn the_plan_and_both_digest_confirmations_are_journaled_around_the_login() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let run = headless(&wb, &wb.ceremony_args(&request, &out, &["alice", "bob"]));
@@ -132,7 +122,7 @@ fn the_plan_and_both_digest_confirmations_are_journaled_around_the_login() {
 
     let js = journals(&wb);
     assert_eq!(js.len(), 1);
-    let events = journal(&js[0]);
+    let events = journal_entries(&js[0]);
     let ev = names(&events);
     let login = position(&ev, "quorum_login").expect("logged in");
     let confirmed: Vec<&Value> = events
@@ -160,7 +150,7 @@ fn the_plan_and_both_digest_confirmations_are_journaled_around_the_login() {
 
 #[test]
 fn a_wrong_request_digest_is_refused_before_the_login_with_exit_55() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let right = request_digest(&request).unwrap();
@@ -182,7 +172,7 @@ fn a_wrong_request_digest_is_refused_before_the_login_with_exit_55() {
     assert_never_logged_in(&wb);
     let js = journals(&wb);
     assert_eq!(js.len(), 1, "the refusal is journaled");
-    let ev = names(&journal(&js[0]));
+    let ev = journal_events(&js[0]);
     assert!(
         ev.contains(&"request_digest_mismatch".to_string()),
         "{ev:?}"
@@ -212,7 +202,7 @@ fn a_wrong_request_digest_is_refused_before_the_login_with_exit_55() {
 
 #[test]
 fn without_a_terminal_or_the_digest_nothing_logs_in() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let args = with_digest(wb.ceremony_args(&request, &out, &["alice", "bob"]), None);
@@ -227,7 +217,7 @@ fn without_a_terminal_or_the_digest_nothing_logs_in() {
 
 #[test]
 fn an_existing_output_folder_is_refused_before_the_login() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     std::fs::create_dir_all(&out).unwrap();
@@ -263,7 +253,7 @@ fn an_existing_output_folder_is_refused_before_the_login() {
 
 #[test]
 fn ctrl_c_during_generation_stops_after_the_key_in_hand_and_discard_cleans_up() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     let total = 200;
     wb.make_request(&request, &["--count", &total.to_string()]);
@@ -297,7 +287,7 @@ fn ctrl_c_during_generation_stops_after_the_key_in_hand_and_discard_cleans_up() 
 
     let js = journals(&wb);
     assert_eq!(js.len(), 1);
-    let events = journal(&js[0]);
+    let events = journal_entries(&js[0]);
     let ev = names(&events);
     let generated = ev.iter().filter(|e| *e == "key_generated").count();
     assert!(
@@ -370,7 +360,7 @@ fn ctrl_c_during_generation_stops_after_the_key_in_hand_and_discard_cleans_up() 
         .collect();
     assert_eq!(destroyed, left, "{d}");
     assert_eq!(d["left_alone"].as_array().unwrap().len(), 0, "{d}");
-    let ev = names(&journal(&js[0]));
+    let ev = journal_events(&js[0]);
     let requested = position(&ev, "discard_requested").expect("{ev:?}");
     assert!(requested < position(&ev, "ceremony_discarded").unwrap());
 
@@ -409,7 +399,7 @@ fn nix_kill_int(pid: u32) {
 
 #[test]
 fn the_engine_refuses_its_steps_out_of_order() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let config = AirlockConfig::load(&wb.config).unwrap();
@@ -511,7 +501,7 @@ fn the_engine_refuses_its_steps_out_of_order() {
         .unwrap();
     let w = c.wipe().unwrap();
     assert_eq!(w.session_objects_remaining, 0);
-    let ev = names(&journal(c.journal_path().unwrap()));
+    let ev = journal_events(c.journal_path().unwrap());
     assert!(
         ev.contains(&"bundle_digest_confirmed".to_string()),
         "{ev:?}"
@@ -566,7 +556,7 @@ fn prompted_args(wb: &Workbench, request: &Path, out: &Path) -> Vec<String> {
 
 #[test]
 fn on_a_terminal_custodians_type_yes_and_a_wrong_passphrase_is_asked_again() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let (code, screen) = on_terminal(
@@ -597,7 +587,7 @@ fn on_a_terminal_custodians_type_yes_and_a_wrong_passphrase_is_asked_again() {
     // No secret ever reaches the terminal (no echo).
     assert!(!screen.contains("long test passphrase"), "{screen}");
     let js = journals(&wb);
-    let events = journal(&js[0]);
+    let events = journal_entries(&js[0]);
     let ev = names(&events);
     assert_eq!(
         ev.iter().filter(|e| *e == "custodian_auth_failed").count(),
@@ -615,7 +605,7 @@ fn on_a_terminal_custodians_type_yes_and_a_wrong_passphrase_is_asked_again() {
 
 #[test]
 fn on_a_terminal_a_custodian_who_does_not_type_yes_stops_it_before_the_login() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let (code, screen) = on_terminal(
@@ -629,14 +619,14 @@ fn on_a_terminal_a_custodian_who_does_not_type_yes_stops_it_before_the_login() {
     assert_eq!(code, Some(5), "{screen}");
     assert!(screen.contains("bob did not confirm the plan"), "{screen}");
     assert_never_logged_in(&wb);
-    let ev = names(&journal(&journals(&wb)[0]));
+    let ev = journal_events(&journals(&wb)[0]);
     assert_eq!(ev.iter().filter(|e| *e == "plan_confirmed").count(), 1);
     assert!(!ev.contains(&"request_digest_confirmed".to_string()));
 }
 
 #[test]
 fn ctrl_c_at_a_passphrase_prompt_is_journaled_as_an_abort_with_exit_130() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let (code, screen) = on_terminal(
@@ -655,7 +645,7 @@ fn ctrl_c_at_a_passphrase_prompt_is_journaled_as_an_abort_with_exit_130() {
     assert_eq!(code, Some(130), "{screen}");
     assert!(screen.contains("interrupted (Ctrl-C)"), "{screen}");
     assert_never_logged_in(&wb);
-    let events = journal(&journals(&wb)[0]);
+    let events = journal_entries(&journals(&wb)[0]);
     let ev = names(&events);
     let abort = &events[position(&ev, "abort_requested").expect("{ev:?}")];
     assert!(
