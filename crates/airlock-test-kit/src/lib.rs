@@ -8,9 +8,10 @@
 //! crate (`CARGO_BIN_EXE_airlock`), so whatever runs it takes that path:
 //! tests pass [`airlock_bin!()`](airlock_bin), which expands there.
 //!
-//! airlock-app takes the kit as a dev-dependency although the kit (feature
-//! `gui`) depends on it: only its integration tests use the kit, and those
-//! link the same library the kit links, so there is one copy of each type.
+//! airlock-app, airlock-hsm and airlock-attest take the kit as a
+//! dev-dependency although the kit depends on them: only their integration
+//! tests use it, and those link the same library the kit links, so there is
+//! one copy of each type (their unit tests do not use the kit).
 
 use std::path::{Path, PathBuf};
 
