@@ -11,7 +11,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use airlock_ceremony::{Ceremony, CeremonyError, CeremonyOptions, DigestConfirmation};
+use airlock_ceremony::{
+    Ceremony, CeremonyError, CeremonyOptions, DigestConfirmation, Need, StageKind,
+};
 use airlock_core::config::AirlockConfig;
 use airlock_test_kit::*;
 use serde_json::Value;
@@ -406,15 +408,25 @@ fn the_engine_refuses_its_steps_out_of_order() {
     let mut c = Ceremony::preflight(
         config,
         CeremonyOptions {
-            request_dir: request.clone(),
-            out_dir: out.clone(),
             allow_network: true,
             allow_unlocked_memory: true,
             ..CeremonyOptions::default()
         },
     )
     .unwrap();
-    // Nothing to confirm before the request is verified.
+    assert_eq!(c.stage().kind(), StageKind::Preflighted);
+    assert_eq!(c.need(), Need::Request);
+    // Nothing to confirm, choose or log in to before the request is verified.
+    assert!(matches!(
+        c.choose_output(&out),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
+    assert!(matches!(c.login(), Err(CeremonyError::OutOfOrder { .. })));
+    assert!(matches!(
+        c.generate_and_wrap(&mut |_| {}),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
+    assert!(matches!(c.wipe(), Err(CeremonyError::OutOfOrder { .. })));
     assert!(matches!(
         c.confirm_plan("alice"),
         Err(CeremonyError::OutOfOrder { .. })
@@ -423,7 +435,19 @@ fn the_engine_refuses_its_steps_out_of_order() {
         c.confirm_request_digest(DigestConfirmation::ReadAloud),
         Err(CeremonyError::OutOfOrder { .. })
     ));
-    c.verify_request().unwrap();
+    c.verify_request(&request).unwrap();
+    assert_eq!(c.stage().kind(), StageKind::Verified);
+    assert_eq!(
+        c.need(),
+        Need::PlanConfirmation {
+            missing: Vec::new()
+        }
+    );
+    // One request per ceremony.
+    assert!(matches!(
+        c.verify_request(&request),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
     for n in ["alice", "bob"] {
         let pass = Zeroizing::new(format!("{n} has a long test passphrase"));
         c.authenticate(n, &pass).unwrap();
@@ -442,6 +466,7 @@ fn the_engine_refuses_its_steps_out_of_order() {
         CeremonyError::PlanNotConfirmed { who } => assert_eq!(who, "bob"),
         e => panic!("{e}"),
     }
+    assert_eq!(c.need(), Need::RequestDigest);
     c.confirm_plan("bob").unwrap();
     let e = c.login().unwrap_err();
     assert!(e.to_string().contains("request digest"), "{e}");
@@ -455,6 +480,19 @@ fn the_engine_refuses_its_steps_out_of_order() {
     assert!(!c.request_digest_confirmed());
     c.confirm_request_digest(DigestConfirmation::Given(request_digest(&request).unwrap()))
         .unwrap();
+    // No login before the output folder is chosen, and a folder in the way
+    // is refused now, not after the whole generation.
+    assert_eq!(c.need(), Need::OutputFolder);
+    let e = c.login().unwrap_err();
+    assert!(e.to_string().contains("output folder"), "{e}");
+    let taken = wb.path("usb/taken");
+    std::fs::create_dir_all(&taken).unwrap();
+    assert!(matches!(
+        c.choose_output(&taken),
+        Err(CeremonyError::OutputFolder { .. })
+    ));
+    c.choose_output(&out).unwrap();
+    assert_eq!(c.need(), Need::Login);
     // Sealing, wiping and the bundle digest before their time.
     assert!(matches!(
         c.seal_and_export(),
@@ -469,13 +507,46 @@ fn the_engine_refuses_its_steps_out_of_order() {
         Err(CeremonyError::OutOfOrder { .. })
     ));
     c.login().unwrap();
-    // After the login the plan can no longer be confirmed.
+    assert_eq!(c.stage().kind(), StageKind::LoggedIn);
+    assert_eq!(c.need(), Need::Generate);
+    // After the login the plan can no longer be confirmed, nor the login
+    // or the request run again.
     assert!(matches!(
         c.confirm_plan("alice"),
         Err(CeremonyError::OutOfOrder { .. })
     ));
+    assert!(matches!(c.login(), Err(CeremonyError::OutOfOrder { .. })));
+    assert!(matches!(
+        c.authenticate(
+            "alice",
+            &Zeroizing::new("alice has a long test passphrase".into())
+        ),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
+    assert!(matches!(
+        c.seal_and_export(),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
     c.generate_and_wrap(&mut |_| {}).unwrap();
+    assert_eq!(c.stage().kind(), StageKind::Wrapped);
+    assert_eq!(c.need(), Need::Seal);
+    assert!(matches!(
+        c.generate_and_wrap(&mut |_| {}),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
     let sums = c.seal_and_export().unwrap().sums_sha256.clone();
+    assert_eq!(c.stage().kind(), StageKind::Published);
+    assert_eq!(
+        c.need(),
+        Need::BundleDigest {
+            sums_sha256: sums.clone()
+        }
+    );
+    // The output folder stays where the bundle is.
+    assert!(matches!(
+        c.choose_output(&wb.path("usb/elsewhere")),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
     // "No bags" cannot be confirmed while serials are set; once they are
     // cleared it can, once.
     c.set_attestation(airlock_ceremony::AttestationOptions {
@@ -499,8 +570,16 @@ fn the_engine_refuses_its_steps_out_of_order() {
     ));
     c.confirm_bundle_digest(DigestConfirmation::Given(sums.to_uppercase()))
         .unwrap();
+    assert_eq!(c.need(), Need::Wipe);
     let w = c.wipe().unwrap();
     assert_eq!(w.session_objects_remaining, 0);
+    assert_eq!(c.stage().kind(), StageKind::Completed);
+    assert_eq!(c.need(), Need::Nothing);
+    // After the end: no second wipe, and an abort changes nothing.
+    assert!(matches!(c.wipe(), Err(CeremonyError::OutOfOrder { .. })));
+    let again = c.abort("too late").unwrap();
+    assert_eq!(again.session_objects_destroyed, w.session_objects_destroyed);
+    assert_eq!(c.stage().kind(), StageKind::Completed);
     let ev = journal_events(c.journal_path().unwrap());
     assert!(
         ev.contains(&"bundle_digest_confirmed".to_string()),
@@ -658,4 +737,61 @@ fn ctrl_c_at_a_passphrase_prompt_is_journaled_as_an_abort_with_exit_130() {
     let v: Value = serde_json::from_slice(&status.stdout).unwrap();
     let rec = &v["unfinished"][0];
     assert_ne!(rec["status"], "running", "{v}");
+}
+
+#[test]
+fn an_abort_after_the_login_ends_the_ceremony_and_every_step_is_refused_after_it() {
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
+    let request = two_keys(&wb);
+    let out = wb.path("usb/import");
+    let config = AirlockConfig::load(&wb.config).unwrap();
+    let mut c = Ceremony::preflight(
+        config,
+        CeremonyOptions {
+            allow_network: true,
+            allow_unlocked_memory: true,
+            ..CeremonyOptions::default()
+        },
+    )
+    .unwrap();
+    c.verify_request(&request).unwrap();
+    for n in ["alice", "bob"] {
+        c.confirm_plan(n).unwrap();
+    }
+    c.confirm_request_digest(DigestConfirmation::ReadAloud)
+        .unwrap();
+    c.choose_output(&out).unwrap();
+    for n in ["alice", "bob"] {
+        let pass = Zeroizing::new(format!("{n} has a long test passphrase"));
+        c.authenticate(n, &pass).unwrap();
+    }
+    assert_eq!(c.need(), Need::Login);
+    c.login().unwrap();
+    let w = c.abort("the witnesses stopped it").unwrap();
+    assert_eq!(w.session_objects_remaining, 0);
+    assert_eq!(c.stage().kind(), StageKind::Aborted);
+    assert_eq!(c.need(), Need::Nothing);
+    assert!(c.export().is_none());
+    assert!(matches!(
+        c.generate_and_wrap(&mut |_| {}),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
+    assert!(matches!(
+        c.seal_and_export(),
+        Err(CeremonyError::OutOfOrder { .. })
+    ));
+    assert!(matches!(c.wipe(), Err(CeremonyError::OutOfOrder { .. })));
+    assert!(!out.exists(), "an aborted ceremony published nothing");
+    let events = journal_entries(c.journal_path().unwrap());
+    let ev = names(&events);
+    assert_eq!(ev.last().map(String::as_str), Some("ceremony_aborted"));
+    let requested = events
+        .iter()
+        .find(|e| e["event"] == "abort_requested")
+        .expect("abort_requested journaled");
+    assert_eq!(requested["data"]["stage"], "logged_in");
+    assert!(events.last().unwrap()["data"]["bundle_published"].is_null());
+    // A second abort changes nothing.
+    c.abort("again").unwrap();
+    assert_eq!(journal_events(c.journal_path().unwrap()), ev);
 }

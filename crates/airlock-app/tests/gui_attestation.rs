@@ -30,7 +30,7 @@ fn page_size(pdf: &Path) -> String {
 fn to_attestation(h: &mut egui_kittest::Harness<'static, airlock_app::gui::GuiApp>) {
     through_generate(h);
     click(h, "Continue to Seal & export");
-    click(h, "Choose the output folder…");
+    click(h, "Seal and export");
     click(h, "Continue to Attestation");
 }
 
@@ -49,7 +49,7 @@ fn serials_and_letter_reach_the_saved_and_the_final_attestation() {
     );
     through_generate(&mut h);
     click(&mut h, "Continue to Seal & export");
-    click(&mut h, "Choose the output folder…");
+    click(&mut h, "Seal and export");
     let export = h.state().snapshot().export.clone().expect("exported");
     click(&mut h, "Continue to Attestation");
     assert!(

@@ -18,7 +18,7 @@ fn whole_ceremony_through_the_window_makes_a_bundle_that_verifies() {
     through_generate(&mut h);
     assert_eq!(h.state().progress().done.len(), 3);
     click(&mut h, "Continue to Seal & export");
-    click(&mut h, "Choose the output folder…");
+    click(&mut h, "Seal and export");
     assert!(
         h.state().error().is_none(),
         "export failed: {:?}",
@@ -184,7 +184,7 @@ fn a_wrong_passphrase_shows_the_engine_error_and_clears_the_field() {
 #[test]
 fn abort_after_generation_wipes_and_logs_out() {
     let ws = Workstation::new(2, airlock_bin!());
-    let mut h = harness(&ws, vec![ws.request_dir.clone()]);
+    let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
     through_generate(&mut h);
     let id = h.state().snapshot().ceremony_id.clone().unwrap();
     let work = ws.state_dir().join("ceremonies").join(&id).join("work");

@@ -92,6 +92,7 @@ fn with_wrap_with_trusted_the_security_officer_types_the_so_pin_in_the_window_be
     to_review(&mut h);
     confirm_review(&mut h);
     click(&mut h, "Continue to Generate & wrap");
+    choose_output(&mut h);
     assert!(h.state().snapshot().needs_security_officer);
     // No SO PIN typed: the login cannot start.
     h.get_by_label("Log in and generate").click();

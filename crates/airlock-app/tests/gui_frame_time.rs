@@ -21,10 +21,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn frame_time_while_wrapping_1000_keys() {
     let keys = 1000;
     let ws = Workstation::new(keys, airlock_bin!());
-    let mut h = harness(&ws, vec![ws.request_dir.clone()]);
+    let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
     to_review(&mut h);
     confirm_review(&mut h);
     click(&mut h, "Continue to Generate & wrap");
+    choose_output(&mut h);
 
     use egui_kittest::kittest::Queryable;
     h.get_by_label("Log in and generate").click();

@@ -237,8 +237,6 @@ fn a_panic_inside_the_engine_carries_no_secret() {
     let out = wb.path("usb/import");
     let config = AirlockConfig::load(&wb.config).unwrap();
     let opts = CeremonyOptions {
-        request_dir: request,
-        out_dir: out.clone(),
         allow_sha1: false,
         allow_network: true,
         wipe_request: false,
@@ -250,7 +248,8 @@ fn a_panic_inside_the_engine_carries_no_secret() {
 
     let captured = capture_panics();
     let mut c = Ceremony::preflight(config, opts).unwrap();
-    c.verify_request().unwrap();
+    c.verify_request(&request).unwrap();
+    c.choose_output(&out).unwrap();
     for n in ["alice", "bob"] {
         let pass = Zeroizing::new(format!("{n} has a long test passphrase"));
         c.authenticate(n, &pass).unwrap();

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use airlock_core::journal::{Actor, JournalWriter};
 use airlock_core::key_binding::KeyBinding;
+use airlock_core::quorum::QuorumLogin;
 use airlock_core::request::rfc3339;
 use airlock_core::spec::KeySpec;
 use airlock_core::wipe::wipe_tree_report;
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 use crate::enroll::enrolled_signing_key;
 use crate::error::CeremonyError;
 use crate::runner::Ceremony;
+use crate::stage::{Halted, Stage};
 use crate::state::CeremonyStatus;
 use crate::state_auth::{ceremony_journal_rel, verify_journal};
 
@@ -55,12 +57,13 @@ impl Ceremony {
     /// checkpoint, destroys the keys it made, journals and seals the
     /// discard, logs out.
     pub fn discard(&mut self, ceremony_id: &str) -> Result<DiscardOutcome, CeremonyError> {
-        if self.request.is_some() || self.session.is_some() {
+        let Stage::Preflighted(quorum) = &self.stage else {
             return Err(CeremonyError::OutOfOrder {
                 step: "discard a ceremony",
                 needs: "a separate `airlock ceremony discard` run (not during a ceremony)",
             });
-        }
+        };
+        let satisfied = quorum.is_satisfied();
         let not = |why: String| CeremonyError::NotDiscardable {
             ceremony_id: ceremony_id.to_string(),
             why,
@@ -93,7 +96,7 @@ impl Ceremony {
             }
             CeremonyStatus::Running | CeremonyStatus::Aborted => {}
         }
-        if !self.quorum.as_ref().is_some_and(|q| q.is_satisfied()) {
+        if !satisfied {
             let have = self.custodians.len();
             return Err(CeremonyError::Quorum(
                 airlock_core::quorum::QuorumError::QuorumNotMet {
@@ -124,7 +127,15 @@ impl Ceremony {
                 .expect("open")
                 .append_at(p.at, p.event, &p.actor, p.data)?;
         }
-        match self.discard_inner(ceremony_id, &mut record) {
+        let Stage::Preflighted(quorum) = self.take_stage() else {
+            unreachable!("checked above")
+        };
+        let mut held = Halted::default();
+        let result = self.discard_inner(*quorum, &mut held, ceremony_id, &mut record);
+        // Whatever happened, this process does nothing else: a session
+        // still open is closed when the stage is dropped.
+        self.stage = Stage::Halted(Box::new(held));
+        match result {
             Ok(o) => Ok(o),
             Err(e) => Err(self.failed("discard", e)),
         }
@@ -132,25 +143,25 @@ impl Ceremony {
 
     fn discard_inner(
         &mut self,
+        quorum: QuorumLogin,
+        held: &mut Halted,
         ceremony_id: &str,
         record: &mut crate::state::CeremonyRecord,
     ) -> Result<DiscardOutcome, CeremonyError> {
-        let quorum = self.quorum.take().expect("checked satisfied");
         let session = {
             let pin = quorum.rebuild_pin()?;
             self.hsm.login_user(&pin)?
         };
-        self.session = Some(session);
+        let session = held.session.insert(session);
         let names: Vec<String> = self.custodians.iter().map(|(n, _)| n.to_string()).collect();
         self.log(
             "quorum_login",
             Actor::System,
             json!({ "custodians": names }),
         )?;
-        let session = self.session.as_mut().expect("just set");
         let info = session.ensure_signing_key()?;
         let key = enrolled_signing_key(&self.config.state_dir, &info.spki_der)?;
-        self.state_key = Some(key.clone());
+        held.state_key = Some(key.clone());
 
         // Only what the HSM sealed is trusted.
         let rel = ceremony_journal_rel(ceremony_id);
@@ -218,7 +229,7 @@ impl Ceremony {
                 ));
                 continue;
             };
-            let session = self.session.as_mut().expect("logged in");
+            let session = held.session.as_mut().expect("logged in");
             let Some(found) = session.find_key(&label, k.spec)? else {
                 out.not_found.push(label);
                 continue;
@@ -262,8 +273,8 @@ impl Ceremony {
                 "files_wiped": out.files_wiped,
             }),
         )?;
-        self.checkpoint()?;
-        if let Some(session) = self.session.take() {
+        self.checkpoint(held.session.as_mut().expect("logged in"), &key)?;
+        if let Some(session) = held.session.take() {
             session.close()?;
         }
         record.status = CeremonyStatus::Discarded;

@@ -14,6 +14,7 @@ pub mod lock;
 pub mod plan;
 pub mod preflight;
 pub mod runner;
+pub mod stage;
 pub mod state;
 pub mod state_auth;
 pub mod stop;
@@ -27,4 +28,5 @@ pub use runner::{
     AttestationOptions, Ceremony, CeremonyOptions, ExistingMaterial, ExportOutcome, KeyOrigin,
     KeyOutcome, WipeOutcome,
 };
+pub use stage::{Need, Stage, StageKind};
 pub use stop::StopSignal;

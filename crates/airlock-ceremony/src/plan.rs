@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::CeremonyError;
 use crate::runner::Ceremony;
+use crate::stage::{Published, RequestStage, Stage};
 
 /// One key of the plan, as the custodians read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -220,44 +221,66 @@ pub fn check_output_folder(out: &Path) -> Result<(), CeremonyError> {
 impl Ceremony {
     /// The plan of the verified request (after [`Ceremony::verify_request`]).
     pub fn plan(&self) -> Option<CeremonyPlan> {
-        self.request.as_deref().map(CeremonyPlan::of)
+        self.request().map(CeremonyPlan::of)
     }
 
     /// Custodians who confirmed the plan so far, in order.
     pub fn plan_confirmed_by(&self) -> &[String] {
-        &self.plan_confirmed
+        self.stage
+            .req()
+            .map(|r| r.plan_confirmed.as_slice())
+            .unwrap_or(&[])
     }
 
     /// True once the request digest was confirmed.
     pub fn request_digest_confirmed(&self) -> bool {
-        self.request_digest_confirmed
+        self.stage.req().is_some_and(|r| r.request_digest_confirmed)
     }
 
-    /// True once the bundle digest was confirmed (or its confirmation was
-    /// journaled as not done).
+    /// True once the bundle digest was confirmed or journaled as not.
     pub fn bundle_digest_settled(&self) -> bool {
-        self.bundle_digest_settled
+        match &self.stage {
+            Stage::Published(p) => p.bundle_digest_settled,
+            Stage::Ended(e) => e.completed,
+            _ => false,
+        }
     }
 
-    /// One custodian confirms the plan (before the login): journaled as
-    /// `plan_confirmed` with the custodian's roster name. Every custodian
-    /// who logs in must have confirmed it.
-    pub fn confirm_plan(&mut self, custodian: &str) -> Result<(), CeremonyError> {
-        let Some(request) = self.request.as_ref() else {
-            return Err(CeremonyError::OutOfOrder {
-                step: "confirm the plan",
+    /// The request stage, for a confirmation that belongs before the login.
+    fn before_login(&mut self, step: &'static str) -> Result<&mut RequestStage, CeremonyError> {
+        match &mut self.stage {
+            Stage::Verified(v) => Ok(&mut v.req),
+            Stage::Preflighted(_) => Err(CeremonyError::OutOfOrder {
+                step,
                 needs: "verify the request first",
-            });
-        };
-        if self.session.is_some() {
-            return Err(CeremonyError::OutOfOrder {
-                step: "confirm the plan",
-                needs: "nothing: the plan was confirmed before the login",
-            });
+            }),
+            _ => Err(CeremonyError::OutOfOrder {
+                step,
+                needs: "nothing: it was confirmed before the login",
+            }),
         }
+    }
+
+    /// The published stage, for what belongs between publication and wipe.
+    fn published(&mut self, step: &'static str) -> Result<&mut Published, CeremonyError> {
+        match &mut self.stage {
+            Stage::Published(p) => Ok(p),
+            Stage::Ended(_) => Err(CeremonyError::OutOfOrder {
+                step,
+                needs: "nothing: the ceremony ended",
+            }),
+            _ => Err(CeremonyError::OutOfOrder {
+                step,
+                needs: "seal and export the bundle first",
+            }),
+        }
+    }
+
+    /// One custodian confirms the plan (journaled `plan_confirmed` with the
+    /// roster name). Before the login; the name must be enrolled.
+    pub fn confirm_plan(&mut self, custodian: &str) -> Result<(), CeremonyError> {
+        self.before_login("confirm the plan")?;
         let Some(share) = self.roster.find(custodian) else {
-            // The name typed may be a passphrase typed into the wrong
-            // field: only its hash is journaled or shown.
             let typed = crate::enroll::journal_name(&self.roster, custodian);
             let _ = self.log(
                 "plan_confirmation_refused",
@@ -272,40 +295,32 @@ impl Ceremony {
             ));
         };
         let name = share.name().clone();
-        if self.plan_confirmed.iter().any(|n| n == name.as_str()) {
+        let req = self.before_login("confirm the plan")?;
+        if req.plan_confirmed.iter().any(|n| n == name.as_str()) {
             return Ok(());
         }
         let data = json!({
             "custodian": name.to_string(),
-            "request_id": request.request_id.to_string(),
-            "keys": request.keys.len(),
-            "sums_sha256": request.sums_sha256.to_hex(),
+            "request_id": req.request.request_id.to_string(),
+            "keys": req.request.keys.len(),
+            "sums_sha256": req.request.sums_sha256.to_hex(),
         });
         self.log("plan_confirmed", Actor::Custodian(name.clone()), data)?;
-        self.plan_confirmed.push(name.to_string());
+        self.before_login("confirm the plan")?
+            .plan_confirmed
+            .push(name.to_string());
         Ok(())
     }
 
-    /// The request digest was read aloud and matched, or was given in full
-    /// and is compared here. A mismatch is journaled and refused; nothing
-    /// has logged in to the HSM yet.
+    /// The request's `SHA256SUMS` digest was read aloud and matched, or
+    /// given in full (compared exactly; a mismatch is journaled and
+    /// refused). Before the login.
     pub fn confirm_request_digest(
         &mut self,
         confirmation: DigestConfirmation,
     ) -> Result<(), CeremonyError> {
-        let Some(request) = self.request.as_ref() else {
-            return Err(CeremonyError::OutOfOrder {
-                step: "confirm the request digest",
-                needs: "verify the request first",
-            });
-        };
-        if self.session.is_some() {
-            return Err(CeremonyError::OutOfOrder {
-                step: "confirm the request digest",
-                needs: "nothing: it was confirmed before the login",
-            });
-        }
-        let expected = request.sums_sha256.to_hex();
+        let req = self.before_login("confirm the request digest")?;
+        let expected = req.request.sums_sha256.to_hex();
         if let DigestConfirmation::Given(typed) = &confirmation {
             let given = normalise_digest(typed);
             if given != expected {
@@ -330,23 +345,22 @@ impl Ceremony {
             Actor::System,
             json!({ "sums_sha256": expected, "method": confirmation.method() }),
         )?;
-        self.request_digest_confirmed = true;
+        self.before_login("confirm the request digest")?
+            .request_digest_confirmed = true;
         Ok(())
     }
 
-    /// After publication, before the wipe: the bundle digest was read aloud
-    /// against the screen and the attestation, or given in full.
+    /// The published bundle's digest was read aloud and matched (or given
+    /// in full). Before the wipe.
     pub fn confirm_bundle_digest(
         &mut self,
         confirmation: DigestConfirmation,
     ) -> Result<(), CeremonyError> {
-        let Some(export) = self.export.as_ref() else {
-            return Err(CeremonyError::OutOfOrder {
-                step: "confirm the bundle digest",
-                needs: "seal and export the bundle first",
-            });
-        };
-        let expected = export.sums_sha256.clone();
+        let expected = self
+            .published("confirm the bundle digest")?
+            .export
+            .sums_sha256
+            .clone();
         if let DigestConfirmation::Given(typed) = &confirmation
             && normalise_digest(typed) != expected
         {
@@ -357,78 +371,68 @@ impl Ceremony {
             Actor::System,
             json!({ "sums_sha256": expected, "method": confirmation.method() }),
         )?;
-        self.bundle_digest_settled = true;
+        self.published("confirm the bundle digest")?
+            .bundle_digest_settled = true;
         Ok(())
     }
 
-    /// After publication, before the wipe, with no bag serial set: the
-    /// custodians confirm that no tamper-evident bags were used, so that
-    /// "no serials" is a decision on the record rather than a field left
-    /// empty. Journaled once as `no_seal_serials_confirmed`; the attestation
-    /// then says so instead of printing blank serial lines. Refused once
-    /// serials are set ([`Ceremony::set_attestation`]).
+    /// The custodians confirm that no tamper-evident bags are used (no
+    /// serial typed); journaled once. Refused while serials are set.
     pub fn confirm_no_seal_serials(&mut self) -> Result<(), CeremonyError> {
-        if self.export.is_none() {
-            return Err(CeremonyError::OutOfOrder {
-                step: "confirm that no tamper-evident bags were used",
-                needs: "seal and export the bundle first",
-            });
-        }
+        let step = "confirm that no tamper-evident bags were used";
+        let already = self.published(step)?.no_seal_serials_confirmed;
         if !self.attestation.seal_serials.is_empty() {
             return Err(CeremonyError::OutOfOrder {
-                step: "confirm that no tamper-evident bags were used",
+                step,
                 needs: "no bag serials set (clear the serials first)",
             });
         }
-        if !self.no_seal_serials_confirmed {
+        if !already {
             self.log(
                 "no_seal_serials_confirmed",
                 Actor::System,
                 json!({ "confirmed_at": "the workstation window" }),
             )?;
-            self.no_seal_serials_confirmed = true;
+            self.published(step)?.no_seal_serials_confirmed = true;
         }
         Ok(())
     }
 
-    /// Whether the custodians confirmed that no bags were used (and no
-    /// serial has been set since).
+    /// True when the no-bags confirmation stands (journaled, no serials).
     pub fn no_seal_serials_confirmed(&self) -> bool {
-        self.no_seal_serials_confirmed && self.attestation.seal_serials.is_empty()
+        matches!(&self.stage, Stage::Published(p) if p.no_seal_serials_confirmed)
+            && self.attestation.seal_serials.is_empty()
     }
 
-    /// After publication, when nobody can read the digest aloud at the
-    /// workstation (a headless run): journaled as `bundle_digest_not_confirmed`
-    /// with the reason, so that the journal never claims a read-aloud that
-    /// did not happen. The witnesses compare the printed attestation later.
+    /// The bundle digest was not confirmed (headless run, or the
+    /// custodians said it differs): journaled with the reason, so the wipe
+    /// can follow without claiming a read-aloud.
     pub fn bundle_digest_not_confirmed(&mut self, reason: &str) -> Result<(), CeremonyError> {
-        let Some(export) = self.export.as_ref() else {
-            return Err(CeremonyError::OutOfOrder {
-                step: "record the bundle digest",
-                needs: "seal and export the bundle first",
-            });
-        };
-        let sums = export.sums_sha256.clone();
+        let step = "record the bundle digest";
+        let sums = self.published(step)?.export.sums_sha256.clone();
         self.log(
             "bundle_digest_not_confirmed",
             Actor::System,
             json!({ "sums_sha256": sums, "reason": reason }),
         )?;
-        self.bundle_digest_settled = true;
+        self.published(step)?.bundle_digest_settled = true;
         Ok(())
     }
 
-    /// Before the login: every custodian who authenticated confirmed the
-    /// plan, the request digest was confirmed, and the output folder (when
-    /// already chosen) can be written.
-    pub(crate) fn check_confirmed_before_login(&self) -> Result<(), CeremonyError> {
+    /// Before the login: every authenticated custodian confirmed the plan,
+    /// the request digest was confirmed, and the output folder is chosen
+    /// and still free.
+    pub(crate) fn check_confirmed_before_login(
+        &self,
+        req: &RequestStage,
+    ) -> Result<(), CeremonyError> {
         let missing: Vec<String> = self
             .custodians
             .iter()
             .map(|(n, _)| n.to_string())
-            .filter(|n| !self.plan_confirmed.contains(n))
+            .filter(|n| !req.plan_confirmed.contains(n))
             .collect();
-        if !missing.is_empty() || self.plan_confirmed.is_empty() {
+        if !missing.is_empty() || req.plan_confirmed.is_empty() {
             return Err(CeremonyError::PlanNotConfirmed {
                 who: if missing.is_empty() {
                     "every custodian".into()
@@ -437,16 +441,20 @@ impl Ceremony {
                 },
             });
         }
-        if !self.request_digest_confirmed {
+        if !req.request_digest_confirmed {
             return Err(CeremonyError::OutOfOrder {
                 step: "log in to the HSM",
                 needs: "the request digest read aloud and confirmed (or given in full with --request-digest)",
             });
         }
-        if self.published_before.is_none() && !self.opts.out_dir.as_os_str().is_empty() {
-            check_output_folder(&self.opts.out_dir)?;
+        match (&req.out_dir, &req.published_before) {
+            (_, Some(_)) => Ok(()),
+            (Some(out), None) => check_output_folder(out),
+            (None, None) => Err(CeremonyError::OutOfOrder {
+                step: "log in to the HSM",
+                needs: "the output folder chosen (a new folder on the export medium)",
+            }),
         }
-        Ok(())
     }
 }
 

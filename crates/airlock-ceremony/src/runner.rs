@@ -1,15 +1,18 @@
-//! The ceremony as a sequence of steps on one [`Ceremony`] value. The CLI
-//! calls them in order; the desktop app calls the same methods from its
-//! worker thread as the custodians advance. Each step checks that the steps
-//! it needs have run, journals before and after it acts, and journals its
-//! failure.
+//! The ceremony's steps on one [`Ceremony`] value, which is always in one
+//! [`Stage`]. Each step takes its inputs as arguments, finds the stage it
+//! needs (or is refused), journals before and after it acts, journals its
+//! failure, and moves the ceremony to the next stage. [`Ceremony::need`]
+//! says what comes next: the CLI loops over it, the window's worker sends
+//! the same inputs and draws the stage it gets back.
 //!
 //! Steps: [`Ceremony::preflight`] -> [`Ceremony::verify_request`] and
-//! [`Ceremony::authenticate`] (either order) -> [`Ceremony::login`] ->
-//! ([`Ceremony::existing_material`] and [`Ceremony::confirm_existing`] for
-//! each `existing` key) -> [`Ceremony::generate_and_wrap`] ->
-//! [`Ceremony::seal_and_export`] -> [`Ceremony::wipe`]; or
-//! [`Ceremony::abort`] at any point.
+//! [`Ceremony::authenticate`] (either order) -> [`Ceremony::confirm_plan`],
+//! [`Ceremony::confirm_request_digest`], [`Ceremony::choose_output`] ->
+//! [`Ceremony::login`] -> ([`Ceremony::existing_material`] and
+//! [`Ceremony::confirm_existing`] for each `existing` key) ->
+//! [`Ceremony::generate_and_wrap`] -> [`Ceremony::seal_and_export`] ->
+//! [`Ceremony::confirm_bundle_digest`] -> [`Ceremony::wipe`]; or
+//! [`Ceremony::abort`] at any point before the end.
 //!
 //! Nothing one person can edit steers the HSM: preflight refuses a module
 //! or token other than the one the quorum pinned (before any passphrase);
@@ -47,10 +50,7 @@ use airlock_core::staged_dir::StagedDir;
 use airlock_core::sums::{Sha256Digest, Sha256Sums};
 use airlock_core::trust::TrustStore;
 use airlock_core::wipe::{WipeReport, wipe_tree_report};
-use airlock_hsm::{
-    Hsm, HsmKey, ProbeReport, SigningKeyInfo, TokenIdentity, TrustedWrappingKeys, UserSession,
-    WrapPath,
-};
+use airlock_hsm::{Hsm, HsmKey, ProbeReport, SigningKeyInfo, TokenIdentity, UserSession, WrapPath};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -61,6 +61,7 @@ use crate::error::CeremonyError;
 use crate::event::Event;
 use crate::lock::CeremonyLock;
 use crate::preflight::{AirGapStatus, air_gap_status, hostname};
+use crate::stage::{Ended, Halted, InHsm, Need, Published, RequestStage, Stage, Verified};
 use crate::state::{CeremonyRecord, CeremonyStatus, CeremonyStore};
 use crate::state_auth::{ceremony_journal_rel, seal_journal, verify_journal, verify_trust_store};
 use crate::stop::StopSignal;
@@ -68,13 +69,11 @@ use crate::stop::StopSignal;
 /// File name of the enrolled ceremony signing key in the state directory.
 pub const ENROLLED_SIGNING_KEY_FILE: &str = airlock_core::state_layout::ENROLLED_SIGNING_KEY_FILE;
 
-/// What the operator asked for.
+/// What the operator asked for before preflight (the request and output
+/// folders are the inputs of [`Ceremony::verify_request`] and
+/// [`Ceremony::choose_output`]).
 #[derive(Debug, Clone, Default)]
 pub struct CeremonyOptions {
-    /// The request bundle folder.
-    pub request_dir: PathBuf,
-    /// The output folder (must not exist).
-    pub out_dir: PathBuf,
     /// Accept SHA-1 wrapping algorithms.
     pub allow_sha1: bool,
     /// Run although a network interface is up (journaled, printed).
@@ -221,6 +220,16 @@ pub struct ExportOutcome {
     pub verified: VerifiedImportBundle,
 }
 
+impl ExportOutcome {
+    /// The event that tells the custodians.
+    pub fn event(&self) -> Event {
+        Event::Exported {
+            path: self.path.display().to_string(),
+            sums_sha256: self.sums_sha256.clone(),
+        }
+    }
+}
+
 /// What the wipe did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct WipeOutcome {
@@ -240,6 +249,18 @@ pub struct WipeOutcome {
     pub hsm_labels_unchecked: Vec<String>,
 }
 
+impl WipeOutcome {
+    /// The event that tells the custodians.
+    pub fn event(&self) -> Event {
+        Event::Wiped {
+            files: self.work_dir.files,
+            bytes: self.work_dir.bytes,
+            session_objects_destroyed: self.session_objects_destroyed,
+            session_objects_remaining: self.session_objects_remaining,
+        }
+    }
+}
+
 pub(crate) struct Pending {
     pub(crate) at: OffsetDateTime,
     pub(crate) event: &'static str,
@@ -247,48 +268,26 @@ pub(crate) struct Pending {
     pub(crate) data: Value,
 }
 
-/// A ceremony in progress. See the module docs for the step order.
+/// A ceremony in progress: the resources every stage shares (the HSM, the
+/// roster, the journal and record, the locks) and the [`Stage`] it is in.
 pub struct Ceremony {
     pub(crate) config: AirlockConfig,
     pub(crate) opts: CeremonyOptions,
     pub(crate) hsm: Hsm,
     pub(crate) preflight: PreflightReport,
     pub(crate) roster: Roster,
-    pub(crate) quorum: Option<QuorumLogin>,
+    /// Custodians who authenticated, in order (kept to the end: the
+    /// manifest and the attestation name them).
     pub(crate) custodians: Vec<(CustodianName, OffsetDateTime)>,
     pub(crate) pending: Vec<Pending>,
-    /// Shared, not cloned, by the steps that read it while changing `self`.
-    pub(crate) request: Option<Arc<VerifiedRequest>>,
     /// The state directory's and the token's exclusive ceremony locks.
     pub(crate) lock: CeremonyLock,
+    /// Open from the request's verification on (or a discard's start).
     pub(crate) record: Option<CeremonyRecord>,
     pub(crate) journal: Option<JournalWriter>,
-    pub(crate) resumable_labels: HashSet<String>,
-    pub(crate) published_before: Option<String>,
-    pub(crate) session: Option<UserSession>,
-    pub(crate) signing_key: Option<SigningKeyInfo>,
-    pub(crate) keys: Vec<KeyOutcome>,
-    pub(crate) export: Option<ExportOutcome>,
+    /// Where the ceremony is, with what that stage has.
+    pub(crate) stage: Stage,
     pub(crate) attestation: AttestationOptions,
-    /// The enrolled ceremony key, checked to be the HSM's (after login):
-    /// verifies and names state seals.
-    pub(crate) state_key: Option<SignerKey>,
-    /// Existing material checked after login, by key name.
-    pub(crate) existing: Vec<ExistingMaterial>,
-    /// Key names whose existing material the custodians confirmed.
-    pub(crate) existing_confirmed: HashSet<String>,
-    /// The request's wrapping keys as the security officer marked them
-    /// trusted (policy `wrap_with_trusted`).
-    pub(crate) trusted: Option<TrustedWrappingKeys>,
-    /// Roster names of the custodians who confirmed the plan.
-    pub(crate) plan_confirmed: Vec<String>,
-    /// The request digest was confirmed before the login.
-    pub(crate) request_digest_confirmed: bool,
-    /// The bundle digest was confirmed, or journaled as not confirmed.
-    pub(crate) bundle_digest_settled: bool,
-    /// The custodians confirmed that no tamper-evident bags were used
-    /// (journaled `no_seal_serials_confirmed`).
-    pub(crate) no_seal_serials_confirmed: bool,
     /// Asked to stop (honoured between keys).
     pub(crate) stop: StopSignal,
 }
@@ -296,14 +295,195 @@ pub struct Ceremony {
 impl std::fmt::Debug for Ceremony {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ceremony")
-            .field(
-                "request",
-                &self.request.as_ref().map(|r| r.request_id.to_string()),
-            )
+            .field("request", &self.request().map(|r| r.request_id.to_string()))
             .field("ceremony_id", &self.ceremony_id())
-            .field("keys_done", &self.keys.len())
+            .field("stage", &self.stage.kind())
+            .field("keys_done", &self.keys().len())
             .finish_non_exhaustive()
     }
+}
+
+/// What the login checked in the fresh session: the HSM's signing key, the
+/// enrolled copy it matches, and the wrap path per algorithm.
+type LoginChecked = (
+    SigningKeyInfo,
+    SignerKey,
+    Vec<(WrappingAlgorithm, WrapPath)>,
+);
+
+/// Wraps `key` under an AWS wrapping key: only under a key the security
+/// officer marked trusted when the policy says so.
+fn wrap_under(
+    h: &mut InHsm,
+    key: &airlock_hsm::HsmKey,
+    wrapping_spki_der: &[u8],
+    alg: WrappingAlgorithm,
+) -> Result<airlock_hsm::WrappedKey, CeremonyError> {
+    Ok(match &h.req.trusted {
+        Some(t) => h.session.wrap_trusted(key, wrapping_spki_der, alg, t)?,
+        None => h.session.wrap(key, wrapping_spki_der, alg)?,
+    })
+}
+
+/// What the read-back expects of each key folder.
+fn expectations(request: &VerifiedRequest) -> ImportExpectations {
+    let mut wrapping_key_bytes = BTreeMap::new();
+    for k in &request.keys {
+        wrapping_key_bytes.insert(
+            k.request.name.to_string(),
+            k.request.wrapping_key_spec.bytes(),
+        );
+        for vr in &k.replicas {
+            wrapping_key_bytes.insert(
+                replica_rel(k.request.name.as_str(), vr.request.region.as_str()),
+                vr.request.wrapping_key_spec.bytes(),
+            );
+        }
+    }
+    ImportExpectations { wrapping_key_bytes }
+}
+
+/// The HSM's ceremony signing key as a verifier.
+fn ceremony_key(info: &SigningKeyInfo) -> Result<SignerKey, CeremonyError> {
+    SignerKey::from_spki_der(&info.spki_der).map_err(|e| CeremonyError::Io {
+        what: "parsing the ceremony signing key",
+        path: PathBuf::from("HSM"),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+/// Reads a bundle back and verifies it whole, with the import tokens
+/// byte-equal to the request's.
+fn read_back(h: &InHsm, dir: &Path) -> Result<VerifiedImportBundle, CeremonyError> {
+    let key = ceremony_key(&h.signing_key)?;
+    let request = &h.req.request;
+    let verified =
+        verify_import_bundle(dir, &key, &expectations(request)).map_err(CeremonyError::ReadBack)?;
+    for vk in &request.keys {
+        let name = vk.request.name.as_str();
+        let tokens = std::iter::once((name.to_string(), &vk.import_token)).chain(
+            vk.replicas.iter().map(|vr| {
+                (
+                    replica_rel(name, vr.request.region.as_str()),
+                    &vr.import_token,
+                )
+            }),
+        );
+        for (rel, token) in tokens {
+            let p = dir.join("keys").join(&rel).join(IMPORT_TOKEN_FILE);
+            let copied = fs::read(&p).map_err(CeremonyError::io("reading back", &p))?;
+            if &copied != token {
+                return Err(CeremonyError::ReadBack(
+                    airlock_core::import_bundle::ImportBundleError::KeyFiles {
+                        name: rel,
+                        problem: "ImportToken.bin is not byte-identical to the request's".into(),
+                    },
+                ));
+            }
+        }
+    }
+    Ok(verified)
+}
+
+/// What an earlier run of this ceremony claims in `events`: the labels it
+/// planned, and the bundle it published (and where).
+fn resume_claims(req: &mut RequestStage, events: &[JournalEntry]) {
+    for e in events {
+        match e.event.as_str() {
+            "key_generation_planned" => {
+                let labels = e.data.get("labels").and_then(Value::as_array);
+                for l in labels.into_iter().flatten().filter_map(Value::as_str) {
+                    req.resumable_labels.insert(l.to_string());
+                }
+            }
+            "bundle_published" => {
+                req.published_before = e
+                    .data
+                    .get("sums_sha256")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                if let Some(out) = e.data.get("out").and_then(Value::as_str) {
+                    req.out_dir = Some(PathBuf::from(out));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Existing material the custodians have not confirmed yet.
+fn existing_pending_in(h: &InHsm) -> Vec<ExistingMaterial> {
+    h.existing
+        .iter()
+        .flatten()
+        .filter(|m| !h.existing_confirmed.contains(&m.name))
+        .cloned()
+        .collect()
+}
+
+/// Each `existing` key's HSM object, checked once after the login.
+fn existing_in(h: &mut InHsm) -> Result<Vec<ExistingMaterial>, CeremonyError> {
+    if let Some(found) = &h.existing {
+        return Ok(found.clone());
+    }
+    let request = h.req.request.clone();
+    let mut found = Vec::new();
+    for vk in &request.keys {
+        let k = &vk.request;
+        let Material::Existing { hsm_label } = &k.material else {
+            continue;
+        };
+        let name = k.name.to_string();
+        let label = hsm_label.to_string();
+        let session = &mut h.session;
+        let key = session
+            .find_key(&label, k.key_spec)
+            .map_err(|e| CeremonyError::KeyBinding {
+                name: name.clone(),
+                problem: format!("existing material {label:?} is not adoptable: {e}"),
+            })?
+            .ok_or_else(|| CeremonyError::ExistingMissing {
+                name: name.clone(),
+                label: label.clone(),
+                spec: k.key_spec,
+            })?;
+        let id = session.key_id(&key)?;
+        let binding = KeyBinding::parse(&id).map_err(|e| CeremonyError::KeyBinding {
+            name: name.clone(),
+            problem: format!(
+                "existing material {label:?} carries no Airlock binding ({e}); only keys a ceremony generated for a known KMS key are re-wrapped"
+            ),
+        })?;
+        if !binding.same_kms_key(&k.key_arn) {
+            return Err(CeremonyError::KeyBinding {
+                name,
+                problem: format!(
+                    "existing material {label:?} was generated for {} (request {}, key {}), not for {}; \
+                     HSM material is only re-wrapped for the KMS key it was made for (a multi-Region replica shares its mrk- id)",
+                    binding.key_arn, binding.request_id, binding.name, k.key_arn
+                ),
+            });
+        }
+        let kcv = session.kcv(&key)?.map(hex::encode_upper);
+        let public_key_sha256 = session.public_key_spki(&key)?.map(|s| sha256_hex(&s));
+        let confirmation_code = kcv
+            .clone()
+            .or_else(|| public_key_sha256.as_ref().map(|h| h[..16].to_string()))
+            .unwrap_or_else(|| label.clone());
+        found.push(ExistingMaterial {
+            name,
+            hsm_label: label,
+            original_arn: binding.key_arn.clone(),
+            original_request: format!("{} / {}", binding.request_id, binding.name),
+            key_arn: k.key_arn.to_string(),
+            kcv,
+            public_key_sha256,
+            wrapping_key_fingerprint: sha256_hex(&vk.wrapping_public_key),
+            confirmation_code,
+        });
+    }
+    h.existing = Some(found.clone());
+    Ok(found)
 }
 
 /// The workstation clock in whole seconds (timestamps in bundles are
@@ -356,7 +536,7 @@ impl Ceremony {
             probe,
         };
         let mut c = Ceremony {
-            quorum: Some(quorum),
+            stage: Stage::Preflighted(Box::new(quorum)),
             roster,
             config,
             opts,
@@ -364,25 +544,10 @@ impl Ceremony {
             preflight,
             custodians: Vec::new(),
             pending: Vec::new(),
-            request: None,
             record: None,
             journal: None,
-            resumable_labels: HashSet::new(),
-            published_before: None,
-            session: None,
-            signing_key: None,
-            keys: Vec::new(),
-            export: None,
             attestation: AttestationOptions::default(),
-            state_key: None,
             lock,
-            existing: Vec::new(),
-            existing_confirmed: HashSet::new(),
-            trusted: None,
-            plan_confirmed: Vec::new(),
-            request_digest_confirmed: false,
-            bundle_digest_settled: false,
-            no_seal_serials_confirmed: false,
             stop: StopSignal::new(),
         };
         let p = &c.preflight;
@@ -464,7 +629,17 @@ impl Ceremony {
 
     /// The verified request, once [`Ceremony::verify_request`] ran.
     pub fn request(&self) -> Option<&VerifiedRequest> {
-        self.request.as_deref()
+        self.stage.req().map(|r| &*r.request)
+    }
+
+    /// The request folder, once verified.
+    pub fn request_dir(&self) -> Option<&Path> {
+        self.stage.req().map(|r| r.request_dir.as_path())
+    }
+
+    /// The output folder, once chosen.
+    pub fn out_dir(&self) -> Option<&Path> {
+        self.stage.req().and_then(|r| r.out_dir.as_deref())
     }
 
     /// The ceremony id, once known (after request verification).
@@ -479,7 +654,89 @@ impl Ceremony {
 
     /// Per-key results so far.
     pub fn keys(&self) -> &[KeyOutcome] {
-        &self.keys
+        self.stage.keys()
+    }
+
+    /// Where the ceremony is.
+    pub fn stage(&self) -> &Stage {
+        &self.stage
+    }
+
+    /// The wrap path the self-tests chose per algorithm (after the login).
+    pub fn wrap_paths(&self) -> &[(WrappingAlgorithm, WrapPath)] {
+        match &self.stage {
+            Stage::Ended(e) => &e.wrap_paths,
+            s => s.in_hsm().map(|h| h.wrap_paths.as_slice()).unwrap_or(&[]),
+        }
+    }
+
+    /// True when this run resumes an unfinished ceremony for the request.
+    pub fn resumed(&self) -> bool {
+        self.stage.req().is_some_and(|r| r.resumed)
+    }
+
+    /// What the ceremony needs next, in the order the engine takes it.
+    pub fn need(&self) -> Need {
+        match &self.stage {
+            Stage::Preflighted(_) => Need::Request,
+            Stage::Verified(v) => {
+                let r = &v.req;
+                if r.plan_confirmed.is_empty() {
+                    return Need::PlanConfirmation {
+                        missing: Vec::new(),
+                    };
+                }
+                if !r.request_digest_confirmed {
+                    return Need::RequestDigest;
+                }
+                if r.out_dir.is_none() {
+                    return Need::OutputFolder;
+                }
+                if self.needs_security_officer() && r.trusted.is_none() {
+                    return Need::SecurityOfficer;
+                }
+                if !v.quorum.is_satisfied() {
+                    return Need::Custodians {
+                        have: self.custodians.len(),
+                        need: self.roster.threshold(),
+                    };
+                }
+                let missing = self.plan_missing(r);
+                if !missing.is_empty() {
+                    return Need::PlanConfirmation { missing };
+                }
+                Need::Login
+            }
+            Stage::LoggedIn(h) => {
+                let pending = existing_pending_in(h);
+                if !pending.is_empty() {
+                    return Need::ExistingConfirmation(pending);
+                }
+                Need::Generate
+            }
+            Stage::Wrapped(_) => Need::Seal,
+            Stage::Published(p) if !p.bundle_digest_settled => Need::BundleDigest {
+                sums_sha256: p.export.sums_sha256.clone(),
+            },
+            Stage::Published(_) => Need::Wipe,
+            Stage::Halted(_) | Stage::InStep => Need::Abort,
+            Stage::Ended(_) => Need::Nothing,
+        }
+    }
+
+    /// Authenticated custodians who have not confirmed the plan.
+    fn plan_missing(&self, r: &RequestStage) -> Vec<String> {
+        self.custodians
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .filter(|n| !r.plan_confirmed.contains(n))
+            .collect()
+    }
+
+    /// Takes the stage's contents for a step; the step puts a stage back
+    /// on every path (see [`Stage::InStep`]).
+    pub(crate) fn take_stage(&mut self) -> Stage {
+        std::mem::replace(&mut self.stage, Stage::InStep)
     }
 
     /// Sets the seal serials and paper size for the attestation (any time
@@ -490,15 +747,22 @@ impl Ceremony {
 
     /// The attestation written into the bundle after the wipe.
     pub fn attestation_path(&self) -> Option<PathBuf> {
-        self.export
-            .as_ref()
+        self.export()
             .map(|e| e.path.join(airlock_core::import_bundle::ATTESTATION_FILE))
             .filter(|p| p.exists())
     }
 
     /// The published bundle, once exported.
     pub fn export(&self) -> Option<&ExportOutcome> {
-        self.export.as_ref()
+        self.stage.export()
+    }
+
+    /// What the wipe (or the abort) did, once the ceremony ended.
+    pub fn wipe_outcome(&self) -> Option<&WipeOutcome> {
+        match &self.stage {
+            Stage::Ended(e) => Some(&e.wipe),
+            _ => None,
+        }
     }
 
     /// The options.
@@ -517,35 +781,45 @@ impl Ceremony {
         self.journal.as_ref().map(|j| j.path())
     }
 
-    /// Sets the request folder after preflight (the desktop app picks it
-    /// then). Refused once the request was verified.
-    pub fn set_request_dir(&mut self, dir: PathBuf) -> Result<(), CeremonyError> {
-        if self.request.is_some() {
-            return Err(CeremonyError::OutOfOrder {
-                step: "change the request folder",
-                needs: "start a new ceremony",
-            });
-        }
-        self.opts.request_dir = dir;
-        Ok(())
-    }
-
-    /// Sets the output folder before sealing (the desktop app picks it at
-    /// the export step); the ceremony record follows. Refused once a bundle
-    /// was published (a resumed ceremony keeps its published folder).
-    pub fn set_out_dir(&mut self, dir: PathBuf) -> Result<(), CeremonyError> {
-        if self.export.is_some() || self.published_before.is_some() {
+    /// Chooses the output folder: after the request is verified and before
+    /// the login (the CLI) or at the latest before sealing. It must not
+    /// exist and its parent must be a writable folder (the bundle is staged
+    /// beside it and renamed, so both are on one file system). Refused once
+    /// a bundle was published (a resumed ceremony keeps its folder).
+    pub fn choose_output(&mut self, dir: &Path) -> Result<(), CeremonyError> {
+        let req = match &mut self.stage {
+            Stage::Verified(v) => &mut v.req,
+            Stage::LoggedIn(h) | Stage::Wrapped(h) => &mut h.req,
+            Stage::Preflighted(_) => {
+                return Err(CeremonyError::OutOfOrder {
+                    step: "choose the output folder",
+                    needs: "verify the request first",
+                });
+            }
+            _ => {
+                return Err(CeremonyError::OutOfOrder {
+                    step: "change the output folder",
+                    needs: "nothing: the bundle is already published at its folder, or the ceremony ended",
+                });
+            }
+        };
+        if req.published_before.is_some() {
             return Err(CeremonyError::OutOfOrder {
                 step: "change the output folder",
-                needs: "nothing: the bundle is already published at its folder",
+                needs: "nothing: an earlier run of this ceremony published its bundle; it is checked there",
             });
         }
-        crate::plan::check_output_folder(&dir)?;
-        self.opts.out_dir = dir.clone();
+        crate::plan::check_output_folder(dir)?;
+        req.out_dir = Some(dir.to_path_buf());
         if let Some(rec) = self.record.as_mut() {
-            rec.out_dir = dir;
+            rec.out_dir = dir.to_path_buf();
         }
-        self.save_record()
+        self.save_record()?;
+        self.log(
+            "output_folder_chosen",
+            Actor::System,
+            json!({ "out": dir.display().to_string() }),
+        )
     }
 
     pub(crate) fn store(&self) -> CeremonyStore {
@@ -608,28 +882,42 @@ impl Ceremony {
         e
     }
 
-    /// Step 2: verifies the request bundle, then opens this ceremony's
-    /// journal: a new ceremony, or the unfinished one for the same request.
-    pub fn verify_request(&mut self) -> Result<&VerifiedRequest, CeremonyError> {
-        if self.request.is_some() {
-            return Err(CeremonyError::OutOfOrder {
-                step: "verify the request again",
-                needs: "start a new ceremony",
-            });
-        }
-        match self.verify_request_inner() {
-            Ok(()) => Ok(self.request.as_ref().expect("set above")),
-            Err(e) => Err(self.failed("verify_request", e)),
+    /// Step 2: verifies the request bundle in `dir`, then opens this
+    /// ceremony's journal: a new ceremony, or the unfinished one for the
+    /// same request. Returns what to tell the custodians.
+    pub fn verify_request(&mut self, dir: &Path) -> Result<Vec<Event>, CeremonyError> {
+        let quorum = match self.take_stage() {
+            Stage::Preflighted(q) => q,
+            other => {
+                self.stage = other;
+                return Err(CeremonyError::OutOfOrder {
+                    step: "verify a request",
+                    needs: "start a new ceremony (this one verified its request already)",
+                });
+            }
+        };
+        match self.verify_request_inner(dir) {
+            Ok(req) => {
+                self.stage = Stage::Verified(Box::new(Verified {
+                    quorum: *quorum,
+                    req,
+                }));
+                Ok(self.request_events())
+            }
+            Err(e) => {
+                self.stage = Stage::Preflighted(quorum);
+                Err(self.failed("verify_request", e))
+            }
         }
     }
 
-    fn verify_request_inner(&mut self) -> Result<(), CeremonyError> {
+    fn verify_request_inner(&mut self, dir: &Path) -> Result<RequestStage, CeremonyError> {
         let trust = TrustStore::open(&self.config.state_dir)?;
         let opts = VerifyOptions {
             allow_sha1: self.opts.allow_sha1,
             now: now(),
         };
-        let request = verify_request_bundle(&self.opts.request_dir, &trust, &opts)?;
+        let request = verify_request_bundle(dir, &trust, &opts)?;
         self.check_material_plan(&request)?;
         let sums_hex = request.sums_sha256.to_hex();
         let store = CeremonyStore::new(&self.config.state_dir);
@@ -647,35 +935,31 @@ impl Ceremony {
                 out: done.out_dir.clone(),
             });
         }
+        let mut req = RequestStage {
+            request: Arc::new(request),
+            request_dir: dir.to_path_buf(),
+            out_dir: None,
+            plan_confirmed: Vec::new(),
+            request_digest_confirmed: false,
+            trusted: None,
+            resumable_labels: HashSet::new(),
+            published_before: None,
+            resumed: false,
+        };
+        let request = req.request.clone();
         let (record, journal, resumed) = match previous.into_iter().last() {
             Some(mut rec) => {
                 let (journal, summary) =
                     JournalWriter::open(&store.journal_path(&rec.ceremony_id))?;
-                for e in &summary.events {
-                    match e.event.as_str() {
-                        "key_generation_planned" => {
-                            let labels = e.data.get("labels").and_then(Value::as_array);
-                            for l in labels.into_iter().flatten().filter_map(Value::as_str) {
-                                self.resumable_labels.insert(l.to_string());
-                            }
-                        }
-                        "bundle_published" => {
-                            self.published_before = e
-                                .data
-                                .get("sums_sha256")
-                                .and_then(Value::as_str)
-                                .map(str::to_string);
-                        }
-                        _ => {}
-                    }
-                }
+                // Claims only, until the HSM checkpoint after the login
+                // says which of them the HSM sealed.
+                resume_claims(&mut req, &summary.events);
                 rec.status = CeremonyStatus::Running;
                 rec.ended_at = None;
-                if self.published_before.is_none() {
-                    rec.out_dir = self.opts.out_dir.clone();
-                } else {
-                    self.opts.out_dir = rec.out_dir.clone();
+                if req.published_before.is_some() {
+                    req.out_dir = Some(rec.out_dir.clone());
                 }
+                req.resumed = !req.resumable_labels.is_empty() || req.published_before.is_some();
                 (rec, journal, true)
             }
             None => {
@@ -684,8 +968,8 @@ impl Ceremony {
                     ceremony_id: ceremony_id.clone(),
                     request_id: request.request_id.to_string(),
                     request_sha256sums_sha256: sums_hex.clone(),
-                    request_dir: self.opts.request_dir.clone(),
-                    out_dir: self.opts.out_dir.clone(),
+                    request_dir: dir.to_path_buf(),
+                    out_dir: PathBuf::new(),
                     started_at: rfc3339(self.preflight.clock),
                     status: CeremonyStatus::Running,
                     ended_at: None,
@@ -756,7 +1040,7 @@ impl Ceremony {
             &Actor::System,
             json!({
                 "request_id": request.request_id.to_string(),
-                "request_dir": self.opts.request_dir.display().to_string(),
+                "request_dir": dir.display().to_string(),
                 "sums_sha256": sums_hex,
                 "signer": request.signer.name.to_string(),
                 "signer_fingerprint": request.signer.fingerprint.to_hex(),
@@ -765,13 +1049,7 @@ impl Ceremony {
             }),
         )?;
         self.lock.set_ceremony(&ceremony_id)?;
-        self.request = Some(Arc::new(request));
-        // A folder in the way is refused now, before any passphrase, not
-        // at sealing after the whole generation.
-        if self.published_before.is_none() && !self.opts.out_dir.as_os_str().is_empty() {
-            crate::plan::check_output_folder(&self.opts.out_dir)?;
-        }
-        Ok(())
+        Ok(req)
     }
 
     /// Before login: `existing` material only when the quorum's policy
@@ -821,10 +1099,10 @@ impl Ceremony {
         Ok(())
     }
 
-    /// The event for a verified (and possibly resumed) request.
-    pub fn request_events(&self) -> Vec<Event> {
+    /// The events for a verified (and possibly resumed) request.
+    fn request_events(&self) -> Vec<Event> {
         let mut out = Vec::new();
-        if let Some(r) = &self.request {
+        if let Some(r) = self.request() {
             out.push(Event::RequestVerified {
                 request_id: r.request_id.to_string(),
                 keys: r.keys.len(),
@@ -833,10 +1111,7 @@ impl Ceremony {
                 warnings: r.warnings.iter().map(|w| w.to_string()).collect(),
             });
         }
-        if let Some(id) = self
-            .ceremony_id()
-            .filter(|_| !self.resumable_labels.is_empty() || self.published_before.is_some())
-        {
+        if let Some(id) = self.ceremony_id().filter(|_| self.resumed()) {
             out.push(Event::Resumed {
                 ceremony_id: id.to_string(),
             });
@@ -851,11 +1126,15 @@ impl Ceremony {
         name: &str,
         passphrase: &Zeroizing<String>,
     ) -> Result<AuthOutcome, CeremonyError> {
-        let Some(quorum) = self.quorum.as_mut() else {
-            return Err(CeremonyError::OutOfOrder {
-                step: "authenticate",
-                needs: "nothing: the quorum has already logged in",
-            });
+        let quorum = match &mut self.stage {
+            Stage::Preflighted(q) => &mut **q,
+            Stage::Verified(v) => &mut v.quorum,
+            _ => {
+                return Err(CeremonyError::OutOfOrder {
+                    step: "authenticate",
+                    needs: "nothing: the quorum has already logged in (or the ceremony ended)",
+                });
+            }
         };
         match quorum.authenticate(name, passphrase) {
             Ok(outcome) => {
@@ -907,18 +1186,21 @@ impl Ceremony {
         &mut self,
         so_pin: &Zeroizing<String>,
     ) -> Result<(), CeremonyError> {
-        let Some(request) = self.request.as_ref() else {
-            return Err(CeremonyError::OutOfOrder {
-                step: "mark the wrapping keys trusted",
-                needs: "verify the request",
-            });
+        let request = match &self.stage {
+            Stage::Verified(v) => v.req.request.clone(),
+            Stage::Preflighted(_) => {
+                return Err(CeremonyError::OutOfOrder {
+                    step: "mark the wrapping keys trusted",
+                    needs: "verify the request",
+                });
+            }
+            _ => {
+                return Err(CeremonyError::OutOfOrder {
+                    step: "mark the wrapping keys trusted",
+                    needs: "do it before the quorum login",
+                });
+            }
         };
-        if self.session.is_some() || self.quorum.is_none() {
-            return Err(CeremonyError::OutOfOrder {
-                step: "mark the wrapping keys trusted",
-                needs: "do it before the quorum login",
-            });
-        }
         // Every wrapping key the ceremony will wrap under: each key's and
         // each of its replicas'.
         let keys: Vec<&[u8]> = request
@@ -932,7 +1214,9 @@ impl Ceremony {
         match self.hsm.so_mark_trusted(so_pin, &keys) {
             Ok(t) => {
                 let fps = t.fingerprints();
-                self.trusted = Some(t);
+                if let Stage::Verified(v) = &mut self.stage {
+                    v.req.trusted = Some(t);
+                }
                 self.log(
                     "wrapping_keys_marked_trusted",
                     Actor::System,
@@ -945,24 +1229,35 @@ impl Ceremony {
 
     /// Step 4: rebuilds the PIN from the quorum, logs in, runs the
     /// known-answer self-tests for the request's algorithms, and checks the
-    /// ceremony signing key against the enrolled copy.
-    pub fn login(&mut self) -> Result<Vec<(WrappingAlgorithm, WrapPath)>, CeremonyError> {
-        if self.request.is_none() {
-            return Err(CeremonyError::OutOfOrder {
-                step: "log in to the HSM",
-                needs: "verify the request",
-            });
-        }
-        if self.needs_security_officer() && self.trusted.is_none() {
+    /// ceremony signing key against the enrolled copy. Needs the plan and
+    /// request digest confirmed and the output folder chosen. Returns what
+    /// to tell the custodians.
+    pub fn login(&mut self) -> Result<Event, CeremonyError> {
+        let v = match &self.stage {
+            Stage::Verified(v) => v,
+            Stage::Preflighted(_) => {
+                return Err(CeremonyError::OutOfOrder {
+                    step: "log in to the HSM",
+                    needs: "verify the request",
+                });
+            }
+            _ => {
+                return Err(CeremonyError::OutOfOrder {
+                    step: "log in to the HSM",
+                    needs: "nothing: the quorum logged in already (or the ceremony ended)",
+                });
+            }
+        };
+        if self.needs_security_officer() && v.req.trusted.is_none() {
             return Err(CeremonyError::OutOfOrder {
                 step: "log in to the HSM",
                 needs: "the custodians' policy is wrap-with-trusted: the security officer marks the wrapping keys trusted (ceremony run --so-pin-file)",
             });
         }
-        if let Err(e) = self.check_confirmed_before_login() {
+        if let Err(e) = self.check_confirmed_before_login(&v.req) {
             return Err(self.failed("login", e));
         }
-        if !self.quorum.as_ref().is_some_and(|q| q.is_satisfied()) {
+        if !v.quorum.is_satisfied() {
             let have = self.custodians.len();
             let who = self
                 .custodians
@@ -978,29 +1273,77 @@ impl Ceremony {
                 },
             ));
         }
-        match self.login_inner() {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.failed("login", e)),
+        // Before the shares are used: a network change leaves the ceremony
+        // where it was.
+        if let Err(e) = self.recheck_air_gap("before the quorum login") {
+            return Err(self.failed("login", e));
+        }
+        let Stage::Verified(v) = self.take_stage() else {
+            unreachable!("matched above")
+        };
+        let Verified { quorum, req } = *v;
+        let session = {
+            let opened = quorum
+                .rebuild_pin()
+                .map_err(CeremonyError::from)
+                .and_then(|pin| Ok(self.hsm.login_user(&pin)?));
+            // `pin` is wiped here.
+            match opened {
+                Ok(s) => s,
+                Err(e) => {
+                    self.stage = Stage::Halted(Box::new(Halted {
+                        req: Some(req),
+                        ..Halted::default()
+                    }));
+                    return Err(self.failed("login", e));
+                }
+            }
+        };
+        let mut halted = Halted {
+            req: Some(req),
+            session: Some(session),
+            ..Halted::default()
+        };
+        match self.login_inner(&mut halted) {
+            Ok((signing_key, state_key, wrap_paths)) => {
+                let Halted { req, session, .. } = halted;
+                let mut h = InHsm {
+                    req: req.expect("set above"),
+                    session: session.expect("opened above"),
+                    signing_key,
+                    state_key,
+                    wrap_paths,
+                    existing: None,
+                    existing_confirmed: HashSet::new(),
+                    keys: Vec::new(),
+                };
+                // `existing` material is checked now, so that the custodians
+                // see it (and confirm it on its own) before any generation.
+                if let Err(e) = existing_in(&mut h) {
+                    self.stage = Stage::Halted(Box::new(halt(Stage::LoggedIn(Box::new(h)))));
+                    return Err(self.failed("login", e));
+                }
+                self.stage = Stage::LoggedIn(Box::new(h));
+                Ok(self.login_event())
+            }
+            Err(e) => {
+                self.stage = Stage::Halted(Box::new(halted));
+                Err(self.failed("login", e))
+            }
         }
     }
 
-    fn login_inner(&mut self) -> Result<Vec<(WrappingAlgorithm, WrapPath)>, CeremonyError> {
-        self.recheck_air_gap("before the quorum login")?;
-        let quorum = self.quorum.take().expect("checked satisfied");
-        let session = {
-            let pin = quorum.rebuild_pin()?;
-            self.hsm.login_user(&pin)?
-            // `pin` is wiped here.
-        };
+    /// The login's checks in the fresh session: self-tests, curves, the
+    /// signing key, then the state (trust store, resumed journal).
+    fn login_inner(&mut self, h: &mut Halted) -> Result<LoginChecked, CeremonyError> {
         let names: Vec<String> = self.custodians.iter().map(|(n, _)| n.to_string()).collect();
-        self.session = Some(session);
         self.log(
             "quorum_login",
             Actor::System,
             json!({ "custodians": names }),
         )?;
 
-        let request = self.request.as_ref().expect("checked");
+        let request = h.req.as_ref().expect("set").request.clone();
         let mut algs: Vec<WrappingAlgorithm> = Vec::new();
         let every_algorithm = request.keys.iter().flat_map(|k| {
             std::iter::once(k.request.wrapping_algorithm)
@@ -1017,7 +1360,7 @@ impl Ceremony {
                 specs.push(k.request.key_spec);
             }
         }
-        let session = self.session.as_mut().expect("just set");
+        let session = h.session.as_mut().expect("opened");
         let report = session.self_test(&algs)?;
         // Before any key exists: every planned curve can be generated here.
         session.check_key_specs(&specs)?;
@@ -1045,7 +1388,7 @@ impl Ceremony {
             json!({ "tests": tests, "paths": path_data, "curves_generated": curves }),
         )?;
 
-        let session = self.session.as_mut().expect("set");
+        let session = h.session.as_mut().expect("opened");
         let info = session.ensure_signing_key()?;
         let enrolled = enrolled_signing_key(&self.config.state_dir, &info.spki_der)?;
         self.log(
@@ -1053,34 +1396,33 @@ impl Ceremony {
             Actor::System,
             json!({ "fingerprint": sha256_hex(&info.spki_der) }),
         )?;
-        self.state_key = Some(enrolled);
-        self.authenticate_state()?;
-        self.signing_key = Some(info);
-        Ok(paths)
+        h.state_key = Some(enrolled.clone());
+        self.authenticate_state(h, &enrolled)?;
+        Ok((info, enrolled, paths))
     }
 
     /// Right after the login, before anything is generated or wrapped: the
     /// trust store must carry the HSM's seal, and a resumed ceremony trusts
     /// only what its journal's HSM checkpoint covers. Then the journal is
     /// checkpointed.
-    fn authenticate_state(&mut self) -> Result<(), CeremonyError> {
-        let key = self.state_key.clone().expect("set before");
-        verify_trust_store(&self.config.state_dir, &key)?;
+    fn authenticate_state(&mut self, h: &mut Halted, key: &SignerKey) -> Result<(), CeremonyError> {
+        verify_trust_store(&self.config.state_dir, key)?;
         let id = self.ceremony_id().expect("verified").to_string();
         let rel = ceremony_journal_rel(&id);
         let mut resumed_from = None;
-        if !self.resumable_labels.is_empty() || self.published_before.is_some() {
-            let candidates = self.resumable_labels.len();
-            self.resumable_labels.clear();
-            self.published_before = None;
+        let req = h.req.as_mut().expect("set");
+        if !req.resumable_labels.is_empty() || req.published_before.is_some() {
+            let candidates = req.resumable_labels.len();
+            req.resumable_labels.clear();
+            req.published_before = None;
             let path = self.journal.as_ref().expect("open").path().to_path_buf();
             self.journal.as_mut().expect("open").sync()?;
             let summary = airlock_core::journal::verify_journal_file(&path)?;
-            match verify_journal(&self.config.state_dir, &rel, &key, &summary)? {
+            match verify_journal(&self.config.state_dir, &rel, key, &summary)? {
                 Some(n) => {
                     let sealed = &summary.events[..n as usize];
-                    self.check_sealed_record(&path, sealed)?;
-                    self.resume_from(sealed);
+                    self.check_sealed_record(&req.request, &path, sealed)?;
+                    resume_claims(req, sealed);
                     resumed_from = Some(n);
                 }
                 None => {
@@ -1096,26 +1438,27 @@ impl Ceremony {
                 }
             }
         }
+        let resumable = h.req.as_ref().map_or(0, |r| r.resumable_labels.len());
         self.log(
             "state_authenticated",
             Actor::System,
             json!({
                 "trust_store": crate::state_auth::TRUST_STORE_REL,
                 "resumed_from_checkpoint_entries": resumed_from,
-                "resumable_labels": self.resumable_labels.len(),
+                "resumable_labels": resumable,
             }),
         )?;
-        self.checkpoint()
+        self.checkpoint(h.session.as_mut().expect("opened"), key)
     }
 
     /// The record found for this request must be the ceremony whose sealed
     /// journal verified this same request and did not complete.
     fn check_sealed_record(
         &self,
+        request: &VerifiedRequest,
         journal: &Path,
         sealed: &[JournalEntry],
     ) -> Result<(), CeremonyError> {
-        let request = self.request.as_ref().expect("verified");
         let record = self
             .store()
             .dir(self.ceremony_id().expect("id"))
@@ -1142,40 +1485,14 @@ impl Ceremony {
         Ok(())
     }
 
-    /// What an earlier run of this ceremony did, from sealed entries only.
-    fn resume_from(&mut self, sealed: &[JournalEntry]) {
-        for e in sealed {
-            match e.event.as_str() {
-                "key_generation_planned" => {
-                    let labels = e.data.get("labels").and_then(Value::as_array);
-                    for l in labels.into_iter().flatten().filter_map(Value::as_str) {
-                        self.resumable_labels.insert(l.to_string());
-                    }
-                }
-                "bundle_published" => {
-                    self.published_before = e
-                        .data
-                        .get("sums_sha256")
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    if let Some(out) = e.data.get("out").and_then(Value::as_str) {
-                        self.opts.out_dir = PathBuf::from(out);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
     /// Seals (in the HSM) a checkpoint of this ceremony's journal as it is
-    /// now. Needs the session.
-    pub(crate) fn checkpoint(&mut self) -> Result<(), CeremonyError> {
-        let (Some(journal), Some(session), Some(key), Some(record)) = (
-            self.journal.as_mut(),
-            self.session.as_mut(),
-            self.state_key.as_ref(),
-            self.record.as_ref(),
-        ) else {
+    /// now.
+    pub(crate) fn checkpoint(
+        &mut self,
+        session: &mut UserSession,
+        key: &SignerKey,
+    ) -> Result<(), CeremonyError> {
+        let (Some(journal), Some(record)) = (self.journal.as_mut(), self.record.as_ref()) else {
             return Ok(());
         };
         journal.sync()?;
@@ -1196,96 +1513,35 @@ impl Ceremony {
     /// custodians must see before confirming it with
     /// [`Ceremony::confirm_existing`]. Empty when the request has none.
     pub fn existing_material(&mut self) -> Result<Vec<ExistingMaterial>, CeremonyError> {
-        if self.signing_key.is_none() {
-            return Err(CeremonyError::OutOfOrder {
+        match &mut self.stage {
+            Stage::LoggedIn(h) => existing_in(h),
+            _ => Err(CeremonyError::OutOfOrder {
                 step: "check existing material",
-                needs: "log in with the quorum",
-            });
+                needs: "log in with the quorum (and not yet generated)",
+            }),
         }
-        if !self.existing.is_empty() {
-            return Ok(self.existing.clone());
-        }
-        let request = self.request.as_ref().expect("verified");
-        let mut found = Vec::new();
-        for vk in &request.keys {
-            let k = &vk.request;
-            let Material::Existing { hsm_label } = &k.material else {
-                continue;
-            };
-            let name = k.name.to_string();
-            let label = hsm_label.to_string();
-            let session = self.session.as_mut().expect("logged in");
-            let key = session
-                .find_key(&label, k.key_spec)
-                .map_err(|e| CeremonyError::KeyBinding {
-                    name: name.clone(),
-                    problem: format!("existing material {label:?} is not adoptable: {e}"),
-                })?
-                .ok_or_else(|| CeremonyError::ExistingMissing {
-                    name: name.clone(),
-                    label: label.clone(),
-                    spec: k.key_spec,
-                })?;
-            let id = session.key_id(&key)?;
-            let binding = KeyBinding::parse(&id).map_err(|e| CeremonyError::KeyBinding {
-                name: name.clone(),
-                problem: format!(
-                    "existing material {label:?} carries no Airlock binding ({e}); only keys a ceremony generated for a known KMS key are re-wrapped"
-                ),
-            })?;
-            if !binding.same_kms_key(&k.key_arn) {
-                return Err(CeremonyError::KeyBinding {
-                    name,
-                    problem: format!(
-                        "existing material {label:?} was generated for {} (request {}, key {}), not for {}; \
-                         HSM material is only re-wrapped for the KMS key it was made for (a multi-Region replica shares its mrk- id)",
-                        binding.key_arn, binding.request_id, binding.name, k.key_arn
-                    ),
-                });
-            }
-            let kcv = session.kcv(&key)?.map(hex::encode_upper);
-            let public_key_sha256 = session.public_key_spki(&key)?.map(|s| sha256_hex(&s));
-            let confirmation_code = kcv
-                .clone()
-                .or_else(|| public_key_sha256.as_ref().map(|h| h[..16].to_string()))
-                .unwrap_or_else(|| label.clone());
-            found.push(ExistingMaterial {
-                name,
-                hsm_label: label,
-                original_arn: binding.key_arn.clone(),
-                original_request: format!("{} / {}", binding.request_id, binding.name),
-                key_arn: k.key_arn.to_string(),
-                kcv,
-                public_key_sha256,
-                wrapping_key_fingerprint: sha256_hex(&vk.wrapping_public_key),
-                confirmation_code,
-            });
-        }
-        self.existing = found.clone();
-        Ok(found)
     }
 
     /// Existing material checked after login that the custodians have not
     /// confirmed yet.
     pub fn existing_pending(&self) -> Vec<ExistingMaterial> {
-        self.existing
-            .iter()
-            .filter(|m| !self.existing_confirmed.contains(&m.name))
-            .cloned()
-            .collect()
+        match &self.stage {
+            Stage::LoggedIn(h) => existing_pending_in(h),
+            _ => Vec::new(),
+        }
     }
 
     /// True once the security officer marked the wrapping keys trusted.
     pub fn trusted_marked(&self) -> bool {
-        self.trusted.is_some()
+        self.stage.req().is_some_and(|r| r.trusted.is_some())
     }
 
     /// The custodians confirm one `existing` key by typing back its
     /// confirmation code (KCV, public key hash prefix or label) after
     /// seeing [`ExistingMaterial`]; journaled with what they saw.
     pub fn confirm_existing(&mut self, name: &str, typed_code: &str) -> Result<(), CeremonyError> {
-        self.existing_material()?;
-        let Some(m) = self.existing.iter().find(|m| m.name == name).cloned() else {
+        let found = self.existing_material()?;
+        let Some(m) = found.into_iter().find(|m| m.name == name) else {
             return Err(CeremonyError::KeyBinding {
                 name: name.to_string(),
                 problem: "this request has no key of that name with existing material".into(),
@@ -1309,15 +1565,18 @@ impl Ceremony {
             Actor::System,
             serde_json::to_value(&m).unwrap_or(Value::Null),
         )?;
-        self.existing_confirmed.insert(m.name);
+        if let Stage::LoggedIn(h) = &mut self.stage {
+            h.existing_confirmed.insert(m.name);
+        }
         Ok(())
     }
 
     /// The event for a finished login.
-    pub fn login_event(&self, paths: &[(WrappingAlgorithm, WrapPath)]) -> Event {
+    fn login_event(&self) -> Event {
         Event::LoggedIn {
             custodians: self.custodians.iter().map(|(n, _)| n.to_string()).collect(),
-            wrap_paths: paths
+            wrap_paths: self
+                .wrap_paths()
                 .iter()
                 .map(|(a, p)| format!("{a}: {}", p.as_str()))
                 .collect(),
@@ -1326,34 +1585,59 @@ impl Ceremony {
 
     /// Step 5: for each key, generate it in the HSM (or find the existing
     /// or resumed object), compute its KCV / public key hash, and wrap it
-    /// under the AWS wrapping key. Wrapped material goes to the working
-    /// directory; `on_event` hears about each key.
+    /// under the AWS wrapping key. Wrapped material stays in memory until
+    /// it is sealed; `on_event` hears about each key. Honours the stop
+    /// signal between keys ([`CeremonyError::Stopped`]).
     pub fn generate_and_wrap(
         &mut self,
         on_event: &mut dyn FnMut(Event),
     ) -> Result<(), CeremonyError> {
-        if self.signing_key.is_none() {
-            return Err(CeremonyError::OutOfOrder {
-                step: "generate keys",
-                needs: "log in with the quorum",
-            });
-        }
-        if self.published_before.is_some() {
+        let mut h = match self.take_stage() {
+            Stage::LoggedIn(h) => h,
+            other => {
+                let needs = match other {
+                    Stage::Wrapped(_) | Stage::Published(_) | Stage::Ended(_) => {
+                        "nothing: every key was generated and wrapped already"
+                    }
+                    _ => "log in with the quorum",
+                };
+                self.stage = other;
+                return Err(CeremonyError::OutOfOrder {
+                    step: "generate keys",
+                    needs,
+                });
+            }
+        };
+        if h.req.published_before.is_some() {
+            // An earlier run published; sealing checks that bundle.
+            self.stage = Stage::Wrapped(h);
             return Ok(());
         }
-        match self.generate_inner(on_event) {
-            Ok(()) => Ok(()),
-            // Asked for: journaled as `generation_stopped`, not a failure.
-            Err(e @ CeremonyError::Stopped { .. }) => Err(e),
-            Err(e) => Err(self.failed("generate_and_wrap", e)),
+        match self.generate_inner(&mut h, on_event) {
+            Ok(()) => {
+                self.stage = Stage::Wrapped(h);
+                Ok(())
+            }
+            Err(e) => {
+                self.stage = Stage::LoggedIn(h);
+                match e {
+                    // Asked for: journaled as `generation_stopped`, not a failure.
+                    e @ CeremonyError::Stopped { .. } => Err(e),
+                    e => Err(self.failed("generate_and_wrap", e)),
+                }
+            }
         }
     }
 
-    fn generate_inner(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<(), CeremonyError> {
-        let request = self.request.clone().expect("checked");
+    fn generate_inner(
+        &mut self,
+        h: &mut InHsm,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<(), CeremonyError> {
+        let request = h.req.request.clone();
         let request_id = request.request_id.to_string();
         let total = request.keys.len();
-        self.keys.clear();
+        h.keys.clear();
 
         // Before anything is generated: each label this request generates
         // is absent from the HSM or was made by this ceremony; then one
@@ -1367,20 +1651,15 @@ impl Ceremony {
             .filter(|vk| matches!(vk.request.material, Material::Generate))
             .map(|vk| generated_label(&vk.request.name, &request_id))
             .collect();
-        let mut labels = self
-            .session
-            .as_mut()
-            .expect("logged in")
-            .token_labels(&generated_labels)?;
+        let mut labels = h.session.token_labels(&generated_labels)?;
         let mut resumed: HashMap<String, HsmKey> = HashMap::new();
         let mut planned: Vec<String> = Vec::new();
         for vk in &request.keys {
             let k = &vk.request;
             if let Material::Existing { hsm_label } = &k.material
-                && !self.existing_confirmed.contains(k.name.as_str())
+                && !h.existing_confirmed.contains(k.name.as_str())
             {
-                let code = self
-                    .existing_material()?
+                let code = existing_in(h)?
                     .into_iter()
                     .find(|m| m.name == k.name.as_str())
                     .map(|m| m.confirmation_code)
@@ -1397,9 +1676,9 @@ impl Ceremony {
                     planned.push(label);
                     continue;
                 }
-                let session = self.session.as_mut().expect("logged in");
+                let session = &mut h.session;
                 match session.find_key(&label, k.key_spec)? {
-                    Some(existing) if self.resumable_labels.contains(&label) => {
+                    Some(existing) if h.req.resumable_labels.contains(&label) => {
                         let id = session.key_id(&existing)?;
                         let bound = KeyBinding::parse(&id)
                             .is_ok_and(|b| b.is_for(&request_id, k.name.as_str(), &k.key_arn));
@@ -1434,10 +1713,10 @@ impl Ceremony {
                     "label_check": labels.scope().as_str(),
                 }),
             )?;
-            self.resumable_labels.extend(planned);
+            h.req.resumable_labels.extend(planned);
             // Sealed before anything is generated: a rerun trusts these
             // labels only because the HSM signed this entry.
-            self.checkpoint()?;
+            self.checkpoint(&mut h.session, &h.state_key)?;
         }
         let mut handles: HashMap<u64, String> = HashMap::new();
 
@@ -1467,8 +1746,7 @@ impl Ceremony {
                         None => {
                             let binding = KeyBinding::new(&request_id, k.name.as_str(), &k.key_arn);
                             let trusted_only = self.roster.policy().wrap_with_trusted;
-                            let session = self.session.as_mut().expect("logged in");
-                            let key = session.generate_bound_unique(
+                            let key = h.session.generate_bound_unique(
                                 &label,
                                 k.key_spec,
                                 &binding.to_bytes(),
@@ -1481,7 +1759,7 @@ impl Ceremony {
                 }
                 Material::Existing { hsm_label } => {
                     let label = hsm_label.to_string();
-                    let session = self.session.as_mut().expect("logged in");
+                    let session = &mut h.session;
                     match session.find_key(&label, k.key_spec)? {
                         Some(key) => {
                             // Re-checked at wrap time: still bound to this KMS key.
@@ -1517,7 +1795,7 @@ impl Ceremony {
                     ),
                 });
             }
-            let session = self.session.as_mut().expect("logged in");
+            let session = &mut h.session;
             let kcv = session.kcv(&key)?.map(hex::encode_upper);
             let public_key_sha256 = session.public_key_spki(&key)?.map(|spki| sha256_hex(&spki));
             // Per-key progress is journaled without an fsync of its own: a
@@ -1531,7 +1809,7 @@ impl Ceremony {
                     "kcv": kcv, "public_key_sha256": public_key_sha256,
                 }),
             )?;
-            let wrapped = self.wrap_under(&key, &vk.wrapping_public_key, k.wrapping_algorithm)?;
+            let wrapped = wrap_under(h, &key, &vk.wrapping_public_key, k.wrapping_algorithm)?;
             let material_sha256 = sha256_hex(&wrapped.bytes);
             self.log_deferred(
                 "key_wrapped",
@@ -1548,7 +1826,7 @@ impl Ceremony {
             let mut replicas = Vec::with_capacity(vk.replicas.len());
             for vr in &vk.replicas {
                 let r = &vr.request;
-                let again = self.wrap_under(&key, &vr.wrapping_public_key, r.wrapping_algorithm)?;
+                let again = wrap_under(h, &key, &vr.wrapping_public_key, r.wrapping_algorithm)?;
                 let sha = sha256_hex(&again.bytes);
                 self.log_deferred(
                     "key_wrapped",
@@ -1575,7 +1853,7 @@ impl Ceremony {
                 kcv: kcv.clone(),
                 wrap_path: wrapped.path.as_str().to_string(),
             });
-            self.keys.push(KeyOutcome {
+            h.keys.push(KeyOutcome {
                 name,
                 hsm_label: label,
                 origin,
@@ -1591,126 +1869,73 @@ impl Ceremony {
         Ok(())
     }
 
-    /// Wraps `key` under an AWS wrapping key: only under a key the
-    /// security officer marked trusted when the policy says so.
-    fn wrap_under(
-        &mut self,
-        key: &airlock_hsm::HsmKey,
-        wrapping_spki_der: &[u8],
-        alg: WrappingAlgorithm,
-    ) -> Result<airlock_hsm::WrappedKey, CeremonyError> {
-        let session = self.session.as_mut().expect("logged in");
-        Ok(match &self.trusted {
-            Some(t) => session.wrap_trusted(key, wrapping_spki_der, alg, t)?,
-            None => session.wrap(key, wrapping_spki_der, alg)?,
-        })
-    }
-
     /// Step 6: writes the import bundle into a staging sibling of the
     /// output, signs `SHA256SUMS` in the HSM, reads everything back and
     /// verifies it (sums, seal, schema, lengths, journal, import tokens
     /// byte-equal to the request's), then renames it into place.
     pub fn seal_and_export(&mut self) -> Result<&ExportOutcome, CeremonyError> {
-        if let Some(sums) = self.published_before.clone() {
-            // An interrupted run published already: check it, do not redo it.
-            let out = self.opts.out_dir.clone();
-            let verified = self.read_back(&out)?;
-            if verified.sums_sha256.to_hex() != sums {
+        let mut h = match self.take_stage() {
+            Stage::Wrapped(h) => h,
+            other => {
+                let needs = match other {
+                    Stage::Published(_) | Stage::Ended(_) => {
+                        "nothing: the bundle is published already"
+                    }
+                    _ => "generate and wrap every key",
+                };
+                self.stage = other;
                 return Err(CeremonyError::OutOfOrder {
-                    step: "finish the interrupted ceremony",
-                    needs: "restore the published bundle (its SHA256SUMS changed since publication)",
+                    step: "seal and export",
+                    needs,
                 });
             }
-            self.export = Some(ExportOutcome {
-                path: out,
-                sums_sha256: sums,
-                verified,
-            });
-            return Ok(self.export.as_ref().expect("set"));
-        }
-        let done = self
-            .request
-            .as_ref()
-            .is_some_and(|r| r.keys.len() == self.keys.len());
-        if self.signing_key.is_none() || !done {
-            return Err(CeremonyError::OutOfOrder {
-                step: "seal and export",
-                needs: "generate and wrap every key",
-            });
-        }
-        match self.export_inner() {
-            Ok(()) => Ok(self.export.as_ref().expect("set")),
-            Err(e) => Err(self.failed("seal_and_export", e)),
-        }
-    }
-
-    fn expectations(&self) -> ImportExpectations {
-        let mut wrapping_key_bytes = BTreeMap::new();
-        if let Some(r) = &self.request {
-            for k in &r.keys {
-                wrapping_key_bytes.insert(
-                    k.request.name.to_string(),
-                    k.request.wrapping_key_spec.bytes(),
-                );
-                for vr in &k.replicas {
-                    wrapping_key_bytes.insert(
-                        replica_rel(k.request.name.as_str(), vr.request.region.as_str()),
-                        vr.request.wrapping_key_spec.bytes(),
-                    );
-                }
+        };
+        let result = match h.req.published_before.clone() {
+            // An interrupted run published already: check it, do not redo it.
+            Some(sums) => self.check_published(&h, &sums),
+            None => self.export_inner(&mut h),
+        };
+        match result {
+            Ok(export) => {
+                self.stage = Stage::Published(Box::new(Published {
+                    hsm: *h,
+                    export,
+                    bundle_digest_settled: false,
+                    no_seal_serials_confirmed: false,
+                }));
+                Ok(self.export().expect("just published"))
+            }
+            Err(e) => {
+                self.stage = Stage::Wrapped(h);
+                Err(self.failed("seal_and_export", e))
             }
         }
-        ImportExpectations { wrapping_key_bytes }
     }
 
-    /// The HSM's ceremony signing key as a verifier (after login).
-    fn ceremony_key(&self) -> Result<SignerKey, CeremonyError> {
-        let info = self.signing_key.as_ref().ok_or(CeremonyError::OutOfOrder {
-            step: "use the ceremony signing key",
-            needs: "log in with the quorum",
-        })?;
-        SignerKey::from_spki_der(&info.spki_der).map_err(|e| CeremonyError::Io {
-            what: "parsing the ceremony signing key",
-            path: PathBuf::from("HSM"),
-            source: std::io::Error::other(e.to_string()),
+    /// The bundle an interrupted run published, read back and checked
+    /// against the digest its sealed journal recorded.
+    fn check_published(&self, h: &InHsm, sums: &str) -> Result<ExportOutcome, CeremonyError> {
+        let out = h.req.out_dir.clone().unwrap_or_default();
+        let verified = read_back(h, &out)?;
+        if verified.sums_sha256.to_hex() != sums {
+            return Err(CeremonyError::OutOfOrder {
+                step: "finish the interrupted ceremony",
+                needs: "restore the published bundle (its SHA256SUMS changed since publication)",
+            });
+        }
+        Ok(ExportOutcome {
+            path: out,
+            sums_sha256: sums.to_string(),
+            verified,
         })
     }
 
-    fn read_back(&self, dir: &Path) -> Result<VerifiedImportBundle, CeremonyError> {
-        let key = self.ceremony_key()?;
-        let verified = verify_import_bundle(dir, &key, &self.expectations())
-            .map_err(CeremonyError::ReadBack)?;
-        let request = self.request.as_ref().expect("verified");
-        for vk in &request.keys {
-            let name = vk.request.name.as_str();
-            let tokens = std::iter::once((name.to_string(), &vk.import_token)).chain(
-                vk.replicas.iter().map(|vr| {
-                    (
-                        replica_rel(name, vr.request.region.as_str()),
-                        &vr.import_token,
-                    )
-                }),
-            );
-            for (rel, token) in tokens {
-                let p = dir.join("keys").join(&rel).join(IMPORT_TOKEN_FILE);
-                let copied = fs::read(&p).map_err(CeremonyError::io("reading back", &p))?;
-                if &copied != token {
-                    return Err(CeremonyError::ReadBack(
-                        airlock_core::import_bundle::ImportBundleError::KeyFiles {
-                            name: rel,
-                            problem: "ImportToken.bin is not byte-identical to the request's"
-                                .into(),
-                        },
-                    ));
-                }
-            }
-        }
-        Ok(verified)
-    }
-
-    fn export_inner(&mut self) -> Result<(), CeremonyError> {
+    fn export_inner(&mut self, h: &mut InHsm) -> Result<ExportOutcome, CeremonyError> {
         self.recheck_air_gap("before export")?;
-        let out = self.opts.out_dir.clone();
+        let out = h.req.out_dir.clone().ok_or(CeremonyError::OutOfOrder {
+            step: "seal and export",
+            needs: "choose the output folder",
+        })?;
         let mut stale = None;
         let staged = StagedDir::create(&out, |p| stale = Some(p.to_path_buf()))?;
         if let Some(p) = stale {
@@ -1725,7 +1950,7 @@ impl Ceremony {
             Actor::System,
             json!({ "out": out.display().to_string(), "staging": staged.staging_path().display().to_string() }),
         )?;
-        let request = self.request.clone().expect("verified");
+        let request = h.req.request.clone();
         let mut entries: Vec<(String, Sha256Digest)> = Vec::new();
         let mut put = |rel: String, bytes: &[u8]| -> Result<(), CeremonyError> {
             staged.write_file_deferred(&rel, bytes)?;
@@ -1734,7 +1959,7 @@ impl Ceremony {
         };
         let mut import_keys = Vec::new();
         let mut wrap_paths: Vec<&'static str> = Vec::new();
-        for (vk, outcome) in request.keys.iter().zip(&self.keys) {
+        for (vk, outcome) in request.keys.iter().zip(&h.keys) {
             let k = &vk.request;
             let name = k.name.to_string();
             put(
@@ -1779,8 +2004,7 @@ impl Ceremony {
                 replicas,
             });
         }
-        let signing = self.signing_key.clone().expect("logged in");
-        put(CEREMONY_KEY_FILE.to_string(), signing.pem.as_bytes())?;
+        put(CEREMONY_KEY_FILE.to_string(), h.signing_key.pem.as_bytes())?;
 
         // The journal copy ends here; its head goes into import.json.
         let journal_path = self.journal.as_ref().expect("open").path().to_path_buf();
@@ -1827,14 +2051,13 @@ impl Ceremony {
             source: std::io::Error::other(e.to_string()),
         })?;
         let sums_bytes = sums.to_bytes();
-        let session = self.session.as_mut().expect("logged in");
-        let signature = session.sign_sums(&sums_bytes)?;
+        let signature = h.session.sign_sums(&sums_bytes)?;
         staged.write_file_deferred(airlock_core::bundle_dir::SUMS_FILE, &sums_bytes)?;
         staged.write_file_deferred(airlock_core::bundle_dir::SIG_FILE, &signature)?;
         // One flush for the whole bundle, before it is read back and published.
         staged.sync()?;
 
-        let verified = self.read_back(staged.staging_path())?;
+        let verified = read_back(h, staged.staging_path())?;
         let sums_sha256 = verified.sums_sha256.to_hex();
         let path = staged.publish()?;
         self.log(
@@ -1842,17 +2065,16 @@ impl Ceremony {
             Actor::System,
             json!({ "out": path.display().to_string(), "sums_sha256": sums_sha256 }),
         )?;
-        self.checkpoint()?;
+        self.checkpoint(&mut h.session, &h.state_key)?;
         if let Some(rec) = self.record.as_mut() {
             rec.bundle_sha256sums_sha256 = Some(sums_sha256.clone());
         }
         self.save_record()?;
-        self.export = Some(ExportOutcome {
+        Ok(ExportOutcome {
             path,
             sums_sha256,
             verified,
-        });
-        Ok(())
+        })
     }
 
     pub(crate) fn save_record(&self) -> Result<(), CeremonyError> {
@@ -1868,39 +2090,71 @@ impl Ceremony {
 
     /// Step 7: wipes the working directory (and the request with
     /// `--wipe-request`), destroys the HSM session objects, checks none
-    /// remain, logs out, and marks the ceremony completed.
+    /// remain, logs out, and marks the ceremony completed; then writes the
+    /// attestation into the bundle. Needs the bundle digest settled.
     pub fn wipe(&mut self) -> Result<WipeOutcome, CeremonyError> {
-        if self.export.is_none() {
-            return Err(CeremonyError::OutOfOrder {
-                step: "wipe and finish",
-                needs: "seal and export the bundle (or abort)",
-            });
-        }
-        if !self.bundle_digest_settled {
+        let settled = match &self.stage {
+            Stage::Published(p) => p.bundle_digest_settled,
+            Stage::Ended(_) => {
+                return Err(CeremonyError::OutOfOrder {
+                    step: "wipe and finish",
+                    needs: "nothing: the ceremony ended",
+                });
+            }
+            _ => {
+                return Err(CeremonyError::OutOfOrder {
+                    step: "wipe and finish",
+                    needs: "seal and export the bundle (or abort)",
+                });
+            }
+        };
+        if !settled {
             return Err(CeremonyError::OutOfOrder {
                 step: "wipe and finish",
                 needs: "the bundle digest read aloud and confirmed (or the reason it was not, journaled)",
             });
         }
-        let outcome = match self.wipe_inner(true) {
+        // Before anything is wiped: a network change leaves it published.
+        if let Err(e) = self.recheck_air_gap("at the wipe") {
+            return Err(self.failed("wipe", e));
+        }
+        let mut h = halt(self.take_stage());
+        let outcome = match self.wipe_inner(&mut h, true) {
             Ok(w) => w,
-            Err(e) => return Err(self.failed("wipe", e)),
+            Err(e) => {
+                // Half wiped: only an abort follows.
+                self.stage = Stage::Halted(Box::new(h));
+                return Err(self.failed("wipe", e));
+            }
         };
-        self.write_attestation()?;
+        let written = self.write_attestation(&h);
+        self.stage = Stage::Ended(Box::new(Ended {
+            completed: true,
+            req: h.req,
+            wrap_paths: h.wrap_paths,
+            keys: h.keys,
+            export: h.export,
+            wipe: outcome.clone(),
+        }));
+        written?;
         Ok(outcome)
     }
 
     /// Writes `attestation.pdf` into the published bundle (atomically; it is
     /// not listed in `SHA256SUMS`), from the verified bundle and the full
     /// journal, so that it can print the wipe result.
-    fn write_attestation(&mut self) -> Result<(), CeremonyError> {
-        let export = self.export.as_ref().expect("exported");
-        let key = self.ceremony_key()?;
+    fn write_attestation(&self, h: &Halted) -> Result<(), CeremonyError> {
+        let (Some(export), Some(key)) = (h.export.as_ref(), h.state_key.as_ref()) else {
+            return Err(CeremonyError::OutOfOrder {
+                step: "write the attestation",
+                needs: "a published bundle and the checked ceremony key",
+            });
+        };
         let journal_path = self.journal.as_ref().expect("open").path().to_path_buf();
         let full = airlock_core::journal::verify_journal_file(&journal_path)?;
         let input = airlock_attest::AttestationInput::from_verified(
             &export.verified,
-            &key,
+            key,
             Some(&full),
             &self.attestation.seal_serials,
             self.attestation.paper,
@@ -1913,32 +2167,39 @@ impl Ceremony {
         Ok(())
     }
 
-    fn wipe_inner(&mut self, completed: bool) -> Result<WipeOutcome, CeremonyError> {
-        if completed {
-            self.recheck_air_gap("at the wipe")?;
-        }
+    fn wipe_inner(
+        &mut self,
+        h: &mut Halted,
+        completed: bool,
+    ) -> Result<WipeOutcome, CeremonyError> {
         let mut outcome = WipeOutcome::default();
         if let Some(work) = self.work_dir() {
             outcome.work_dir =
                 wipe_tree_report(&work).map_err(CeremonyError::io("wiping", &work))?;
         }
-        if let Some(staging) = airlock_core::staged_dir::staging_path_for(&self.opts.out_dir) {
+        let out_dir = h.req.as_ref().and_then(|r| r.out_dir.clone());
+        if let Some(staging) = out_dir
+            .as_deref()
+            .and_then(airlock_core::staged_dir::staging_path_for)
+        {
             wipe_tree_report(&staging).map_err(CeremonyError::io("wiping", &staging))?;
         }
-        if completed && self.opts.wipe_request {
-            let req = self.opts.request_dir.clone();
+        if completed
+            && self.opts.wipe_request
+            && let Some(req) = h.req.as_ref().map(|r| r.request_dir.clone())
+        {
             outcome.request =
                 Some(wipe_tree_report(&req).map_err(CeremonyError::io("wiping", &req))?);
         }
         if !completed {
-            self.labels_left(&mut outcome);
+            labels_left(h, &mut outcome);
         }
         // The SO's trusted wrapping keys go first (closing its session
         // destroys them), so that none is counted as left behind.
-        if let Some(t) = self.trusted.take() {
+        if let Some(t) = h.req.as_mut().and_then(|r| r.trusted.take()) {
             t.close()?;
         }
-        if let Some(session) = self.session.as_mut() {
+        if let Some(session) = h.session.as_mut() {
             let report = session.destroy_session_objects()?;
             outcome.session_objects_destroyed = report.destroyed_at_close.len();
             outcome.session_objects_remaining = report.remaining;
@@ -1962,12 +2223,16 @@ impl Ceremony {
                 json!({
                     "hsm_labels_left": outcome.hsm_labels_left,
                     "hsm_labels_unchecked": outcome.hsm_labels_unchecked,
+                    "bundle_published": h.export.as_ref().map(|e| e.sums_sha256.clone()),
                 }),
             )?;
         }
         // The journal's final head, sealed in the HSM, then log out.
-        self.checkpoint()?;
-        if let Some(session) = self.session.take() {
+        if let (Some(session), Some(key)) = (h.session.as_mut(), h.state_key.as_ref()) {
+            let key = key.clone();
+            self.checkpoint(session, &key)?;
+        }
+        if let Some(session) = h.session.take() {
             let report = session.close()?;
             outcome.session_objects_remaining = report.remaining;
         }
@@ -1979,64 +2244,107 @@ impl Ceremony {
         Ok(outcome)
     }
 
-    /// The token keys an aborted ceremony leaves in the HSM: those this run
-    /// made or reused, and (with a session) those an earlier run of it made,
-    /// looked up in the HSM; without a session, what an earlier run planned.
-    fn labels_left(&mut self, outcome: &mut WipeOutcome) {
-        let mut left: std::collections::BTreeSet<String> = self
-            .keys
-            .iter()
-            .filter(|k| k.origin != KeyOrigin::Existing)
-            .map(|k| k.hsm_label.clone())
-            .collect();
-        let mut unchecked = std::collections::BTreeSet::new();
-        if let Some(request) = self.request.as_ref() {
-            let request_id = request.request_id.to_string();
-            for vk in &request.keys {
-                let k = &vk.request;
-                if !matches!(k.material, Material::Generate) {
-                    continue;
-                }
-                let label = generated_label(&k.name, &request_id);
-                if left.contains(&label) || !self.resumable_labels.contains(&label) {
-                    continue;
-                }
-                match self.session.as_mut() {
-                    Some(s) => {
-                        if s.find_key(&label, k.key_spec).ok().flatten().is_some() {
-                            left.insert(label);
-                        }
-                    }
-                    None => {
-                        unchecked.insert(label);
-                    }
-                }
-            }
-        }
-        outcome.hsm_labels_left = left.into_iter().collect();
-        outcome.hsm_labels_unchecked = unchecked.into_iter().collect();
-    }
-
-    /// Aborts at any point: wipes the working directory and any staging,
-    /// destroys session objects, logs out, and records the abort. Keys
-    /// already generated stay in the HSM and are reused by a rerun of the
-    /// same request.
+    /// Aborts at any point before the end: wipes the working directory and
+    /// any staging, destroys session objects, logs out, and records the
+    /// abort with the HSM labels it leaves. Keys already generated stay in
+    /// the HSM and are reused by a rerun of the same request. After the end
+    /// it changes nothing and returns what the end did.
     pub fn abort(&mut self, reason: &str) -> Result<WipeOutcome, CeremonyError> {
+        if let Stage::Ended(e) = &self.stage {
+            return Ok(e.wipe.clone());
+        }
         if self
             .record
             .as_ref()
             .is_some_and(|r| r.status != CeremonyStatus::Running)
         {
-            // Already completed (e.g. only the attestation failed) or aborted.
+            // Closed by another path (a discard).
             return Ok(WipeOutcome::default());
         }
         self.log(
             "abort_requested",
             Actor::System,
-            json!({ "reason": reason }),
+            json!({ "reason": reason, "stage": self.stage.kind() }),
         )?;
-        self.wipe_inner(false)
+        let mut h = halt(self.take_stage());
+        match self.wipe_inner(&mut h, false) {
+            Ok(w) => {
+                self.stage = Stage::Ended(Box::new(Ended {
+                    completed: false,
+                    req: h.req,
+                    wrap_paths: h.wrap_paths,
+                    keys: h.keys,
+                    export: h.export,
+                    wipe: w.clone(),
+                }));
+                Ok(w)
+            }
+            Err(e) => {
+                self.stage = Stage::Halted(Box::new(h));
+                Err(e)
+            }
+        }
     }
+}
+
+/// Whatever a stage holds, as the abort (or the wipe) takes it apart.
+fn halt(stage: Stage) -> Halted {
+    let from_hsm = |h: InHsm, export: Option<ExportOutcome>| Halted {
+        req: Some(h.req),
+        session: Some(h.session),
+        state_key: Some(h.state_key),
+        wrap_paths: h.wrap_paths,
+        keys: h.keys,
+        export,
+    };
+    match stage {
+        Stage::Preflighted(_) | Stage::InStep | Stage::Ended(_) => Halted::default(),
+        Stage::Verified(v) => Halted {
+            req: Some(v.req),
+            ..Halted::default()
+        },
+        Stage::LoggedIn(h) | Stage::Wrapped(h) => from_hsm(*h, None),
+        Stage::Published(p) => from_hsm(p.hsm, Some(p.export)),
+        Stage::Halted(h) => *h,
+    }
+}
+
+/// The token keys an aborted ceremony leaves in the HSM: those this run
+/// made or reused, and (with a session) those an earlier run of it made,
+/// looked up in the HSM; without a session, what an earlier run planned.
+fn labels_left(h: &mut Halted, outcome: &mut WipeOutcome) {
+    let mut left: std::collections::BTreeSet<String> = h
+        .keys
+        .iter()
+        .filter(|k| k.origin != KeyOrigin::Existing)
+        .map(|k| k.hsm_label.clone())
+        .collect();
+    let mut unchecked = std::collections::BTreeSet::new();
+    if let Some(req) = h.req.as_ref() {
+        let request_id = req.request.request_id.to_string();
+        for vk in &req.request.keys {
+            let k = &vk.request;
+            if !matches!(k.material, Material::Generate) {
+                continue;
+            }
+            let label = generated_label(&k.name, &request_id);
+            if left.contains(&label) || !req.resumable_labels.contains(&label) {
+                continue;
+            }
+            match h.session.as_mut() {
+                Some(s) => {
+                    if s.find_key(&label, k.key_spec).ok().flatten().is_some() {
+                        left.insert(label);
+                    }
+                }
+                None => {
+                    unchecked.insert(label);
+                }
+            }
+        }
+    }
+    outcome.hsm_labels_left = left.into_iter().collect();
+    outcome.hsm_labels_unchecked = unchecked.into_iter().collect();
 }
 
 #[cfg(test)]

@@ -160,10 +160,22 @@ pub fn through_generate(h: &mut Harness<'static, GuiApp>) {
     to_review(h);
     confirm_review(h);
     click(h, "Continue to Generate & wrap");
+    choose_output(h);
     click(h, "Log in and generate");
     assert!(
         h.state().error().is_none(),
         "generate failed: {:?}",
+        h.state().error()
+    );
+}
+
+/// On Generate & wrap, before the login: the output folder (the engine
+/// checks it now).
+pub fn choose_output(h: &mut Harness<'static, GuiApp>) {
+    click(h, "Choose the output folder…");
+    assert!(
+        h.state().error().is_none(),
+        "output folder refused: {:?}",
         h.state().error()
     );
 }

@@ -13,7 +13,7 @@ use airlock_ceremony::state::{CeremonyStatus, CeremonyStore};
 use airlock_ceremony::words::pgp_words_for_hex;
 use airlock_ceremony::{
     AttestationOptions, Ceremony, CeremonyError, CeremonyOptions, CeremonyPlan, DigestConfirmation,
-    Event,
+    Event, Need, StageKind,
 };
 use airlock_core::exit::ExitCode;
 use airlock_core::quorum::QuorumError;
@@ -131,8 +131,6 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
         } => run_ceremony(
             config,
             CeremonyOptions {
-                request_dir: request,
-                out_dir: out,
                 allow_sha1,
                 allow_network,
                 wipe_request,
@@ -143,6 +141,8 @@ pub fn run(cmd: CeremonyCommand, config: Option<&Path>) -> Result<(), CliError> 
                 paper: if letter { Paper::Letter } else { Paper::A4 },
             },
             Confirmations {
+                request: &request,
+                out: &out,
                 custodians: &custodians,
                 confirm_existing: &confirm_existing,
                 so_pin_file: so_pin_file.as_deref(),
@@ -273,8 +273,11 @@ impl Reporter {
     }
 }
 
-/// What the custodians give on the command line besides the options.
+/// What the custodians give on the command line besides the options:
+/// the inputs of the engine's steps.
 struct Confirmations<'a> {
+    request: &'a Path,
+    out: &'a Path,
     custodians: &'a [CustodianArg],
     confirm_existing: &'a [String],
     so_pin_file: Option<&'a Path>,
@@ -320,8 +323,13 @@ fn run_ceremony(
             e
         };
         // The abort path: journaled, wipes the working directory, closes the
-        // session, and says what stays in the HSM.
+        // session, and says what stays in the HSM. A ceremony that completed
+        // (only the attestation after the wipe failed) is not aborted.
         match c.abort(&e.to_string()) {
+            Ok(_) if c.stage().kind() == StageKind::Completed => eprintln!(
+                "Ceremony {} completed and its bundle is published; only the last step failed.",
+                c.ceremony_id().unwrap_or("?")
+            ),
             Ok(w) => print_abort_summary(&c, &w),
             Err(abort_err) => eprintln!("airlock: while aborting: {abort_err}"),
         }
@@ -337,7 +345,15 @@ fn print_abort_summary(c: &Ceremony, w: &airlock_ceremony::WipeOutcome) {
         return;
     };
     eprintln!();
-    eprintln!("Ceremony {id} aborted; nothing was exported.");
+    match c.export() {
+        Some(e) => eprintln!(
+            "Ceremony {id} aborted after its bundle was published at {} (SHA256SUMS {}); \
+             the journal records the abort: do not import it unless the custodians decide so.",
+            e.path.display(),
+            group_hex(&e.sums_sha256)
+        ),
+        None => eprintln!("Ceremony {id} aborted; nothing was exported."),
+    }
     eprintln!(
         "Wiped {} working files ({} bytes).",
         w.work_dir.files, w.work_dir.bytes
@@ -596,80 +612,133 @@ fn settle_bundle_digest(
     }
 }
 
+/// The ceremony as a loop over what the engine needs next: each answer
+/// is an input from the command line or the terminal, handed to the one
+/// engine step that needs it.
 fn drive(
     c: &mut Ceremony,
     given: &Confirmations<'_>,
     reporter: &Reporter,
     interrupts: &Interrupts,
 ) -> Result<(), CliError> {
-    c.verify_request()?;
-    for e in c.request_events() {
-        reporter.event(&e);
-    }
-    if let Some(plan) = c.plan() {
-        print_plan(&plan, reporter);
-    }
-    confirm_plan_and_digest(c, given, interrupts)?;
-    if c.needs_security_officer() {
-        let so_pin = match given.so_pin_file {
-            Some(f) => super::secrets::read_secret_file(f, "SO PIN")?,
-            None => match interrupts.ask_secret(
-                "Security officer PIN, to mark the AWS wrapping keys trusted (not shown): ",
-            )? {
-                Answer::Given(p) => p,
-                Answer::Interrupted => return Err(interrupts.error("at the SO PIN prompt")),
+    let mut last: Option<Need> = None;
+    loop {
+        let need = c.need();
+        // Every answer below moves the engine on, or fails; the same need
+        // twice means the command line cannot give what it asks for.
+        if last.as_ref() == Some(&need) {
+            return Err(stuck(c, &need));
+        }
+        last = Some(need.clone());
+        match need {
+            Need::Request => {
+                for e in c.verify_request(given.request)? {
+                    reporter.event(&e);
+                }
+                if let Some(plan) = c.plan() {
+                    print_plan(&plan, reporter);
+                }
+            }
+            Need::PlanConfirmation { .. } | Need::RequestDigest => {
+                confirm_plan_and_digest(c, given, interrupts)?;
+            }
+            Need::OutputFolder => c.choose_output(given.out)?,
+            Need::SecurityOfficer => {
+                let so_pin = match given.so_pin_file {
+                    Some(f) => super::secrets::read_secret_file(f, "SO PIN")?,
+                    None => match interrupts.ask_secret(
+                        "Security officer PIN, to mark the AWS wrapping keys trusted (not shown): ",
+                    )? {
+                        Answer::Given(p) => p,
+                        Answer::Interrupted => {
+                            return Err(interrupts.error("at the SO PIN prompt"));
+                        }
+                    },
+                };
+                c.mark_trusted_wrapping_keys(&so_pin)?;
+                drop(so_pin);
+                if !reporter.json {
+                    eprintln!("Security officer marked the request's AWS wrapping keys trusted.");
+                }
+            }
+            Need::Custodians { .. } => {
+                authenticate_custodians(c, given.custodians, reporter, interrupts)?;
+            }
+            Need::Login => {
+                if interrupts.interrupted() {
+                    return Err(interrupts.error("before the HSM login"));
+                }
+                reporter.event(&c.login()?);
+            }
+            Need::ExistingConfirmation(pending) => {
+                confirm_existing_material(c, &pending, given.confirm_existing, interrupts)?;
+            }
+            Need::Generate => match c.generate_and_wrap(&mut |e| reporter.event(&e)) {
+                Err(CeremonyError::Stopped { done, total }) => {
+                    return Err(interrupts.error(&format!(
+                        "during generation: stopped after key {done} of {total}"
+                    )));
+                }
+                other => other?,
             },
-        };
-        c.mark_trusted_wrapping_keys(&so_pin)?;
-        drop(so_pin);
-        if !reporter.json {
-            eprintln!("Security officer marked the request's AWS wrapping keys trusted.");
+            Need::Seal => {
+                if interrupts.interrupted() {
+                    return Err(interrupts.error("after generation, before sealing"));
+                }
+                // Sealing publishes the bundle with one rename; from here
+                // Ctrl-C is refused so that the wipe always follows.
+                interrupts.refuse_from_now();
+                reporter.event(&c.seal_and_export()?.event());
+            }
+            Need::BundleDigest { sums_sha256 } => {
+                settle_bundle_digest(c, &sums_sha256, reporter, interrupts)?;
+            }
+            Need::Wipe => {
+                let wipe = c.wipe()?;
+                reporter.event(&wipe.event());
+                if let Some(r) = wipe.request.as_ref().filter(|_| !reporter.json) {
+                    eprintln!(
+                        "Wiped the request bundle: {} files ({} bytes).",
+                        r.files, r.bytes
+                    );
+                }
+            }
+            Need::Abort => {
+                return Err(CliError::new(
+                    ExitCode::Ceremony,
+                    "the ceremony cannot go on after the failed step above; it is aborted",
+                ));
+            }
+            Need::Nothing => break,
         }
     }
-    authenticate_custodians(c, given.custodians, reporter, interrupts)?;
-    if interrupts.interrupted() {
-        return Err(interrupts.error("before the HSM login"));
+    print_completion(c, reporter);
+    Ok(())
+}
+
+/// Why the loop cannot go on: the engine's own refusal for the step the
+/// need names (e.g. the quorum not met with the custodians given).
+fn stuck(c: &mut Ceremony, need: &Need) -> CliError {
+    let refusal = match need {
+        Need::Custodians { .. } | Need::Login => c.login().err(),
+        _ => None,
+    };
+    match refusal {
+        Some(e) => e.into(),
+        None => CliError::new(
+            ExitCode::Ceremony,
+            format!("the ceremony still needs {need:?} after the command line's answer"),
+        ),
     }
-    let paths = c.login()?;
-    reporter.event(&c.login_event(&paths));
-    confirm_existing_material(c, given.confirm_existing, interrupts)?;
-    match c.generate_and_wrap(&mut |e| reporter.event(&e)) {
-        Err(CeremonyError::Stopped { done, total }) => {
-            return Err(interrupts.error(&format!(
-                "during generation: stopped after key {done} of {total}"
-            )));
-        }
-        other => other?,
-    }
-    if interrupts.interrupted() {
-        return Err(interrupts.error("after generation, before sealing"));
-    }
-    // Sealing publishes the bundle with one rename; from here Ctrl-C is
-    // refused so that the wipe always follows a published bundle.
-    interrupts.refuse_from_now();
-    let export = c.seal_and_export()?;
-    let (path, sums) = (export.path.clone(), export.sums_sha256.clone());
-    reporter.event(&Event::Exported {
-        path: path.display().to_string(),
-        sums_sha256: sums.clone(),
-    });
-    settle_bundle_digest(c, &sums, reporter, interrupts)?;
-    let wipe = c.wipe()?;
-    reporter.event(&Event::Wiped {
-        files: wipe.work_dir.files,
-        bytes: wipe.work_dir.bytes,
-        session_objects_destroyed: wipe.session_objects_destroyed,
-        session_objects_remaining: wipe.session_objects_remaining,
-    });
-    if let Some(r) = wipe.request.as_ref().filter(|_| !reporter.json) {
-        eprintln!(
-            "Wiped the request bundle: {} files ({} bytes).",
-            r.files, r.bytes
-        );
-    }
-    if reporter.json {
-        return Ok(());
-    }
+}
+
+/// What a completed run prints last: where the bundle and attestation are,
+/// the digest to read aloud, and each key.
+fn print_completion(c: &Ceremony, reporter: &Reporter) {
+    let Some(export) = c.export().filter(|_| !reporter.json) else {
+        return;
+    };
+    let (path, sums) = (&export.path, &export.sums_sha256);
     println!();
     println!("Ceremony {} complete.", c.ceremony_id().unwrap_or("?"));
     println!("Import bundle: {}", path.display());
@@ -681,10 +750,10 @@ fn drive(
         );
     }
     println!("Read aloud and compare with the printed attestation:");
-    println!("  SHA256SUMS digest (hex):  {}", group_hex(&sums));
+    println!("  SHA256SUMS digest (hex):  {}", group_hex(sums));
     println!(
         "  SHA256SUMS digest (PGP words): {}",
-        pgp_words_for_hex(&sums).unwrap_or_default()
+        pgp_words_for_hex(sums).unwrap_or_default()
     );
     println!("Keys:");
     for k in c.keys() {
@@ -700,18 +769,17 @@ fn drive(
         "Wipe: overwriting files on flash media (USB sticks, SSDs) is best-effort; \
          destroy or keep the media under seal as the runbook says."
     );
-    Ok(())
 }
 
 /// Shows each `existing` key as the HSM holds it and has the custodians
 /// confirm it on its own (typed code on a terminal, or --confirm-existing).
 fn confirm_existing_material(
     c: &mut Ceremony,
+    pending: &[airlock_ceremony::ExistingMaterial],
     given: &[String],
     interrupts: &Interrupts,
 ) -> Result<(), CliError> {
-    let existing = c.existing_material()?;
-    for m in &existing {
+    for m in pending {
         eprintln!();
         eprintln!("EXISTING HSM MATERIAL to be re-wrapped for key {}:", m.name);
         eprintln!("  HSM label:            {}", m.hsm_label);

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use airlock_ceremony::Event;
+use airlock_ceremony::{Event, StageKind};
 use airlock_core::config::AirlockConfig;
 use eframe::egui::{self, RichText};
 
@@ -80,7 +80,6 @@ pub struct GuiApp {
     pub(crate) request_dir: Option<PathBuf>,
     pub(crate) media: Vec<PathBuf>,
     pub(crate) progress: Progress,
-    pub(crate) generated: bool,
     pub(crate) out_parent: Option<PathBuf>,
     pub(crate) attestation: Box<dyn AttestationHook>,
     pub(crate) attestation_done: bool,
@@ -115,7 +114,6 @@ impl GuiApp {
             request_dir: None,
             media: Vec::new(),
             progress: Progress::default(),
-            generated: false,
             out_parent: None,
             attestation: Box::new(PdfAttestation::default()),
             attestation_done: false,
@@ -206,12 +204,20 @@ impl GuiApp {
                         .iter()
                         .all(|(n, _)| s.plan_confirmed_by.contains(n))
             }
-            Step::Generate => self.generated,
+            Step::Generate => self.generated(),
             Step::Export => s.export.is_some(),
             Step::Attestation => self.attestation_done,
             Step::Wipe => s.wipe.is_some() && !s.aborted,
             Step::Done => false,
         }
+    }
+
+    /// True once the engine says every key is generated and wrapped.
+    pub(crate) fn generated(&self) -> bool {
+        matches!(
+            self.snap.stage,
+            Some(StageKind::Wrapped | StageKind::Published | StageKind::Completed)
+        )
     }
 
     /// Sends an engine command; the step shows "working" until it replies.
@@ -263,14 +269,7 @@ impl GuiApp {
                     self.busy = None;
                     self.snap = *snapshot;
                     match result {
-                        Ok(note) => {
-                            self.note = note;
-                            if kind == CommandKind::Generate
-                                && self.snap.existing_pending.is_empty()
-                            {
-                                self.generated = true;
-                            }
-                        }
+                        Ok(note) => self.note = note,
                         Err(e) => {
                             if kind == CommandKind::Generate {
                                 // A refused code is typed again, not resent.

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use airlock_ceremony::{Ceremony, WipeOutcome};
+use airlock_ceremony::{Ceremony, Need, StageKind, WipeOutcome};
 use airlock_core::request::rfc3339;
 
 use super::attest_worker::AttestationView;
@@ -130,6 +130,12 @@ pub struct Snapshot {
     pub wipe: Option<WipeOutcome>,
     /// True once the ceremony was aborted.
     pub aborted: bool,
+    /// The engine's stage (None before preflight).
+    pub stage: Option<StageKind>,
+    /// What the engine needs next (None before preflight).
+    pub need: Option<Need>,
+    /// The output folder, once chosen (before the login).
+    pub out_dir: Option<PathBuf>,
     /// The attestation as last built on the Attestation step.
     pub attestation: Option<AttestationView>,
     /// The final `attestation.pdf` in the bundle, once the wipe wrote it.
@@ -195,7 +201,7 @@ impl Snapshot {
         let roster = c.roster();
         let request = c.request().map(|r| RequestView {
             request_id: r.request_id.to_string(),
-            dir: c.options().request_dir.clone(),
+            dir: c.request_dir().map(PathBuf::from).unwrap_or_default(),
             account: format!("{} in {}", r.aws_account, r.aws_region),
             signer: r.signer.name.to_string(),
             signer_fingerprint: r.signer.fingerprint.to_hex(),
@@ -218,10 +224,7 @@ impl Snapshot {
                         .collect(),
                 })
                 .collect(),
-            resumed: c
-                .request_events()
-                .iter()
-                .any(|e| matches!(e, airlock_ceremony::Event::Resumed { .. })),
+            resumed: c.resumed(),
         });
         Snapshot {
             preflight: Some(preflight),
@@ -239,7 +242,12 @@ impl Snapshot {
             request,
             ceremony_id: c.ceremony_id().map(str::to_string),
             journal_path: c.journal_path().map(PathBuf::from),
-            self_tests: None,
+            self_tests: (!c.wrap_paths().is_empty()).then(|| {
+                c.wrap_paths()
+                    .iter()
+                    .map(|(a, p)| format!("{a}: {}", p.as_str()))
+                    .collect()
+            }),
             keys: c
                 .keys()
                 .iter()
@@ -257,8 +265,11 @@ impl Snapshot {
                 journal_events: e.verified.journal.entries as usize,
                 journal_head: e.verified.manifest.journal_head_sha256.clone(),
             }),
-            wipe: None,
-            aborted: false,
+            wipe: c.wipe_outcome().cloned(),
+            aborted: c.stage().kind() == StageKind::Aborted,
+            stage: Some(c.stage().kind()),
+            need: Some(c.need()),
+            out_dir: c.out_dir().map(PathBuf::from),
             attestation: None,
             attestation_pdf: c.attestation_path(),
             existing_pending: c.existing_pending(),

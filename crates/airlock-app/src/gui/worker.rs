@@ -1,15 +1,16 @@
 //! The worker-thread bridge. The [`Ceremony`] lives on one worker thread;
 //! the window sends it [`Command`]s and receives [`Reply`]s, so HSM work
-//! (and Argon2id) never blocks a frame. Each command calls the same engine
-//! methods, in the same order, as `airlock ceremony run`; after each one
-//! the worker copies a fresh [`Snapshot`] for the window and asks for a
-//! repaint.
+//! (and Argon2id) never blocks a frame. Each command hands its input to the
+//! one engine step that takes it, as `airlock ceremony run` does; after
+//! each one the worker copies a fresh [`Snapshot`] of the engine's stage
+//! for the window and asks for a repaint. The worker keeps no ceremony
+//! state of its own beyond the attestation preview.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
-use airlock_ceremony::{Ceremony, CeremonyError, CeremonyOptions, Event};
+use airlock_ceremony::{Ceremony, CeremonyError, CeremonyOptions, Event, StageKind};
 use airlock_core::config::AirlockConfig;
 use airlock_core::exit::{ExitClass, ExitCode};
 use airlock_core::quorum::AuthOutcome;
@@ -35,7 +36,7 @@ pub enum Command {
         /// Dropped (wiped) right after the engine checked it.
         passphrase: Zeroizing<String>,
     },
-    /// `Ceremony::set_request_dir` then `Ceremony::verify_request`.
+    /// `Ceremony::verify_request`.
     VerifyRequest {
         /// The request bundle folder.
         dir: PathBuf,
@@ -50,11 +51,13 @@ pub enum Command {
         /// Confirmation codes typed for existing material: (key name, code).
         existing_codes: Vec<(String, String)>,
     },
-    /// `Ceremony::set_out_dir` then `Ceremony::seal_and_export`.
-    SealAndExport {
+    /// `Ceremony::choose_output` (before the login).
+    ChooseOutput {
         /// The import bundle folder to create.
         out: PathBuf,
     },
+    /// `Ceremony::seal_and_export` into the chosen folder.
+    SealAndExport,
     /// `Ceremony::set_attestation`, then build the attestation of the
     /// published bundle and preview, save or print it.
     Attestation {
@@ -103,7 +106,8 @@ impl Command {
             Command::Authenticate { .. } => CommandKind::Authenticate,
             Command::VerifyRequest { .. } => CommandKind::VerifyRequest,
             Command::Generate { .. } => CommandKind::Generate,
-            Command::SealAndExport { .. } => CommandKind::SealAndExport,
+            Command::SealAndExport => CommandKind::SealAndExport,
+            Command::ChooseOutput { .. } => CommandKind::ChooseOutput,
             Command::Attestation { action, .. } => match action {
                 AttestAction::Preview => CommandKind::AttestPreview,
                 AttestAction::Save(_) => CommandKind::AttestSave,
@@ -132,6 +136,8 @@ pub enum CommandKind {
     Generate,
     /// Seal and export.
     SealAndExport,
+    /// Choose the output folder.
+    ChooseOutput,
     /// Build the attestation preview.
     AttestPreview,
     /// Save the attestation.
@@ -156,6 +162,7 @@ impl CommandKind {
             CommandKind::Confirm => "Journaling the confirmation",
             CommandKind::Generate => "Working in the HSM",
             CommandKind::SealAndExport => "Sealing, reading back and verifying the bundle",
+            CommandKind::ChooseOutput => "Checking the output folder",
             CommandKind::AttestPreview => "Building the attestation from the sealed bundle",
             CommandKind::AttestSave => "Saving the attestation PDF",
             CommandKind::AttestPrint => "Sending the attestation to the printer",
@@ -268,9 +275,8 @@ impl Drop for Worker {
 
 struct WorkerState {
     ceremony: Option<Ceremony>,
-    self_tests: Option<Vec<String>>,
-    wipe: Option<airlock_ceremony::WipeOutcome>,
-    aborted: bool,
+    /// Aborted before preflight made a ceremony.
+    aborted_early: bool,
     config_path: PathBuf,
     state_dir: PathBuf,
     attestation: Option<AttestationView>,
@@ -285,9 +291,7 @@ impl WorkerState {
         if let Some(p) = s.preflight.as_mut() {
             p.config = self.config_path.clone();
         }
-        s.self_tests = self.self_tests.clone();
-        s.wipe = self.wipe.clone();
-        s.aborted = self.aborted;
+        s.aborted |= self.aborted_early;
         s.attestation = self.attestation.clone();
         s
     }
@@ -296,9 +300,7 @@ impl WorkerState {
 fn worker_loop(commands: Receiver<Command>, replies: Sender<Reply>, ctx: egui::Context) {
     let mut st = WorkerState {
         ceremony: None,
-        self_tests: None,
-        wipe: None,
-        aborted: false,
+        aborted_early: false,
         config_path: PathBuf::new(),
         state_dir: PathBuf::new(),
         attestation: None,
@@ -346,12 +348,10 @@ fn run_command(
     }
     if let Command::Abort { reason } = cmd {
         let Some(c) = st.ceremony.as_mut() else {
-            st.aborted = true;
+            st.aborted_early = true;
             return Ok(Some("nothing to wipe: the ceremony had not started".into()));
         };
-        let w = c.abort(&reason).map_err(|e| StepError::from(&e));
-        st.aborted = true;
-        st.wipe = Some(w?);
+        c.abort(&reason).map_err(|e| StepError::from(&e))?;
         return Ok(None);
     }
     let c = st.ceremony.as_mut().ok_or_else(not_started)?;
@@ -369,11 +369,13 @@ fn run_command(
             })
         }
         Command::VerifyRequest { dir } => {
-            c.set_request_dir(dir).map_err(err)?;
-            c.verify_request().map_err(err)?;
-            for e in c.request_events() {
+            for e in c.verify_request(&dir).map_err(err)? {
                 on_event(e);
             }
+            Ok(None)
+        }
+        Command::ChooseOutput { out } => {
+            c.choose_output(&out).map_err(err)?;
             Ok(None)
         }
         Command::Generate {
@@ -389,15 +391,9 @@ fn run_command(
                 };
                 c.mark_trusted_wrapping_keys(&pin).map_err(err)?;
             }
-            if st.self_tests.is_none() {
-                let paths = c.login().map_err(err)?;
-                let e = c.login_event(&paths);
-                if let Event::LoggedIn { wrap_paths, .. } = &e {
-                    st.self_tests = Some(wrap_paths.clone());
-                }
-                on_event(e);
+            if c.stage().kind() == StageKind::Verified {
+                on_event(c.login().map_err(err)?);
             }
-            c.existing_material().map_err(err)?;
             for (name, code) in existing_codes {
                 if c.existing_pending().iter().any(|m| m.name == name) {
                     c.confirm_existing(&name, &code).map_err(err)?;
@@ -412,15 +408,8 @@ fn run_command(
             c.generate_and_wrap(on_event).map_err(err)?;
             Ok(None)
         }
-        Command::SealAndExport { out } => {
-            if c.export().is_none() {
-                c.set_out_dir(out).map_err(err)?;
-            }
-            let e = c.seal_and_export().map_err(err)?;
-            on_event(Event::Exported {
-                path: e.path.display().to_string(),
-                sums_sha256: e.sums_sha256.clone(),
-            });
+        Command::SealAndExport => {
+            on_event(c.seal_and_export().map_err(err)?.event());
             Ok(None)
         }
         Command::Attestation {
@@ -470,14 +459,7 @@ fn run_command(
             Ok(None)
         }
         Command::Wipe => {
-            let w = c.wipe().map_err(err)?;
-            on_event(Event::Wiped {
-                files: w.work_dir.files,
-                bytes: w.work_dir.bytes,
-                session_objects_destroyed: w.session_objects_destroyed,
-                session_objects_remaining: w.session_objects_remaining,
-            });
-            st.wipe = Some(w);
+            on_event(c.wipe().map_err(err)?.event());
             Ok(None)
         }
     }

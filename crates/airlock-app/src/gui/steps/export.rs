@@ -1,13 +1,13 @@
-//! Step 6, Seal & export: pick the folder on the output medium; the engine
-//! writes the import bundle into a staging sibling, signs SHA256SUMS in the
-//! HSM, reads everything back and verifies it, then renames it into place.
+//! Step 6, Seal & export: into the folder chosen before the login, the
+//! engine writes the import bundle into a staging sibling, signs SHA256SUMS
+//! in the HSM, reads everything back and verifies it, then renames it into
+//! place. [`pick`] is the folder choice itself (on Generate & wrap).
 
 use std::path::{Path, PathBuf};
 
 use eframe::egui::{self, RichText};
 
 use crate::gui::app::GuiApp;
-use crate::gui::steps::request::scan_media;
 use crate::gui::theme;
 use crate::gui::widgets::{self, Verdict};
 use crate::gui::worker::Command;
@@ -17,7 +17,9 @@ pub fn bundle_dir(parent: &Path, request_id: &str) -> PathBuf {
     parent.join(format!("airlock-import-{request_id}"))
 }
 
-fn pick(app: &mut GuiApp, start: Option<&Path>) {
+/// Opens the folder picker and has the engine check the bundle folder
+/// inside the chosen one (used before the login, on Generate & wrap).
+pub fn pick(app: &mut GuiApp, start: Option<&Path>) {
     let Some(parent) = app
         .picker
         .pick_folder("Choose where to write the import bundle", start)
@@ -31,7 +33,7 @@ fn pick(app: &mut GuiApp, start: Option<&Path>) {
         .map(|r| r.request_id.clone())
         .unwrap_or_default();
     app.out_parent = Some(parent.clone());
-    app.send(Command::SealAndExport {
+    app.send(Command::ChooseOutput {
         out: bundle_dir(&parent, &id),
     });
 }
@@ -57,26 +59,29 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
         widgets::digest(ui, "Bundle SHA256SUMS digest", &e.sums_sha256);
         return;
     }
-    ui.label(
-        "Choose a folder on the output medium. The bundle is written into a new folder \
-         airlock-import-<request id> inside it, which must not exist yet.",
-    );
-    ui.add_enabled_ui(active, |ui| {
-        if ui.button("Choose the output folder…").clicked() {
-            pick(app, None);
-        }
-        for medium in scan_media() {
-            if ui.button(format!("Open {}", medium.display())).clicked() {
-                pick(app, Some(&medium));
-            }
-        }
-    });
-    if let Some(p) = &app.out_parent {
-        ui.label(format!("Chosen: {}", p.display()));
+    let out = app
+        .snap
+        .out_dir
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "(not chosen)".into());
+    ui.label(format!(
+        "The engine writes the bundle into a staging folder beside {out}, signs SHA256SUMS in the HSM, \
+         reads everything back and verifies it, then renames it into place."
+    ));
+    if ui
+        .add_enabled(
+            active && app.busy.is_none(),
+            egui::Button::new("Seal and export"),
+        )
+        .clicked()
+    {
+        app.send(Command::SealAndExport);
     }
     if app.error.is_some() {
         ui.label(
-            RichText::new("Choose a folder again once the problem is fixed.").color(theme::MUTED),
+            RichText::new("Press Seal and export again once the problem is fixed.")
+                .color(theme::MUTED),
         );
     }
 }

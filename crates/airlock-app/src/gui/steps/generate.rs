@@ -1,4 +1,5 @@
-//! Step 5, Generate & wrap: the quorum logs in (PIN rebuilt from the
+//! Step 5, Generate & wrap: the output folder is chosen first (the engine
+//! checks it is new and writable before any login), then the quorum logs in (PIN rebuilt from the
 //! shares, never shown), the known-answer self-tests run, then every key is
 //! generated (or found, for existing or resumed material) and wrapped in
 //! the HSM, on the worker thread. A progress bar and the list of finished
@@ -86,14 +87,47 @@ fn existing_panel(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     }
 }
 
+/// Before the login: the folder on the output medium the bundle goes to
+/// (checked by the engine now, written at Seal & export). True once chosen.
+fn output_chooser(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) -> bool {
+    if let Some(out) = &app.snap.out_dir {
+        widgets::badge(
+            ui,
+            Verdict::Pass,
+            &format!(
+                "Output folder {} (new, on a writable medium)",
+                out.display()
+            ),
+        );
+        return true;
+    }
+    ui.label(
+        "First choose a folder on the output medium. The bundle goes into a new folder \
+         airlock-import-<request id> inside it, which must not exist yet; it is checked now, \
+         before the login, and written at Seal & export.",
+    );
+    ui.add_enabled_ui(active && app.busy.is_none(), |ui| {
+        if ui.button("Choose the output folder…").clicked() {
+            crate::gui::steps::export::pick(app, None);
+        }
+        for medium in crate::gui::steps::request::scan_media() {
+            if ui.button(format!("Open {}", medium.display())).clicked() {
+                crate::gui::steps::export::pick(app, Some(&medium));
+            }
+        }
+    });
+    false
+}
+
 /// Draws the step.
 pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
     let total = app.snap.request.as_ref().map(|r| r.plan.len()).unwrap_or(0);
-    if app.snap.self_tests.is_none() && app.busy.is_none() && !app.generated {
+    if app.snap.self_tests.is_none() && app.busy.is_none() && !app.generated() {
         ui.label(format!(
             "Logs in to the HSM with the quorum, runs the self-tests, then generates and wraps {total} keys \
              inside the HSM. Key material never leaves it in plaintext."
         ));
+        let out_chosen = output_chooser(app, ui, active);
         let needs_so = app.snap.needs_security_officer && !app.snap.trusted_marked;
         if needs_so {
             ui.label(
@@ -110,7 +144,10 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
         }
         if ui
             .add_enabled(
-                active && app.error.is_none() && (!needs_so || !app.so_pin.is_empty()),
+                active
+                    && out_chosen
+                    && app.error.is_none()
+                    && (!needs_so || !app.so_pin.is_empty()),
                 egui::Button::new("Log in and generate"),
             )
             .clicked()
@@ -159,7 +196,7 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
                 .strong(),
         );
     }
-    if app.generated {
+    if app.generated() {
         widgets::badge(
             ui,
             Verdict::Pass,

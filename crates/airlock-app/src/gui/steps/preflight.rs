@@ -15,8 +15,6 @@ pub fn start(app: &mut GuiApp) {
     app.send(Command::Preflight {
         config: Box::new(app.config.clone()),
         opts: CeremonyOptions {
-            request_dir: Default::default(),
-            out_dir: Default::default(),
             allow_sha1: o.allow_sha1,
             allow_network: o.allow_network,
             wipe_request: o.wipe_request,
