@@ -5,27 +5,11 @@
 //! another ceremony); and the bundle still verifies with attestation.pdf
 //! in it.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
-
-fn text(pdf: &Path) -> String {
-    let out = Command::new("pdftotext")
-        .arg("-layout")
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .unwrap();
-    assert_ok(&out, "pdftotext");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+use airlock_test_kit::pdf::*;
+use airlock_test_kit::*;
 
 fn sha256_hex(p: &Path) -> String {
     let out = sh(Command::new("sha256sum").arg(p));
@@ -43,7 +27,7 @@ fn group(hex: &str) -> Vec<String> {
 
 #[test]
 fn attestation_of_a_real_bundle() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -90,7 +74,7 @@ fn attestation_of_a_real_bundle() {
     ];
     let out = wb.run(&args);
     assert_ok(&out, "attest");
-    let t = text(&pdf);
+    let t = squash(&pdf_text(&pdf));
 
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bundle.join("import.json")).unwrap()).unwrap();
@@ -239,7 +223,7 @@ fn attestation_of_a_real_bundle() {
     );
     let info = String::from_utf8(sh(Command::new("pdfinfo").arg(&letter))).unwrap();
     assert!(info.contains("612 x 792"), "{info}");
-    assert!(text(&letter).contains("recorded in the workstation journal"));
+    assert!(squash(&pdf_text(&letter)).contains("recorded in the workstation journal"));
 
     // A journal that does not continue the bundle's is refused, by path.
     let other = wb.path("other.jsonl");

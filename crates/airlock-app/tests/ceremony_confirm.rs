@@ -7,8 +7,6 @@
 //! destroys them and closes the record. Plus the engine called out of
 //! order, in process.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,17 +15,9 @@ use airlock_ceremony::{
     Ceremony, CeremonyError, CeremonyOptions, DigestConfirmation, Need, StageKind,
 };
 use airlock_core::config::AirlockConfig;
-use common::*;
+use airlock_test_kit::*;
 use serde_json::Value;
 use zeroize::Zeroizing;
-
-fn journal(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .collect()
-}
 
 fn names(events: &[Value]) -> Vec<String> {
     events
@@ -54,7 +44,7 @@ fn journals(wb: &Workbench) -> Vec<PathBuf> {
 /// No journal of this workbench records a quorum login.
 fn assert_never_logged_in(wb: &Workbench) {
     for j in journals(wb) {
-        let ev = names(&journal(&j));
+        let ev = journal_events(&j);
         assert!(
             !ev.contains(&"quorum_login".to_string()),
             "logged in: {ev:?}"
@@ -103,7 +93,7 @@ fn with_digest(mut args: Vec<String>, digest: Option<&str>) -> Vec<String> {
 
 #[test]
 fn the_plan_and_both_digest_confirmations_are_journaled_around_the_login() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let run = headless(&wb, &wb.ceremony_args(&request, &out, &["alice", "bob"]));
@@ -134,7 +124,7 @@ fn the_plan_and_both_digest_confirmations_are_journaled_around_the_login() {
 
     let js = journals(&wb);
     assert_eq!(js.len(), 1);
-    let events = journal(&js[0]);
+    let events = journal_entries(&js[0]);
     let ev = names(&events);
     let login = position(&ev, "quorum_login").expect("logged in");
     let confirmed: Vec<&Value> = events
@@ -162,7 +152,7 @@ fn the_plan_and_both_digest_confirmations_are_journaled_around_the_login() {
 
 #[test]
 fn a_wrong_request_digest_is_refused_before_the_login_with_exit_55() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let right = request_digest(&request).unwrap();
@@ -184,7 +174,7 @@ fn a_wrong_request_digest_is_refused_before_the_login_with_exit_55() {
     assert_never_logged_in(&wb);
     let js = journals(&wb);
     assert_eq!(js.len(), 1, "the refusal is journaled");
-    let ev = names(&journal(&js[0]));
+    let ev = journal_events(&js[0]);
     assert!(
         ev.contains(&"request_digest_mismatch".to_string()),
         "{ev:?}"
@@ -214,7 +204,7 @@ fn a_wrong_request_digest_is_refused_before_the_login_with_exit_55() {
 
 #[test]
 fn without_a_terminal_or_the_digest_nothing_logs_in() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let args = with_digest(wb.ceremony_args(&request, &out, &["alice", "bob"]), None);
@@ -229,7 +219,7 @@ fn without_a_terminal_or_the_digest_nothing_logs_in() {
 
 #[test]
 fn an_existing_output_folder_is_refused_before_the_login() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     std::fs::create_dir_all(&out).unwrap();
@@ -265,7 +255,7 @@ fn an_existing_output_folder_is_refused_before_the_login() {
 
 #[test]
 fn ctrl_c_during_generation_stops_after_the_key_in_hand_and_discard_cleans_up() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     let total = 200;
     wb.make_request(&request, &["--count", &total.to_string()]);
@@ -299,7 +289,7 @@ fn ctrl_c_during_generation_stops_after_the_key_in_hand_and_discard_cleans_up() 
 
     let js = journals(&wb);
     assert_eq!(js.len(), 1);
-    let events = journal(&js[0]);
+    let events = journal_entries(&js[0]);
     let ev = names(&events);
     let generated = ev.iter().filter(|e| *e == "key_generated").count();
     assert!(
@@ -372,7 +362,7 @@ fn ctrl_c_during_generation_stops_after_the_key_in_hand_and_discard_cleans_up() 
         .collect();
     assert_eq!(destroyed, left, "{d}");
     assert_eq!(d["left_alone"].as_array().unwrap().len(), 0, "{d}");
-    let ev = names(&journal(&js[0]));
+    let ev = journal_events(&js[0]);
     let requested = position(&ev, "discard_requested").expect("{ev:?}");
     assert!(requested < position(&ev, "ceremony_discarded").unwrap());
 
@@ -411,7 +401,7 @@ fn nix_kill_int(pid: u32) {
 
 #[test]
 fn the_engine_refuses_its_steps_out_of_order() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let config = AirlockConfig::load(&wb.config).unwrap();
@@ -590,7 +580,7 @@ fn the_engine_refuses_its_steps_out_of_order() {
     let again = c.abort("too late").unwrap();
     assert_eq!(again.session_objects_destroyed, w.session_objects_destroyed);
     assert_eq!(c.stage().kind(), StageKind::Completed);
-    let ev = names(&journal(c.journal_path().unwrap()));
+    let ev = journal_events(c.journal_path().unwrap());
     assert!(
         ev.contains(&"bundle_digest_confirmed".to_string()),
         "{ev:?}"
@@ -645,7 +635,7 @@ fn prompted_args(wb: &Workbench, request: &Path, out: &Path) -> Vec<String> {
 
 #[test]
 fn on_a_terminal_custodians_type_yes_and_a_wrong_passphrase_is_asked_again() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let (code, screen) = on_terminal(
@@ -676,7 +666,7 @@ fn on_a_terminal_custodians_type_yes_and_a_wrong_passphrase_is_asked_again() {
     // No secret ever reaches the terminal (no echo).
     assert!(!screen.contains("long test passphrase"), "{screen}");
     let js = journals(&wb);
-    let events = journal(&js[0]);
+    let events = journal_entries(&js[0]);
     let ev = names(&events);
     assert_eq!(
         ev.iter().filter(|e| *e == "custodian_auth_failed").count(),
@@ -694,7 +684,7 @@ fn on_a_terminal_custodians_type_yes_and_a_wrong_passphrase_is_asked_again() {
 
 #[test]
 fn on_a_terminal_a_custodian_who_does_not_type_yes_stops_it_before_the_login() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let (code, screen) = on_terminal(
@@ -708,14 +698,14 @@ fn on_a_terminal_a_custodian_who_does_not_type_yes_stops_it_before_the_login() {
     assert_eq!(code, Some(5), "{screen}");
     assert!(screen.contains("bob did not confirm the plan"), "{screen}");
     assert_never_logged_in(&wb);
-    let ev = names(&journal(&journals(&wb)[0]));
+    let ev = journal_events(&journals(&wb)[0]);
     assert_eq!(ev.iter().filter(|e| *e == "plan_confirmed").count(), 1);
     assert!(!ev.contains(&"request_digest_confirmed".to_string()));
 }
 
 #[test]
 fn ctrl_c_at_a_passphrase_prompt_is_journaled_as_an_abort_with_exit_130() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let (code, screen) = on_terminal(
@@ -734,7 +724,7 @@ fn ctrl_c_at_a_passphrase_prompt_is_journaled_as_an_abort_with_exit_130() {
     assert_eq!(code, Some(130), "{screen}");
     assert!(screen.contains("interrupted (Ctrl-C)"), "{screen}");
     assert_never_logged_in(&wb);
-    let events = journal(&journals(&wb)[0]);
+    let events = journal_entries(&journals(&wb)[0]);
     let ev = names(&events);
     let abort = &events[position(&ev, "abort_requested").expect("{ev:?}")];
     assert!(
@@ -751,7 +741,7 @@ fn ctrl_c_at_a_passphrase_prompt_is_journaled_as_an_abort_with_exit_130() {
 
 #[test]
 fn an_abort_after_the_login_ends_the_ceremony_and_every_step_is_refused_after_it() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
     let config = AirlockConfig::load(&wb.config).unwrap();
@@ -792,7 +782,7 @@ fn an_abort_after_the_login_ends_the_ceremony_and_every_step_is_refused_after_it
     ));
     assert!(matches!(c.wipe(), Err(CeremonyError::OutOfOrder { .. })));
     assert!(!out.exists(), "an aborted ceremony published nothing");
-    let events = journal(c.journal_path().unwrap());
+    let events = journal_entries(c.journal_path().unwrap());
     let ev = names(&events);
     assert_eq!(ev.last().map(String::as_str), Some("ceremony_aborted"));
     let requested = events
@@ -803,5 +793,5 @@ fn an_abort_after_the_login_ends_the_ceremony_and_every_step_is_refused_after_it
     assert!(events.last().unwrap()["data"]["bundle_published"].is_null());
     // A second abort changes nothing.
     c.abort("again").unwrap();
-    assert_eq!(names(&journal(c.journal_path().unwrap())), ev);
+    assert_eq!(journal_events(c.journal_path().unwrap()), ev);
 }

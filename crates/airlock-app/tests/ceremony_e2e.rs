@@ -3,41 +3,15 @@
 //! with the test's own wrapping keys, checked with `sha256sum -c` and
 //! `openssl dgst -verify`; resume after kill -9; disk full; token failure.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use airlock_test_kit::*;
 use serde_json::Value;
 
 fn read_json(p: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-}
-
-fn journal_events(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["event"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
-}
-
-fn bundle_verifies(wb: &Workbench, out: &Path) {
-    let v = wb.run(&[
-        "bundle",
-        "verify",
-        out.to_str().unwrap(),
-        "--ceremony-key",
-        wb.ceremony_key().to_str().unwrap(),
-    ]);
-    assert_ok(&v, "bundle verify");
 }
 
 fn only_ceremony_journal(wb: &Workbench) -> std::path::PathBuf {
@@ -51,7 +25,7 @@ fn only_ceremony_journal(wb: &Workbench) -> std::path::PathBuf {
 
 #[test]
 fn nine_symmetric_plus_rsa_and_ecc_keys_unwrap_with_openssl() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     let mut keys: Vec<String> = Vec::new();
     for env in ["dev", "int", "prod"] {
@@ -94,24 +68,11 @@ fn nine_symmetric_plus_rsa_and_ecc_keys_unwrap_with_openssl() {
     assert!(stdout.contains("attestation.pdf"), "{stdout}");
 
     // The bundle as the online side checks it.
-    bundle_verifies(&wb, &out);
+    wb.assert_bundle_verifies(&out);
     sh(Command::new("sha256sum")
         .args(["-c", "--quiet", "SHA256SUMS"])
         .current_dir(&out));
-    sh(Command::new("openssl")
-        .args([
-            "dgst",
-            "-sha256",
-            "-sigopt",
-            "rsa_padding_mode:pss",
-            "-sigopt",
-            "rsa_pss_saltlen:32",
-            "-verify",
-        ])
-        .arg(wb.ceremony_key())
-        .arg("-signature")
-        .arg(out.join("SHA256SUMS.sig"))
-        .arg(out.join("SHA256SUMS")));
+    airlock_test_kit::bundle::openssl_verify_sums(&out, &wb.ceremony_key());
 
     let manifest = read_json(&out.join("import.json"));
     assert_eq!(manifest["custodians"], serde_json::json!(["alice", "bob"]));
@@ -160,7 +121,7 @@ fn nine_symmetric_plus_rsa_and_ecc_keys_unwrap_with_openssl() {
 
 #[test]
 fn kill_at_random_moments_leaves_a_verified_bundle_or_none_and_rerun_never_duplicates() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -227,7 +188,7 @@ fn kill_at_random_moments_leaves_a_verified_bundle_or_none_and_rerun_never_dupli
         }
         // Whatever happened: the output is absent, or complete and valid.
         if out.exists() {
-            bundle_verifies(&wb, &out);
+            wb.assert_bundle_verifies(&out);
         }
         if !reached {
             break;
@@ -247,7 +208,7 @@ fn kill_at_random_moments_leaves_a_verified_bundle_or_none_and_rerun_never_dupli
         let last = wb.airlock().args(&args).output().unwrap();
         assert_ok(&last, "rerun after the kills");
     }
-    bundle_verifies(&wb, &out);
+    wb.assert_bundle_verifies(&out);
     let manifest = read_json(&out.join("import.json"));
     assert_eq!(manifest["keys"].as_array().unwrap().len(), 50);
     let journal = only_ceremony_journal(&wb);
@@ -292,7 +253,7 @@ fn disk_full_during_export_leaves_no_output_and_no_leftovers() {
     if !probe.map(|s| s.success()).unwrap_or(false) {
         panic!("this test needs `unshare -m` (root) to mount a small tmpfs");
     }
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -337,7 +298,7 @@ fn disk_full_during_export_leaves_no_output_and_no_leftovers() {
 
 #[test]
 fn token_failure_mid_ceremony_is_journaled_and_a_rerun_completes() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -404,12 +365,12 @@ fn token_failure_mid_ceremony_is_journaled_and_a_rerun_completes() {
 
     let rerun = wb.airlock().args(&args).output().unwrap();
     assert_ok(&rerun, "rerun after the token failure");
-    bundle_verifies(&wb, &out);
+    wb.assert_bundle_verifies(&out);
 }
 
 #[test]
 fn a_network_interface_up_is_refused_without_the_override() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -452,7 +413,7 @@ fn a_network_interface_up_is_refused_without_the_override() {
 
 #[test]
 fn softhsm_refuses_a_sha256_request_before_generating_anything() {
-    let wb = Workbench::ready(TokenKind::SoftHsm);
+    let wb = Workbench::ready(TokenKind::SoftHsm, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -475,7 +436,7 @@ fn softhsm_refuses_a_sha256_request_before_generating_anything() {
 fn a_curve_the_token_lacks_stops_the_ceremony_before_any_key() {
     // Kryoptic cannot generate secp256k1: the ceremony learns it from a
     // session key pair before generating, not half-way through the plan.
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -504,7 +465,7 @@ fn a_curve_the_token_lacks_stops_the_ceremony_before_any_key() {
 
 #[test]
 fn softhsm_runs_a_sha1_ceremony_when_allowed() {
-    let wb = Workbench::ready(TokenKind::SoftHsm);
+    let wb = Workbench::ready(TokenKind::SoftHsm, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -525,7 +486,7 @@ fn softhsm_runs_a_sha1_ceremony_when_allowed() {
     args.push("--wipe-request".into());
     let run = wb.airlock().args(&args).output().unwrap();
     assert_ok(&run, "SHA-1 ceremony on SoftHSM");
-    bundle_verifies(&wb, &out);
+    wb.assert_bundle_verifies(&out);
     // --wipe-request: the request bundle is gone, and the wipe is reported.
     assert!(!request.exists(), "the request bundle was not wiped");
     let err = String::from_utf8_lossy(&run.stderr);
@@ -547,7 +508,7 @@ fn softhsm_runs_a_sha1_ceremony_when_allowed() {
 
 #[test]
 fn bundle_verify_refuses_a_flipped_byte_and_a_foreign_key() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -587,7 +548,11 @@ fn bundle_verify_refuses_a_flipped_byte_and_a_foreign_key() {
 
 #[test]
 fn existing_material_is_rewrapped_and_foreign_labels_are_never_reused() {
-    let wb = Workbench::ready_with(TokenKind::Kryoptic, &["--allow-existing-material"]);
+    let wb = Workbench::ready_with(
+        TokenKind::Kryoptic,
+        &["--allow-existing-material"],
+        airlock_bin!(),
+    );
     let first = wb.path("usb/first");
     wb.make_request(
         &first,
@@ -706,24 +671,12 @@ fn openssl_unwrap_fingerprint(
     key_spec: &str,
     tmp: &Path,
 ) -> String {
+    use airlock_core::spec::WrappingAlgorithm::{RsaAesKeyWrapSha256, RsaesOaepSha256};
+    use airlock_test_kit::wrapping::{openssl_pkcs8_public, openssl_unwrap_with};
     use sha2::Digest;
-    let oaep = |input: &Path| {
-        sh(Command::new("openssl")
-            .args(["pkeyutl", "-decrypt", "-inkey"])
-            .arg(wrap_key)
-            .args([
-                "-pkeyopt",
-                "rsa_padding_mode:oaep",
-                "-pkeyopt",
-                "rsa_oaep_md:sha256",
-                "-pkeyopt",
-                "rsa_mgf1_md:sha256",
-                "-in",
-            ])
-            .arg(input))
-    };
+    let wrapped = std::fs::read(material).unwrap();
     if key_spec == "SYMMETRIC_DEFAULT" {
-        let aes = oaep(material);
+        let aes = openssl_unwrap_with(tmp, wrap_key, modulus_bytes, RsaesOaepSha256, &wrapped);
         assert_eq!(aes.len(), 32, "{}", material.display());
         let zero = tmp.join("zero");
         std::fs::write(&zero, [0u8; 16]).unwrap();
@@ -735,31 +688,14 @@ fn openssl_unwrap_fingerprint(
             .arg("CMAC"));
         return String::from_utf8(mac).unwrap().trim().to_uppercase()[..6].to_string();
     }
-    let all = std::fs::read(material).unwrap();
-    let (head, tail) = all.split_at(modulus_bytes);
-    let (h, t, p8) = (tmp.join("oaep"), tmp.join("kwp"), tmp.join("p8"));
-    std::fs::write(&h, head).unwrap();
-    std::fs::write(&t, tail).unwrap();
-    let kek = oaep(&h);
-    assert_eq!(kek.len(), 32, "{}: transient AES key", material.display());
-    sh(Command::new("openssl")
-        .args(["enc", "-d", "-id-aes256-wrap-pad", "-iv", "A65959A6", "-K"])
-        .arg(hex::encode(&kek))
-        .arg("-in")
-        .arg(&t)
-        .arg("-out")
-        .arg(&p8));
-    let spki = sh(Command::new("openssl")
-        .args([
-            "pkey", "-inform", "DER", "-pubout", "-outform", "DER", "-in",
-        ])
-        .arg(&p8));
+    let p8 = openssl_unwrap_with(tmp, wrap_key, modulus_bytes, RsaAesKeyWrapSha256, &wrapped);
+    let spki = openssl_pkcs8_public(tmp, &p8);
     hex::encode(sha2::Sha256::digest(&spki))
 }
 
 #[test]
 fn a_multi_region_key_is_one_hsm_key_wrapped_for_its_primary_and_each_replica() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -785,7 +721,7 @@ fn a_multi_region_key_is_one_hsm_key_wrapped_for_its_primary_and_each_replica() 
         .output()
         .unwrap();
     assert_ok(&run, "ceremony run with replicas");
-    bundle_verifies(&wb, &out);
+    wb.assert_bundle_verifies(&out);
     sh(Command::new("sha256sum")
         .args(["-c", "--quiet", "SHA256SUMS"])
         .current_dir(&out));

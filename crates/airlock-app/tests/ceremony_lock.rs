@@ -6,13 +6,11 @@
 //! stale), is refused before any login with exit 56 naming the running
 //! ceremony and its pid. Once the first ends, the lock is free again.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
-use common::*;
+use airlock_test_kit::*;
 
 /// Starts a 200-key ceremony and returns once it is generating, with its
 /// stderr reader (to drain after it is stopped).
@@ -84,7 +82,7 @@ fn journal_lines(state: &Path, id: &str) -> usize {
 
 #[test]
 fn a_second_run_on_the_same_state_directory_is_refused_naming_the_first() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     let (first, err) = generating(&wb, &request);
     let ids = ceremony_ids(&wb.state);
@@ -127,7 +125,7 @@ fn a_second_run_on_the_same_state_directory_is_refused_naming_the_first() {
 
 #[test]
 fn a_copy_of_the_state_directory_on_the_same_token_is_refused_by_the_token_lock() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     // A second workstation set-up: the same roster and trust store in
     // another folder, pointed at the same token.
     let copy = wb.path("state-copy");

@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use airlock_test_kit::*;
+
 fn airlock(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_airlock"));
-    c.env_remove("AIRLOCK_CONFIG")
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("xdg"));
+    let mut c = bare(airlock_bin!());
+    c.env("HOME", home).env("XDG_CONFIG_HOME", home.join("xdg"));
     c
 }
 
@@ -115,7 +115,7 @@ fn mistakes_are_named_with_exit_code_3() {
 
 #[test]
 fn version_names_commit_and_profile() {
-    let o = Command::new(env!("CARGO_BIN_EXE_airlock"))
+    let o = Command::new(airlock_bin!())
         .arg("--version")
         .output()
         .unwrap();

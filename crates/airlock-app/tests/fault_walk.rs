@@ -30,13 +30,10 @@
 //! The run that ends the walk is the rerun that succeeds; its bundle
 //! verifies and its journal ends `ceremony_completed`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
-use serde_json::Value;
+use airlock_test_kit::*;
 
 /// The Kryoptic token's database (`token.sql*`) and the state directory,
 /// copied aside.
@@ -118,29 +115,10 @@ fn journal_of(wb: &Workbench, request_id: &str) -> Option<PathBuf> {
         .map(|e| e.unwrap().path().join("journal.jsonl"))
         .filter(|p| p.exists())
         .find(|p| {
-            events(p)
+            journal_entries(p)
                 .first()
                 .is_some_and(|e| e["data"]["request_id"] == request_id)
         })
-}
-
-fn events(journal: &Path) -> Vec<Value> {
-    std::fs::read_to_string(journal)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .collect()
-}
-
-fn bundle_verifies(wb: &Workbench, out: &Path) {
-    let v = wb.run(&[
-        "bundle",
-        "verify",
-        out.to_str().unwrap(),
-        "--ceremony-key",
-        wb.ceremony_key().to_str().unwrap(),
-    ]);
-    assert_ok(&v, "bundle verify");
 }
 
 /// Checks one run that had call `n` failed. Returns true when the fault
@@ -181,14 +159,14 @@ fn check_failed_run(
     );
     let published = out.exists();
     if published {
-        bundle_verifies(wb, out);
+        wb.assert_bundle_verifies(out);
     }
 
     if let Some(journal) = journal_of(wb, request_id) {
         let summary = airlock_core::journal::verify_journal_file(&journal)
             .unwrap_or_else(|e| panic!("call {n}: journal does not verify: {e}"));
         assert!(summary.entries > 0);
-        let ev = events(&journal);
+        let ev = journal_entries(&journal);
         let names: Vec<&str> = ev.iter().map(|e| e["event"].as_str().unwrap()).collect();
         // This run's entries; none when the fault came before the run
         // reopened the journal (preflight opens the HSM first).
@@ -223,7 +201,7 @@ fn check_failed_run(
 
 #[test]
 fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let start = Snapshot::take(&wb);
     let mut request_no = 1;
     let mut request_id = "walk-1".to_string();
@@ -239,7 +217,7 @@ fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds(
         assert!(n < 5000, "the walk does not end");
         let args = wb.ceremony_args(&request, &out, &["alice", "bob"]);
         let entries_before = journal_of(&wb, &request_id)
-            .map(|j| events(&j).len())
+            .map(|j| journal_entries(&j).len())
             .unwrap_or(0);
         let run = wb
             .airlock()
@@ -250,7 +228,7 @@ fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds(
         let finished = if run.status.success() {
             // This run needed fewer than n calls: the request is consumed
             // and its bundle complete.
-            bundle_verifies(&wb, &out);
+            wb.assert_bundle_verifies(&out);
             if fresh {
                 // A fresh request ran to the end: every call position of a
                 // full run, 1..n-1, has been failed once.
@@ -264,7 +242,7 @@ fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds(
             faulted += 1;
             let published = check_failed_run(&wb, n, &run, &request_id, entries_before, &out);
             let last_failed_step = journal_of(&wb, &request_id).and_then(|journal| {
-                events(&journal)
+                journal_entries(&journal)
                     .iter()
                     .rev()
                     .find(|e| e["event"] == "step_failed")
@@ -276,7 +254,7 @@ fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds(
                 // published ceremony.
                 let rerun = wb.airlock().args(&args).output().unwrap();
                 assert_ok(&rerun, &format!("rerun after call {n} failed post-publish"));
-                bundle_verifies(&wb, &out);
+                wb.assert_bundle_verifies(&out);
             }
             fresh = false;
             published
@@ -306,6 +284,6 @@ fn every_pkcs11_call_of_a_three_key_ceremony_fails_cleanly_and_a_rerun_succeeds(
 
     // The last fresh run consumed its request; its journal ends completed.
     let journal = journal_of(&wb, &request_id).unwrap();
-    let names = events(&journal);
+    let names = journal_entries(&journal);
     assert_eq!(names.last().unwrap()["event"], "ceremony_completed");
 }

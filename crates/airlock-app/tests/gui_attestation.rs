@@ -8,32 +8,18 @@
 
 #![cfg(feature = "gui")]
 
-mod gui_support;
-
 use std::path::Path;
-use std::process::Command;
 
 use airlock_app::gui::Step;
 use airlock_attest::Paper;
+use airlock_test_kit::gui::*;
+use airlock_test_kit::pdf::*;
+use airlock_test_kit::*;
 use eframe::egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
-use gui_support::*;
-
-fn pdftotext(pdf: &Path) -> String {
-    let out = Command::new("pdftotext")
-        .args(["-layout"])
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils)");
-    assert!(out.status.success(), "pdftotext {}", pdf.display());
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn page_size(pdf: &Path) -> String {
-    let out = Command::new("pdfinfo").arg(pdf).output().expect("pdfinfo");
-    String::from_utf8(out.stdout)
-        .unwrap()
+    pdf_info(pdf)
         .lines()
         .find(|l| l.starts_with("Page size:"))
         .unwrap_or_default()
@@ -50,8 +36,8 @@ fn to_attestation(h: &mut egui_kittest::Harness<'static, airlock_app::gui::GuiAp
 
 #[test]
 fn serials_and_letter_reach_the_saved_and_the_final_attestation() {
-    let ws = workstation(2);
-    let save_dir = ws.dir.path().join("saved");
+    let ws = Workstation::new(2, airlock_bin!());
+    let save_dir = ws.bench.path("saved");
     std::fs::create_dir(&save_dir).unwrap();
     let mut h = harness(
         &ws,
@@ -126,7 +112,7 @@ fn serials_and_letter_reach_the_saved_and_the_final_attestation() {
     );
     let saved = save_dir.join("attestation.pdf");
     assert!(saved.is_file(), "{} not written", saved.display());
-    let text = pdftotext(&saved);
+    let text = pdf_text(&saved);
     assert!(
         text.contains("BAG-7731") && text.contains("BAG-7732"),
         "{text}"
@@ -181,7 +167,7 @@ fn serials_and_letter_reach_the_saved_and_the_final_attestation() {
         h.query_by_label(&final_pdf.display().to_string()).is_some(),
         "final path shown on Done"
     );
-    let text = pdftotext(&final_pdf);
+    let text = pdf_text(&final_pdf);
     assert!(text.contains("BAG-7731"), "{text}");
     assert!(
         text.contains("overwritten and removed") && text.contains("ceremony_completed"),
@@ -197,28 +183,12 @@ fn serials_and_letter_reach_the_saved_and_the_final_attestation() {
         );
     }
 
-    let key = ws.state_dir().join("ceremony-signing-key.pem");
-    let out = airlock(
-        &ws,
-        &[
-            "bundle",
-            "verify",
-            ws.bundle_dir().to_str().unwrap(),
-            "--ceremony-key",
-            key.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "bundle verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ws.bench.assert_bundle_verifies(&ws.bundle_dir());
 }
 
 #[test]
 fn a_bad_serial_shows_the_engine_error_and_keeps_the_wipe_locked() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
     to_attestation(&mut h);
     let field = h.get_by_role(Role::MultilineTextInput);
@@ -247,7 +217,7 @@ fn a_bad_serial_shows_the_engine_error_and_keeps_the_wipe_locked() {
 
 #[test]
 fn a_serial_typed_key_by_key_is_never_lost_while_the_badge_changes() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
     to_attestation(&mut h);
     assert!(h.query_by_label_contains("No bag serials typed").is_some());

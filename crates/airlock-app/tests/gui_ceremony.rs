@@ -6,15 +6,14 @@
 
 #![cfg(feature = "gui")]
 
-mod gui_support;
-
 use airlock_app::gui::Step;
+use airlock_test_kit::gui::*;
+use airlock_test_kit::*;
 use egui_kittest::kittest::{NodeT, Queryable};
-use gui_support::*;
 
 #[test]
 fn whole_ceremony_through_the_window_makes_a_bundle_that_verifies() {
-    let ws = workstation(3);
+    let ws = Workstation::new(3, airlock_bin!());
     let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
     through_generate(&mut h);
     assert_eq!(h.state().progress().done.len(), 3);
@@ -122,28 +121,12 @@ fn whole_ceremony_through_the_window_makes_a_bundle_that_verifies() {
         .collect::<Vec<_>>()
         .join(" ");
     assert!(text.contains("no tamper-evident bags were used"), "{text}");
-    let key = ws.state_dir().join("ceremony-signing-key.pem");
-    let out = airlock(
-        &ws,
-        &[
-            "bundle",
-            "verify",
-            ws.bundle_dir().to_str().unwrap(),
-            "--ceremony-key",
-            key.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "bundle verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ws.bench.assert_bundle_verifies(&ws.bundle_dir());
 }
 
 #[test]
 fn locked_steps_cannot_be_entered_by_clicking() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness(&ws, vec![ws.request_dir.clone()]);
     // Before preflight: no way forward, locked steps do nothing.
     assert!(h.query_by_label_contains("Continue to").is_none());
@@ -170,7 +153,7 @@ fn locked_steps_cannot_be_entered_by_clicking() {
 
 #[test]
 fn a_wrong_passphrase_shows_the_engine_error_and_clears_the_field() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness(&ws, vec![]);
     preflight(&mut h);
     authenticate(&mut h, "alice", "not alice's passphrase");
@@ -200,7 +183,7 @@ fn a_wrong_passphrase_shows_the_engine_error_and_clears_the_field() {
 
 #[test]
 fn abort_after_generation_wipes_and_logs_out() {
-    let ws = workstation(2);
+    let ws = Workstation::new(2, airlock_bin!());
     let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
     through_generate(&mut h);
     let id = h.state().snapshot().ceremony_id.clone().unwrap();
@@ -230,7 +213,7 @@ fn abort_after_generation_wipes_and_logs_out() {
 
 #[test]
 fn closing_mid_ceremony_asks_then_aborts() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness(&ws, vec![ws.request_dir.clone()]);
     choose_request(&mut h);
     let journal = h.state().snapshot().journal_path.clone().unwrap();
@@ -251,7 +234,7 @@ fn closing_mid_ceremony_asks_then_aborts() {
 
 #[test]
 fn the_journal_window_opens_from_any_step() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness(&ws, vec![ws.request_dir.clone()]);
     click(&mut h, "Journal");
     assert!(
@@ -278,7 +261,7 @@ fn the_journal_window_opens_from_any_step() {
 
 #[test]
 fn review_keeps_the_totals_confirmations_and_digest_on_screen_at_1024x768() {
-    let ws = workstation(9);
+    let ws = Workstation::new(9, airlock_bin!());
     let mut h = harness_sized(&ws, vec![ws.request_dir.clone()], [1024.0, 768.0]);
     to_review(&mut h);
     let on_screen = |h: &egui_kittest::Harness<'static, airlock_app::gui::GuiApp>, label: &str| {
@@ -316,8 +299,8 @@ fn review_keeps_the_totals_confirmations_and_digest_on_screen_at_1024x768() {
 
 #[test]
 fn review_shows_each_multi_region_key_with_its_replica_regions_at_1024x768() {
-    let ws = workstation(1);
-    let request = ws.dir.path().join("usb/request-mrk");
+    let ws = Workstation::new(1, airlock_bin!());
+    let request = ws.bench.path("usb/request-mrk");
     make_request(
         &request,
         &[
@@ -362,7 +345,7 @@ fn review_shows_each_multi_region_key_with_its_replica_regions_at_1024x768() {
 
 #[test]
 fn an_error_says_its_class_and_what_to_do_from_the_exit_code_table() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness(&ws, vec![]);
     preflight(&mut h);
     authenticate(&mut h, "alice", "not alice's passphrase");
@@ -400,7 +383,7 @@ fn an_error_says_its_class_and_what_to_do_from_the_exit_code_table() {
 
 #[test]
 fn a_request_changed_after_signing_is_a_red_stop_with_no_retry() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     // One byte of a listed file changed after the online side signed.
     let token = ws.request_dir.join("keys/gui-key-00001/ImportToken.bin");
     let mut bytes = std::fs::read(&token).unwrap();
@@ -431,7 +414,7 @@ fn a_request_changed_after_signing_is_a_red_stop_with_no_retry() {
 
 #[test]
 fn the_plan_confirmations_open_only_after_the_last_of_300_keys_was_on_screen() {
-    let ws = workstation(300);
+    let ws = Workstation::new(300, airlock_bin!());
     let mut h = harness_sized(&ws, vec![ws.request_dir.clone()], [1024.0, 768.0]);
     to_review(&mut h);
     let (first, last, total) = plan_range(&h);
@@ -463,7 +446,7 @@ fn the_plan_confirmations_open_only_after_the_last_of_300_keys_was_on_screen() {
 
 #[test]
 fn the_request_digest_is_read_aloud_full_screen_group_by_group_then_journaled() {
-    let ws = workstation(2);
+    let ws = Workstation::new(2, airlock_bin!());
     let mut h = harness_sized(&ws, vec![ws.request_dir.clone()], [1024.0, 768.0]);
     to_review(&mut h);
     scroll_plan_to_end(&mut h);
@@ -471,7 +454,7 @@ fn the_request_digest_is_read_aloud_full_screen_group_by_group_then_journaled() 
         click_containing(&mut h, &format!("{n} confirms the plan"));
     }
     click(&mut h, "Read aloud, full screen…");
-    let hex = request_digest(&ws.request_dir);
+    let hex = request_digest(&ws.request_dir).unwrap();
     let groups = airlock_app::gui::read_aloud::groups(&hex);
     assert_eq!(groups.len(), 16);
     for g in &groups {
@@ -526,7 +509,7 @@ fn the_request_digest_is_read_aloud_full_screen_group_by_group_then_journaled() 
 
 #[test]
 fn custodians_get_a_hint_until_a_name_is_picked_a_live_clock_and_keyboard_zoom() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness_sized(&ws, vec![], [1024.0, 768.0]);
     preflight(&mut h);
     let hint = airlock_app::gui::steps::custodians::NO_NAME_HINT;

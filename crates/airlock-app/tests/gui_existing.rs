@@ -5,46 +5,16 @@
 
 #![cfg(feature = "gui")]
 
-mod gui_support;
-
-use airlock_ceremony::enroll::EnrollOptions;
+use airlock_test_kit::gui::*;
+use airlock_test_kit::*;
 use egui_kittest::kittest::Queryable;
-use gui_support::*;
 
 #[test]
 fn existing_material_is_shown_and_confirmed_in_the_window_before_it_is_wrapped() {
-    let ws = workstation_with(
-        1,
-        EnrollOptions {
-            allow_existing_material: true,
-            ..Default::default()
-        },
-    );
+    let ws = Workstation::with(1, &["--allow-existing-material"], airlock_bin!());
     // A first ceremony (CLI) generates gui-key-00001/gui-test-request.
-    let secrets = ws.dir.path().join("secrets");
-    std::fs::create_dir_all(&secrets).unwrap();
-    let mut custodians = Vec::new();
-    for (n, p) in CUSTODIANS {
-        let f = secrets.join(n);
-        std::fs::write(&f, format!("{p}\n")).unwrap();
-        custodians.push("--custodian".to_string());
-        custodians.push(format!("{n}=@{}", f.display()));
-    }
-    let first = ws.dir.path().join("first");
-    let mut args = vec![
-        "ceremony".to_string(),
-        "run".into(),
-        "--request".into(),
-        ws.request_dir.display().to_string(),
-        "--out".into(),
-        first.display().to_string(),
-        "--allow-network".into(),
-        "--request-digest".into(),
-        request_digest(&ws.request_dir),
-    ];
-    args.extend(custodians);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = airlock(&ws, &refs);
+    let first = ws.bench.path("first");
+    let out = ws.bench.run_ceremony(&ws.request_dir, &first, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -55,7 +25,7 @@ fn existing_material_is_shown_and_confirmed_in_the_window_before_it_is_wrapped()
     let kcv = manifest["keys"][0]["kcv"].as_str().unwrap().to_string();
 
     // The re-import request for the same KMS key.
-    let again = ws.dir.path().join("usb/again");
+    let again = ws.bench.path("usb/again");
     make_request(
         &again,
         &[
@@ -117,13 +87,7 @@ fn existing_material_is_shown_and_confirmed_in_the_window_before_it_is_wrapped()
 
 #[test]
 fn with_wrap_with_trusted_the_security_officer_types_the_so_pin_in_the_window_before_the_login() {
-    let ws = workstation_with(
-        1,
-        EnrollOptions {
-            wrap_with_trusted: true,
-            ..Default::default()
-        },
-    );
+    let ws = Workstation::with(1, &["--wrap-with-trusted"], airlock_bin!());
     let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
     to_review(&mut h);
     confirm_review(&mut h);
@@ -139,7 +103,7 @@ fn with_wrap_with_trusted_the_security_officer_types_the_so_pin_in_the_window_be
     );
     let field = h.get_by_role(eframe::egui::accesskit::Role::PasswordInput);
     field.focus();
-    field.type_text(ws.token.so_pin().as_str());
+    field.type_text(ws.bench.token.so_pin().as_str());
     h.step();
     click(&mut h, "Log in and generate");
     // Kryoptic has no CKA_TRUSTED (SoftHSM2 has; the CLI test in

@@ -6,11 +6,10 @@
 
 #![cfg(feature = "gui")]
 
-mod gui_support;
-
 use std::time::{Duration, Instant};
 
-use gui_support::*;
+use airlock_test_kit::gui::*;
+use airlock_test_kit::*;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -21,7 +20,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[ignore = "benchmark: minutes of HSM work and timing output; run explicitly as docs/performance.md says"]
 fn frame_time_while_wrapping_1000_keys() {
     let keys = 1000;
-    let ws = workstation(keys);
+    let ws = Workstation::new(keys, airlock_bin!());
     let mut h = harness(&ws, vec![ws.request_dir.clone(), ws.out_parent.clone()]);
     to_review(&mut h);
     confirm_review(&mut h);

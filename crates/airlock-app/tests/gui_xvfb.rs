@@ -6,16 +6,17 @@
 
 #![cfg(feature = "gui")]
 
-mod gui_support;
-
 use std::process::Command;
+
+use airlock_test_kit::airlock_bin;
+use airlock_test_kit::gui::Workstation;
 
 #[test]
 fn the_app_starts_and_renders_under_xvfb() {
-    let ws = gui_support::workstation(1);
-    let shot = ws.dir.path().join("preflight.png");
-    let log = ws.dir.path().join("app.log");
-    let limits = ws.dir.path().join("limits");
+    let ws = Workstation::new(1, airlock_bin!());
+    let shot = ws.bench.path("preflight.png");
+    let log = ws.bench.path("app.log");
+    let limits = ws.bench.path("limits");
     let script = format!(
         "\"$AIRLOCK_BIN\" --config \"$AIRLOCK_CONFIG\" >'{log}' 2>&1 & pid=$!; sleep 8; import -window root '{shot}'; \
          cat /proc/$pid/limits > '{limits}'; kill $pid; wait $pid 2>/dev/null; true",
@@ -26,9 +27,9 @@ fn the_app_starts_and_renders_under_xvfb() {
     let mut cmd = Command::new("xvfb-run");
     cmd.args(["-a", "-s", "-screen 0 1400x900x24", "sh", "-c", &script])
         .env("AIRLOCK_BIN", env!("CARGO_BIN_EXE_airlock"))
-        .env("AIRLOCK_CONFIG", &ws.config_path)
+        .env("AIRLOCK_CONFIG", &ws.bench.config)
         .env_remove("WAYLAND_DISPLAY");
-    for (k, v) in ws.token.env_vars() {
+    for (k, v) in ws.bench.token.env_vars() {
         cmd.env(k, v);
     }
     let status = cmd

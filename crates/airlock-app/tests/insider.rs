@@ -7,13 +7,11 @@
 //! `existing` label, pre-imported signing key, one-person trust change);
 //! each assertion fails if its defence is taken out.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use airlock_core::journal::{Actor, JournalWriter};
-use common::*;
+use airlock_test_kit::*;
 use serde_json::{Value, json};
 
 fn read_json(p: &Path) -> Value {
@@ -52,7 +50,7 @@ fn set_module(wb: &Workbench, module: &Path) {
 #[test]
 fn a_swapped_module_never_gets_the_pin_and_a_repin_needs_the_quorum() {
     // Enrol on a copy of the module, as a workstation's vendor library.
-    let wb = Workbench::new(TokenKind::Kryoptic);
+    let wb = Workbench::new(TokenKind::Kryoptic, airlock_bin!());
     let lib = wb.path("vendor/libpkcs11.so");
     std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
     std::fs::copy(wb.token.module_path(), &lib).unwrap();
@@ -125,7 +123,7 @@ fn a_swapped_module_never_gets_the_pin_and_a_repin_needs_the_quorum() {
 
 #[test]
 fn a_roster_from_before_pinning_is_told_to_re_enrol() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let p = wb.state.join("roster.json");
     let mut v = read_json(&p);
     v["format"] = "airlock-roster/1".into();
@@ -138,7 +136,7 @@ fn a_roster_from_before_pinning_is_told_to_re_enrol() {
 
 #[test]
 fn a_forged_record_and_journal_cannot_make_a_ceremony_rewrap_an_earlier_key() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     // The production ceremony.
     let prod = one_key_request(&wb, "usb/prod", &[]);
     assert_ok(
@@ -222,7 +220,7 @@ fn a_forged_record_and_journal_cannot_make_a_ceremony_rewrap_an_earlier_key() {
 #[test]
 fn existing_material_needs_the_quorums_policy() {
     // Without the quorum's policy, `existing` is refused before login.
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     assert_ok(
         &wb.run_ceremony(
             &one_key_request(&wb, "usb/prod", &[]),
@@ -256,7 +254,11 @@ fn existing_material_needs_the_quorums_policy() {
 fn existing_material_is_only_for_the_same_kms_key_and_never_twice() {
     // With the policy: a production key's label under another key's ARN
     // (the second key of this request gets another ARN) is refused.
-    let wb = Workbench::ready_with(TokenKind::Kryoptic, &["--allow-existing-material"]);
+    let wb = Workbench::ready_with(
+        TokenKind::Kryoptic,
+        &["--allow-existing-material"],
+        airlock_bin!(),
+    );
     assert_ok(
         &wb.run_ceremony(
             &one_key_request(&wb, "usb/prod", &[]),
@@ -328,7 +330,7 @@ fn existing_material_is_only_for_the_same_kms_key_and_never_twice() {
 
 #[test]
 fn a_signing_key_imported_before_enrolment_is_never_adopted() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
+    let wb = Workbench::new(TokenKind::Kryoptic, airlock_bin!());
     // The insider imports their own key under the signing key's label.
     let key = fixture_key("test-only-other-signer-rsa3072.key.pem");
     let der = wb.path("evil.der");
@@ -383,7 +385,7 @@ fn a_signing_key_imported_before_enrolment_is_never_adopted() {
 
 #[test]
 fn trust_changes_need_the_quorum_and_a_hand_edited_store_is_refused() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let other = fixture_key("test-only-signer-rsa4096.pub.pem");
     // One person alone.
     let run = wb.run(&[
@@ -469,7 +471,7 @@ fn trust_changes_need_the_quorum_and_a_hand_edited_store_is_refused() {
 
 #[test]
 fn journal_verify_catches_a_truncated_or_rewritten_ceremony_journal() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = one_key_request(&wb, "usb/request", &[]);
     assert_ok(
         &wb.run_ceremony(&request, &wb.path("usb/import"), &[]),
@@ -523,7 +525,7 @@ fn journal_verify_catches_a_truncated_or_rewritten_ceremony_journal() {
 
 #[test]
 fn a_passphrase_typed_as_a_name_never_reaches_the_journal() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = one_key_request(&wb, "usb/request", &[]);
     let secret = "correct-horse-battery-staple-42";
     let mut args = wb.ceremony_args(&request, &wb.path("usb/import"), &["alice"]);
@@ -542,7 +544,7 @@ fn a_passphrase_typed_as_a_name_never_reaches_the_journal() {
 #[test]
 fn with_wrap_with_trusted_the_security_officer_marks_the_wrapping_keys_on_softhsm() {
     // SoftHSM2 enforces CKA_WRAP_WITH_TRUSTED; it wraps with OAEP SHA-1 only.
-    let wb = Workbench::ready_with(TokenKind::SoftHsm, &["--wrap-with-trusted"]);
+    let wb = Workbench::ready_with(TokenKind::SoftHsm, &["--wrap-with-trusted"], airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,

@@ -4,19 +4,11 @@
 //! last line.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use airlock_core::journal::{Actor, JournalWriter};
 use airlock_core::quorum::CustodianName;
+use airlock_test_kit::*;
 use serde_json::{Value, json};
-
-fn airlock(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(args)
-        .env_remove("AIRLOCK_CONFIG")
-        .output()
-        .expect("run airlock")
-}
 
 /// A journal of five entries; returns its path and head.
 fn make_journal(dir: &Path) -> (PathBuf, String) {
@@ -46,7 +38,7 @@ fn path_str(p: &Path) -> &str {
 fn intact_journal_passes() {
     let dir = tempfile::tempdir().unwrap();
     let (path, head) = make_journal(dir.path());
-    let out = airlock(&["journal", "verify", path_str(&path)]);
+    let out = run_bare(airlock_bin!(), &["journal", "verify", path_str(&path)]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -57,14 +49,17 @@ fn intact_journal_passes() {
     assert!(stdout.contains(&head[..4]), "{stdout}");
     assert!(stdout.contains("OK"), "{stdout}");
 
-    let out = airlock(&[
-        "journal",
-        "verify",
-        path_str(&path),
-        "--json",
-        "--head",
-        &head,
-    ]);
+    let out = run_bare(
+        airlock_bin!(),
+        &[
+            "journal",
+            "verify",
+            path_str(&path),
+            "--json",
+            "--head",
+            &head,
+        ],
+    );
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
@@ -80,7 +75,7 @@ fn changed_line_exits_52_naming_the_line_and_seq() {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replacen("int-s3", "evil-s3", 1)).unwrap();
 
-    let out = airlock(&["journal", "verify", path_str(&path)]);
+    let out = run_bare(airlock_bin!(), &["journal", "verify", path_str(&path)]);
     assert_eq!(out.status.code(), Some(52));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 5 (seq 4)"), "{stderr}");
@@ -88,7 +83,10 @@ fn changed_line_exits_52_naming_the_line_and_seq() {
     assert!(stderr.contains(path_str(&path)), "{stderr}");
     assert!(stderr.contains("what to do"), "{stderr}");
 
-    let out = airlock(&["journal", "verify", path_str(&path), "--json"]);
+    let out = run_bare(
+        airlock_bin!(),
+        &["journal", "verify", path_str(&path), "--json"],
+    );
     assert_eq!(out.status.code(), Some(52));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], false);
@@ -106,14 +104,20 @@ fn dropped_line_and_torn_tail_are_named() {
 
     let dropped: String = [lines[0], lines[2], lines[3], lines[4]].concat();
     std::fs::write(&path, dropped).unwrap();
-    let out = airlock(&["journal", "verify", path_str(&path), "--json"]);
+    let out = run_bare(
+        airlock_bin!(),
+        &["journal", "verify", path_str(&path), "--json"],
+    );
     assert_eq!(out.status.code(), Some(52));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v["line"].as_u64(), v["seq"].as_u64()), (Some(2), Some(2)));
 
     // Cut in the middle of the last line.
     std::fs::write(&path, &text[..text.len() - 10]).unwrap();
-    let out = airlock(&["journal", "verify", path_str(&path), "--json"]);
+    let out = run_bare(
+        airlock_bin!(),
+        &["journal", "verify", path_str(&path), "--json"],
+    );
     assert_eq!(out.status.code(), Some(52));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["line"], 5);
@@ -128,12 +132,15 @@ fn head_catches_a_changed_last_line() {
     std::fs::write(&path, text.replacen("prod-s3", "prod-s4", 1)).unwrap();
     // The chain alone still holds...
     assert!(
-        airlock(&["journal", "verify", path_str(&path)])
+        run_bare(airlock_bin!(), &["journal", "verify", path_str(&path)])
             .status
             .success()
     );
     // ...but not against the recorded head.
-    let out = airlock(&["journal", "verify", path_str(&path), "--head", &head]);
+    let out = run_bare(
+        airlock_bin!(),
+        &["journal", "verify", path_str(&path), "--head", &head],
+    );
     assert_eq!(out.status.code(), Some(52));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected"));
 }
@@ -142,7 +149,7 @@ fn head_catches_a_changed_last_line() {
 fn missing_file_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.jsonl");
-    let out = airlock(&["journal", "verify", path_str(&missing)]);
+    let out = run_bare(airlock_bin!(), &["journal", "verify", path_str(&missing)]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.jsonl"));
 }

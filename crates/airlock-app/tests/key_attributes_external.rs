@@ -5,12 +5,10 @@
 //! wrap (secret keys), and asking the token for a secret key's value is
 //! refused with CKR_ATTRIBUTE_SENSITIVE.
 
-mod common;
-
 use std::process::Command;
 
 use airlock_core::quorum::{QuorumLogin, Roster};
-use common::*;
+use airlock_test_kit::*;
 use zeroize::Zeroizing;
 
 fn pkcs11_tool(wb: &Workbench, pin: &str, args: &[&str]) -> std::process::Output {
@@ -28,7 +26,7 @@ fn pkcs11_tool(wb: &Workbench, pin: &str, args: &[&str]) -> std::process::Output
 
 #[test]
 fn ceremony_keys_are_sensitive_and_their_values_cannot_be_read() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,

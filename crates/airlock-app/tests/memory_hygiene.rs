@@ -5,8 +5,6 @@
 //! full backtrace) carries no PIN, passphrase or SO PIN, nor does the
 //! journal or the engine's `Debug` output after it.
 
-mod common;
-
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -17,7 +15,7 @@ use std::time::{Duration, Instant};
 use airlock_ceremony::{Ceremony, CeremonyOptions};
 use airlock_core::config::AirlockConfig;
 use airlock_core::quorum::{QuorumLogin, Roster};
-use common::*;
+use airlock_test_kit::*;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -31,7 +29,7 @@ fn proc_field(pid: u32, file: &str, prefix: &str) -> String {
 }
 
 fn prepared() -> (Workbench, std::path::PathBuf) {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -104,7 +102,7 @@ fn mkfifo(path: &Path) {
 
 #[test]
 fn enrolment_and_quorum_rehearsal_are_hardened_before_they_read_a_secret() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
+    let wb = Workbench::new(TokenKind::Kryoptic, airlock_bin!());
     let so = wb.so_pin_file();
     // Enrolment: carol's passphrase comes through a FIFO (read twice when
     // prompted, once from a file).

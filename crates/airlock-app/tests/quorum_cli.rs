@@ -3,12 +3,10 @@
 //! never spend the token's PIN retry counter, tampered rosters, and that no
 //! passphrase or PIN ever appears in any output, journal or state file.
 
-mod common;
-
 use std::path::Path;
 
 use airlock_core::quorum::{QuorumLogin, Roster};
-use common::*;
+use airlock_test_kit::*;
 use zeroize::Zeroizing;
 
 fn stderr(out: &std::process::Output) -> String {
@@ -42,7 +40,7 @@ fn rebuild_pin(wb: &Workbench, names: &[&str]) -> Zeroizing<String> {
 }
 
 fn logins(kind: TokenKind) {
-    let wb = Workbench::new(kind);
+    let wb = Workbench::new(kind, airlock_bin!());
     wb.enroll(&["alice", "bob", "carol"], 2);
     for pair in [["alice", "bob"], ["bob", "carol"], ["carol", "alice"]] {
         let out = quorum_test(&wb, &pair);
@@ -76,7 +74,7 @@ fn two_of_three_on_kryoptic() {
 #[test]
 fn two_of_two_on_both_tokens() {
     for kind in [TokenKind::Kryoptic, TokenKind::SoftHsm] {
-        let wb = Workbench::new(kind);
+        let wb = Workbench::new(kind, airlock_bin!());
         wb.enroll(&["alice", "bob"], 2);
         assert_ok(&quorum_test(&wb, &["alice", "bob"]), "2-of-2");
         assert_exit(&quorum_test(&wb, &["bob"]), 40, "1 of 2");
@@ -84,7 +82,7 @@ fn two_of_two_on_both_tokens() {
 }
 
 fn wrong_passphrase_never_reaches_the_token(kind: TokenKind) {
-    let wb = Workbench::new(kind);
+    let wb = Workbench::new(kind, airlock_bin!());
     wb.enroll(&["alice", "bob"], 2);
     let before = flags(&wb);
     assert!(!before.user_pin_count_low);
@@ -136,7 +134,7 @@ fn edit_roster(wb: &Workbench, f: impl FnOnce(&mut serde_json::Value)) {
 
 #[test]
 fn tampered_rosters_are_refused() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
+    let wb = Workbench::new(TokenKind::Kryoptic, airlock_bin!());
     wb.enroll(&["alice", "bob"], 2);
     let original = std::fs::read(wb.state.join("roster.json")).unwrap();
     let restore = || std::fs::write(wb.state.join("roster.json"), &original).unwrap();
@@ -187,7 +185,7 @@ fn tampered_rosters_are_refused() {
 
 #[test]
 fn enrolment_policy_is_checked_before_the_token_is_touched() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
+    let wb = Workbench::new(TokenKind::Kryoptic, airlock_bin!());
     let so = wb.so_pin_file();
     let enroll = |args: &[String]| {
         let mut all = vec![
@@ -230,7 +228,7 @@ fn enrolment_policy_is_checked_before_the_token_is_touched() {
 
 #[test]
 fn reenrolment_needs_the_current_quorum() {
-    let wb = Workbench::new(TokenKind::Kryoptic);
+    let wb = Workbench::new(TokenKind::Kryoptic, airlock_bin!());
     wb.enroll(&["alice", "bob"], 2);
     let replace = |current: &[&str]| {
         let mut args = vec![
@@ -280,7 +278,7 @@ fn files_below(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn no_secret_in_any_output_journal_or_state_file() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = wb.path("usb/request");
     wb.make_request(
         &request,
@@ -331,7 +329,7 @@ fn no_secret_in_any_output_journal_or_state_file() {
 #[test]
 fn a_forgotten_passphrase_is_recovered_by_the_others_and_n_equal_m_is_warned() {
     // 2 of 2: enrolment warns that one absent custodian blocks everything.
-    let wb = Workbench::new(TokenKind::Kryoptic);
+    let wb = Workbench::new(TokenKind::Kryoptic, airlock_bin!());
     let out = wb
         .airlock()
         .args(wb.enroll_args(&["alice", "bob"], 2))

@@ -9,64 +9,12 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
+use airlock_test_kit::bundle::*;
+use airlock_test_kit::*;
 use serde_json::Value;
-
-const SIGNER: &str = "test-only-signer-rsa3072.key.pem";
-const SIGNER_PUB: &str = "test-only-signer-rsa3072.pub.pem";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn key_fixture(name: &str) -> PathBuf {
-    repo().join("tests/fixtures/test-only-keys").join(name)
-}
-
-fn generator() -> PathBuf {
-    repo().join("tests/lib/make-request-bundle.sh")
-}
-
-fn run_ok(cmd: &mut Command) {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A folder of wrapping public keys named as the generator expects, from
-/// the committed fixtures (no slow key generation in tests).
-fn wrapping_key_dir(base: &Path) -> PathBuf {
-    let d = base.join("wrapping-keys");
-    fs::create_dir_all(&d).unwrap();
-    for bits in [2048, 3072, 4096] {
-        fs::copy(
-            key_fixture(&format!("test-only-wrapping-rsa{bits}.pub.pem")),
-            d.join(format!("wrapping-RSA_{bits}.pem")),
-        )
-        .unwrap();
-    }
-    d
-}
-
-/// Builds a bundle with the generator; `extra` are further options.
-fn make_bundle(out: &Path, extra: &[&str]) {
-    let wk = wrapping_key_dir(out.parent().unwrap());
-    run_ok(
-        Command::new(generator())
-            .arg("--out")
-            .arg(out)
-            .arg("--signer-key")
-            .arg(key_fixture(SIGNER))
-            .arg("--wrapping-key-dir")
-            .arg(&wk)
-            .args(extra),
-    );
-}
 
 /// The standard two-key bundle, built once per test process.
 fn base_bundle() -> &'static Path {
@@ -74,7 +22,7 @@ fn base_bundle() -> &'static Path {
     let (_, p) = BASE.get_or_init(|| {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("base");
-        make_bundle(
+        make_fixture_bundle(
             &p,
             &[
                 "--request-id",
@@ -92,130 +40,8 @@ fn base_bundle() -> &'static Path {
     p
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            fs::copy(e.path(), t).unwrap();
-        }
-    }
-}
-
-/// Recomputes `SHA256SUMS` over the files present and signs it again.
-fn resum(dir: &Path) {
-    run_ok(
-        Command::new(generator())
-            .arg("--resign")
-            .arg(dir)
-            .arg("--signer-key")
-            .arg(key_fixture(SIGNER)),
-    );
-}
-
-/// Signs the `SHA256SUMS` as it is with `key` (salt length `salt`).
-fn sign_with(dir: &Path, key: &str, salt: &str) {
-    run_ok(
-        Command::new("openssl")
-            .args(["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss"])
-            .args(["-sigopt", &format!("rsa_pss_saltlen:{salt}"), "-sign"])
-            .arg(key_fixture(key))
-            .arg("-out")
-            .arg(dir.join("SHA256SUMS.sig"))
-            .arg(dir.join("SHA256SUMS")),
-    );
-}
-
-fn sign(dir: &Path) {
-    sign_with(dir, SIGNER, "32");
-}
-
-/// Edits `request.json` as JSON, then re-sums and re-signs.
-fn edit_json(dir: &Path, f: impl FnOnce(&mut Value)) {
-    let p = dir.join("request.json");
-    let mut v: Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
-    f(&mut v);
-    fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
-    resum(dir);
-}
-
 fn key0(v: &mut Value) -> &mut Value {
     &mut v["keys"][0]
-}
-
-/// Edits the text of `SHA256SUMS`, then re-signs it (no re-summing).
-fn edit_sums(dir: &Path, f: impl FnOnce(String) -> String) {
-    let p = dir.join("SHA256SUMS");
-    let text = fs::read_to_string(&p).unwrap();
-    fs::write(&p, f(text)).unwrap();
-    sign(dir);
-}
-
-/// A temporary workstation: config file, state dir, an enrolled signer.
-struct Station {
-    dir: tempfile::TempDir,
-}
-
-impl Station {
-    fn new() -> Self {
-        let s = Self::empty();
-        let out = s.airlock(&[
-            "trust",
-            "add-signer",
-            key_fixture(SIGNER_PUB).to_str().unwrap(),
-            "--name",
-            "online-ops",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        s
-    }
-
-    fn empty() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(
-            dir.path().join("airlock.toml"),
-            format!(
-                "[hsm]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\ntoken = \"airlock\"\n[state]\ndir = \"{}\"\n",
-                dir.path().join("state").display()
-            ),
-        )
-        .unwrap();
-        Station { dir }
-    }
-
-    fn airlock(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_airlock"))
-            .arg("--config")
-            .arg(self.dir.path().join("airlock.toml"))
-            .args(args)
-            .env_remove("AIRLOCK_CONFIG")
-            .output()
-            .expect("spawn airlock")
-    }
-
-    fn verify(&self, bundle: &Path, extra: &[&str]) -> Output {
-        let mut args = vec!["request", "verify", bundle.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        self.airlock(&args)
-    }
-
-    /// A fresh copy of the base bundle in this station's temp dir.
-    fn bundle_copy(&self, name: &str) -> PathBuf {
-        let p = self.dir.path().join("bundles").join(name);
-        copy_dir(base_bundle(), &p);
-        p
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// One mutation of the tamper matrix.
@@ -246,10 +72,10 @@ const fn case(
 /// Runs every case against its own copy of the base bundle and reports all
 /// failures at once, naming the mutation.
 fn run_matrix(cases: &[Case]) {
-    let station = Station::new();
+    let station = TokenlessBench::new(airlock_bin!());
     let mut failures = Vec::new();
     for (i, c) in cases.iter().enumerate() {
-        let b = station.bundle_copy(&format!("case-{i}"));
+        let b = station.bundle_copy(base_bundle(), &format!("case-{i}"));
         (c.mutate)(&b);
         let out = station.verify(&b, c.args);
         let stderr = text(&out.stderr);
@@ -286,8 +112,8 @@ fn run_matrix(cases: &[Case]) {
 
 #[test]
 fn trust_add_list_remove() {
-    let s = Station::empty();
-    let pem = key_fixture(SIGNER_PUB);
+    let s = TokenlessBench::empty(airlock_bin!());
+    let pem = fixture_key(SIGNER_PUB);
     let out = s.airlock(&[
         "trust",
         "add-signer",
@@ -313,7 +139,7 @@ fn trust_add_list_remove() {
     assert!(stdout.contains(&grouped.join(" ")), "{stdout}");
 
     // Duplicate name, duplicate key, bad name, too small, not a key: exit 20.
-    let other = key_fixture("test-only-signer-rsa4096.pub.pem");
+    let other = fixture_key("test-only-signer-rsa4096.pub.pem");
     for (args, says) in [
         (
             vec![other.to_str().unwrap(), "--name", "online-ops"],
@@ -329,7 +155,7 @@ fn trust_add_list_remove() {
         ),
         (
             vec![
-                key_fixture("test-only-signer-rsa2048.pub.pem")
+                fixture_key("test-only-signer-rsa2048.pub.pem")
                     .to_str()
                     .unwrap(),
                 "--name",
@@ -339,14 +165,14 @@ fn trust_add_list_remove() {
         ),
         (
             vec![
-                key_fixture("test-only-ec-p256.pub.pem").to_str().unwrap(),
+                fixture_key("test-only-ec-p256.pub.pem").to_str().unwrap(),
                 "--name",
                 "ec",
             ],
             "not an RSA",
         ),
         (
-            vec![key_fixture(SIGNER).to_str().unwrap(), "--name", "private"],
+            vec![fixture_key(SIGNER).to_str().unwrap(), "--name", "private"],
             "PUBLIC KEY",
         ),
     ] {
@@ -404,7 +230,7 @@ fn trust_add_list_remove() {
 
 #[test]
 fn tampered_trust_store_is_refused() {
-    let s = Station::new();
+    let s = TokenlessBench::new(airlock_bin!());
     let store = s.dir.path().join("state/trust/request-signers.json");
     let t = fs::read_to_string(&store).unwrap();
     fs::write(&store, t.replace("online-ops", "Online Ops")).unwrap();
@@ -417,7 +243,7 @@ fn tampered_trust_store_is_refused() {
 
 #[test]
 fn valid_bundle_is_accepted_with_a_summary() {
-    let s = Station::new();
+    let s = TokenlessBench::new(airlock_bin!());
     let out = s.verify(base_bundle(), &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -450,17 +276,15 @@ fn valid_bundle_is_accepted_with_a_summary() {
     assert_eq!(v["signer"]["name"], "online-ops");
     assert_eq!(v["sha256sums_sha256"], sums_hash.as_str());
     // The bundle sha256sum -c accepts is the one airlock accepts.
-    run_ok(
-        Command::new("sha256sum")
-            .args(["-c", "--quiet", "SHA256SUMS"])
-            .current_dir(base_bundle()),
-    );
+    sh(Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(base_bundle()));
 }
 
 #[test]
 fn rsa4096_signer_and_hand_made_existing_material_are_accepted() {
-    let s = Station::new();
-    let pem = key_fixture("test-only-signer-rsa4096.pub.pem");
+    let s = TokenlessBench::new(airlock_bin!());
+    let pem = fixture_key("test-only-signer-rsa4096.pub.pem");
     let out = s.airlock(&[
         "trust",
         "add-signer",
@@ -470,7 +294,7 @@ fn rsa4096_signer_and_hand_made_existing_material_are_accepted() {
     ]);
     assert!(out.status.success());
     let b = s.dir.path().join("b4096");
-    make_bundle(
+    make_fixture_bundle(
         &b,
         &[
             "--key",
@@ -487,9 +311,9 @@ fn rsa4096_signer_and_hand_made_existing_material_are_accepted() {
 
 #[test]
 fn sha1_needs_allow_sha1_and_then_warns() {
-    let s = Station::new();
+    let s = TokenlessBench::new(airlock_bin!());
     let b = s.dir.path().join("sha1");
-    make_bundle(
+    make_fixture_bundle(
         &b,
         &[
             "--key",
@@ -507,9 +331,9 @@ fn sha1_needs_allow_sha1_and_then_warns() {
 
 #[test]
 fn under_two_hours_left_is_a_warning() {
-    let s = Station::new();
+    let s = TokenlessBench::new(airlock_bin!());
     let b = s.dir.path().join("soon");
-    make_bundle(
+    make_fixture_bundle(
         &b,
         &["--valid-hours", "1", "--prefix", "soon", "--count", "1"],
     );
@@ -524,9 +348,9 @@ fn under_two_hours_left_is_a_warning() {
 
 #[test]
 fn expired_parameters_are_refused() {
-    let s = Station::new();
+    let s = TokenlessBench::new(airlock_bin!());
     let b = s.dir.path().join("expired");
-    make_bundle(
+    make_fixture_bundle(
         &b,
         &[
             "--valid-hours",
@@ -542,9 +366,9 @@ fn expired_parameters_are_refused() {
 
 #[test]
 fn more_than_10000_keys_are_refused() {
-    let s = Station::new();
+    let s = TokenlessBench::new(airlock_bin!());
     let b = s.dir.path().join("many");
-    make_bundle(&b, &["--count", "10001", "--wrapping-key-spec", "RSA_2048"]);
+    make_fixture_bundle(&b, &["--count", "10001", "--wrapping-key-spec", "RSA_2048"]);
     let out = s.verify(&b, &[]);
     assert_eq!(out.status.code(), Some(13), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("10000"), "{}", text(&out.stderr));
@@ -552,7 +376,7 @@ fn more_than_10000_keys_are_refused() {
 
 #[test]
 fn empty_trust_store_is_a_trust_error() {
-    let s = Station::empty();
+    let s = TokenlessBench::empty(airlock_bin!());
     let out = s.verify(base_bundle(), &[]);
     assert_eq!(out.status.code(), Some(20), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("add-signer"));
@@ -567,7 +391,7 @@ fn write(dir: &Path, rel: &str, bytes: &[u8]) {
 fn der(pem_fixture: &str) -> Vec<u8> {
     Command::new("openssl")
         .args(["pkey", "-pubin", "-outform", "DER", "-in"])
-        .arg(key_fixture(pem_fixture))
+        .arg(fixture_key(pem_fixture))
         .output()
         .unwrap()
         .stdout
@@ -691,7 +515,9 @@ fn tamper_matrix_layout() {
         ),
         case(
             "FIFO",
-            |d| run_ok(Command::new("mkfifo").arg(d.join("keys/fifo"))),
+            |d| {
+                sh(Command::new("mkfifo").arg(d.join("keys/fifo")));
+            },
             10,
             &["keys/fifo", "FIFO"],
         ),
@@ -842,12 +668,10 @@ fn tamper_matrix_checksums_and_signature() {
             |d| {
                 let sig = fs::read(d.join("SHA256SUMS.sig")).unwrap();
                 write(d, TOKEN, b"another token");
-                run_ok(
-                    Command::new(generator())
-                        .arg("--no-sign")
-                        .arg("--resign")
-                        .arg(d),
-                );
+                sh(Command::new(generator())
+                    .arg("--no-sign")
+                    .arg("--resign")
+                    .arg(d));
                 write(d, "SHA256SUMS.sig", &sig);
             },
             12,
@@ -874,14 +698,12 @@ fn tamper_matrix_checksums_and_signature() {
         case(
             "PKCS#1 v1.5 signature",
             |d| {
-                run_ok(
-                    Command::new("openssl")
-                        .args(["dgst", "-sha256", "-sign"])
-                        .arg(key_fixture(SIGNER))
-                        .arg("-out")
-                        .arg(d.join("SHA256SUMS.sig"))
-                        .arg(d.join("SHA256SUMS")),
-                )
+                sh(Command::new("openssl")
+                    .args(["dgst", "-sha256", "-sign"])
+                    .arg(fixture_key(SIGNER))
+                    .arg("-out")
+                    .arg(d.join("SHA256SUMS.sig"))
+                    .arg(d.join("SHA256SUMS")));
             },
             12,
             &["does not verify"],
@@ -1144,7 +966,7 @@ fn tamper_matrix_semantics() {
                 write(
                     d,
                     WRAP,
-                    &fs::read(key_fixture("test-only-wrapping-rsa4096.pub.pem")).unwrap(),
+                    &fs::read(fixture_key("test-only-wrapping-rsa4096.pub.pem")).unwrap(),
                 );
                 resum(d);
             },
@@ -1236,14 +1058,14 @@ fn order_of_checks_is_the_documented_one() {
     // A bundle with a schema error AND a bad signature reports the
     // signature (checked first); one with a duplicate AND an expired key
     // reports the duplicate.
-    let s = Station::new();
-    let b = s.bundle_copy("order1");
+    let s = TokenlessBench::new(airlock_bin!());
+    let b = s.bundle_copy(base_bundle(), "order1");
     edit_json(&b, |v| {
         v["extra"] = 1.into();
     });
     sign_with(&b, "test-only-other-signer-rsa3072.key.pem", "32");
     assert_eq!(s.verify(&b, &[]).status.code(), Some(12));
-    let b = s.bundle_copy("order2");
+    let b = s.bundle_copy(base_bundle(), "order2");
     edit_json(&b, |v| {
         v["keys"][1]["alias"] = "alias/prod-s3".into();
         v["keys"][1]["parameters_valid_to"] = "2020-01-01T00:00:00Z".into();
@@ -1441,8 +1263,8 @@ fn multi_region_replicas_are_checked_like_keys() {
 
 #[test]
 fn a_tampered_request_says_stop_and_what_to_do_on_the_cli() {
-    let s = Station::new();
-    let b = s.bundle_copy("stop");
+    let s = TokenlessBench::new(airlock_bin!());
+    let b = s.bundle_copy(base_bundle(), "stop");
     let token = b.join("keys/prod-s3/ImportToken.bin");
     let mut bytes = fs::read(&token).unwrap();
     bytes[0] ^= 1;
@@ -1460,7 +1282,7 @@ fn a_tampered_request_says_stop_and_what_to_do_on_the_cli() {
         "{err}"
     );
     // An ordinary refusal gets its class's advice and no STOP.
-    let b = s.bundle_copy("expired");
+    let b = s.bundle_copy(base_bundle(), "expired");
     edit_json(&b, |v| {
         key0(v)["parameters_valid_to"] = "2020-01-01T00:00:00Z".into();
     });

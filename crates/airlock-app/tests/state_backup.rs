@@ -4,9 +4,7 @@
 //! or whose key is not the enrolled fingerprint is refused, and restore
 //! never writes over a state directory that holds anything.
 
-mod common;
-
-use common::*;
+use airlock_test_kit::*;
 
 fn fingerprint(wb: &Workbench) -> String {
     let pem = std::fs::read_to_string(wb.ceremony_key()).unwrap();
@@ -18,7 +16,7 @@ fn fingerprint(wb: &Workbench) -> String {
 
 #[test]
 fn a_backup_restores_a_working_state_and_a_tampered_one_is_refused() {
-    let wb = Workbench::ready(TokenKind::Kryoptic);
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let r1 = wb.path("usb/r1");
     wb.make_request(
         &r1,

@@ -3,14 +3,12 @@
 //! from run to run, pdftotext finds every step and role on it, every font
 //! is embedded, and pdftoppm renders every page.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
 use airlock_attest::Paper;
 use airlock_attest::checklist::{EDITION, ROLES, STEPS, markdown, render_pdf};
-use common::*;
+use airlock_test_kit::pdf::*;
 
 fn repo_file(rel: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -12,15 +12,14 @@
 //! number of pages. (A raster comparison was tried and dropped: pdftopdf
 //! shifts the page by a few points, which swamps a pixel difference.)
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use airlock_attest::print::{PrintError, list_printers, print_file, wait_for_job};
 use airlock_attest::render_pdf;
-use common::*;
+use airlock_test_kit::attestation::*;
+use airlock_test_kit::pdf::*;
 
 const QUEUE: &str = "airlock-test";
 

@@ -3,11 +3,10 @@
 //! (paper size, pages), zbarimg (the QR code decodes to the digest), and
 //! byte-identical output for the same input.
 
-mod common;
-
 use airlock_attest::words::{grouped_hex, pgp_words};
 use airlock_attest::{AttestError, Paper, WipeResult, render_pdf};
-use common::*;
+use airlock_test_kit::attestation::*;
+use airlock_test_kit::pdf::*;
 
 fn write(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,5 @@
 //! Kryoptic: token selection, the capability probe and the self-tests.
 
-mod common;
-
 use airlock_core::spec::WrappingAlgorithm::*;
 use airlock_hsm::testing::{TestToken, TestTokenOptions, TokenKind};
 use airlock_hsm::{Hsm, HsmError, WrapPath};

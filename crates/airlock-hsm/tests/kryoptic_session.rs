@@ -1,14 +1,12 @@
 //! Kryoptic: label policy, re-finding keys, the ceremony signing key
 //! (verified by openssl), cleanup and fault injection.
 
-mod common;
-
 use std::process::Command;
 
 use airlock_core::spec::{KeySpec, WrappingAlgorithm};
 use airlock_hsm::testing::{TestToken, TokenKind};
 use airlock_hsm::{FaultPlan, Hsm, HsmError, LabelScope, UserSession};
-use common::*;
+use airlock_test_kit::wrapping::*;
 
 fn open(t: &TestToken) -> (Hsm, UserSession) {
     let hsm = Hsm::open(t.module_path(), &t.selector()).unwrap();
@@ -133,31 +131,13 @@ fn signing_key_is_created_once_and_verifies_with_openssl() {
     std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
     std::fs::write(dir.join("SHA256SUMS.sig"), &sig).unwrap();
     std::fs::write(dir.join("signing.pem"), &first.pem).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "dgst",
-            "-sha256",
-            "-sigopt",
-            "rsa_padding_mode:pss",
-            "-sigopt",
-            "rsa_pss_saltlen:32",
-            "-verify",
-        ])
-        .arg(dir.join("signing.pem"))
-        .arg("-signature")
-        .arg(dir.join("SHA256SUMS.sig"))
-        .arg(dir.join("SHA256SUMS"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    airlock_test_kit::bundle::openssl_verify_sums(dir, &dir.join("signing.pem"));
     // openssl's own key size check: RSA-3072.
-    let text = run(Command::new("openssl")
-        .args(["pkey", "-pubin", "-noout", "-text", "-in"])
-        .arg(dir.join("signing.pem")));
+    let text = airlock_test_kit::sh(
+        Command::new("openssl")
+            .args(["pkey", "-pubin", "-noout", "-text", "-in"])
+            .arg(dir.join("signing.pem")),
+    );
     assert!(String::from_utf8_lossy(&text).contains("3072 bit"));
 }
 

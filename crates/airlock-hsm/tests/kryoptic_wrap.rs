@@ -3,12 +3,10 @@
 //! recomputed from the unwrapped material, PKCS#8 public keys matched to
 //! the token's SPKI.
 
-mod common;
-
 use airlock_core::spec::{KeyFamily, KeySpec, WrappingAlgorithm};
 use airlock_hsm::testing::{TestToken, TokenKind};
 use airlock_hsm::{Hsm, UserSession, WrapPath};
-use common::*;
+use airlock_test_kit::wrapping::*;
 
 fn check_round_trip(
     s: &mut UserSession,

@@ -4,14 +4,12 @@
 //! self-test before any key is generated, naming the missing capability.
 //! Also token selection and PIN errors.
 
-mod common;
-
 use airlock_core::config::TokenSelector;
 use airlock_core::exit::{ExitClass, ExitCode};
 use airlock_core::spec::{KeySpec, WrappingAlgorithm::*};
 use airlock_hsm::testing::{SOFTHSM_MODULE, TestToken, TestTokenOptions, TokenKind};
 use airlock_hsm::{Hsm, HsmError, WrapPath};
-use common::*;
+use airlock_test_kit::wrapping::*;
 use zeroize::Zeroizing;
 
 #[test]
@@ -272,9 +270,11 @@ fn secp256k1_keys_are_generated_in_the_token_under_the_key_policy() {
     // openssl reads the public half as a secp256k1 key.
     let der = t.dir().join("coin.spki.der");
     std::fs::write(&der, &spki).unwrap();
-    let text = String::from_utf8(run(std::process::Command::new("openssl")
-        .args(["pkey", "-pubin", "-inform", "DER", "-noout", "-text", "-in"])
-        .arg(&der)))
+    let text = String::from_utf8(airlock_test_kit::sh(
+        std::process::Command::new("openssl")
+            .args(["pkey", "-pubin", "-inform", "DER", "-noout", "-text", "-in"])
+            .arg(&der),
+    ))
     .unwrap();
     assert!(text.contains("ASN1 OID: secp256k1"), "{text}");
     assert_eq!(s.close().unwrap().remaining, 0);

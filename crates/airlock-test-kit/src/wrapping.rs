@@ -1,8 +1,6 @@
-//! Shared helpers for the HSM tests: an AWS-like wrapping key made by
-//! openssl, and unwrapping of `EncryptedKeyMaterial.bin` both by the openssl
-//! command line and by the `rsa` + `aes-kw` crates.
-
-#![allow(dead_code)]
+//! The AWS side of a wrap: an RSA key pair made by openssl standing in for
+//! the KMS wrapping key, and unwrapping `EncryptedKeyMaterial.bin` both by
+//! the openssl command line and by the `rsa` + `aes-kw` crates.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +8,8 @@ use std::process::Command;
 use airlock_core::spec::{OaepHash, WrappingAlgorithm};
 use airlock_hsm::{software_kwp_unwrap, software_oaep_decrypt};
 use rsa::pkcs8::DecodePrivateKey;
+
+use crate::sh;
 
 /// An RSA key pair standing in for the AWS KMS wrapping key.
 pub struct AwsWrappingKey {
@@ -19,24 +19,15 @@ pub struct AwsWrappingKey {
     pub bytes: usize,
 }
 
-pub fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().expect("run openssl");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
+/// An RSA key pair of `bits` made by openssl in `dir`.
 pub fn aws_wrapping_key(dir: &Path, bits: usize) -> AwsWrappingKey {
     let pem = dir.join(format!("wrap-{bits}.pem"));
-    run(Command::new("openssl")
+    sh(Command::new("openssl")
         .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
         .arg(format!("rsa_keygen_bits:{bits}"))
         .arg("-out")
         .arg(&pem));
-    let spki_der = run(Command::new("openssl")
+    let spki_der = sh(Command::new("openssl")
         .args(["pkey", "-pubout", "-outform", "DER", "-in"])
         .arg(&pem));
     let private = rsa::PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(&pem).unwrap()).unwrap();
@@ -62,13 +53,25 @@ pub fn openssl_unwrap(
     alg: WrappingAlgorithm,
     wrapped: &[u8],
 ) -> Vec<u8> {
+    openssl_unwrap_with(dir, &key.pem, key.bytes, alg, wrapped)
+}
+
+/// As [`openssl_unwrap`] under the private key file `pem` whose modulus
+/// is `modulus_bytes` long; `dir` takes the intermediate files.
+pub fn openssl_unwrap_with(
+    dir: &Path,
+    pem: &Path,
+    modulus_bytes: usize,
+    alg: WrappingAlgorithm,
+    wrapped: &[u8],
+) -> Vec<u8> {
     let h = md(alg.oaep_hash());
     let oaep_decrypt = |ct: &[u8]| {
         let f = dir.join("oaep.bin");
         std::fs::write(&f, ct).unwrap();
-        run(Command::new("openssl")
+        sh(Command::new("openssl")
             .args(["pkeyutl", "-decrypt", "-inkey"])
-            .arg(&key.pem)
+            .arg(pem)
             .args(["-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt"])
             .arg(format!("rsa_oaep_md:{h}"))
             .arg("-pkeyopt")
@@ -79,12 +82,12 @@ pub fn openssl_unwrap(
     if alg.is_oaep_only() {
         return oaep_decrypt(wrapped);
     }
-    let (oaep, kwp) = wrapped.split_at(key.bytes);
+    let (oaep, kwp) = wrapped.split_at(modulus_bytes);
     let k = oaep_decrypt(oaep);
     assert_eq!(k.len(), 32, "the OAEP part must carry an AES-256 key");
     let f = dir.join("kwp.bin");
     std::fs::write(&f, kwp).unwrap();
-    run(Command::new("openssl")
+    sh(Command::new("openssl")
         .args(["enc", "-d", "-id-aes256-wrap-pad", "-iv", "A65959A6", "-K"])
         .arg(hex::encode(&k))
         .arg("-in")
@@ -110,7 +113,7 @@ pub fn rust_unwrap(key: &AwsWrappingKey, alg: WrappingAlgorithm, wrapped: &[u8])
 pub fn openssl_pkcs8_public(dir: &Path, pkcs8_der: &[u8]) -> Vec<u8> {
     let f = dir.join("material.p8");
     std::fs::write(&f, pkcs8_der).unwrap();
-    run(Command::new("openssl")
+    sh(Command::new("openssl")
         .args([
             "pkey", "-inform", "DER", "-pubout", "-outform", "DER", "-in",
         ])

@@ -1,39 +1,66 @@
-//! Shared set-up for the desktop-app tests: a Kryoptic test token, a
-//! roster enrolled through the engine (fast test KDF), a trusted signer and
-//! a signed request made with tests/lib/make-request-bundle.sh, and
-//! helpers to drive the app through egui_kittest.
-
-#![allow(dead_code)]
+//! Driving the desktop app in tests through egui_kittest (feature `gui`):
+//! a [`Workstation`] (a ready [`Workbench`] on Kryoptic, its configuration
+//! loaded for the in-process app, a signed request on a fake USB folder)
+//! and the clicks a custodian makes, step by step.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use airlock_app::gui::{FixedFolders, GuiApp};
-use airlock_ceremony::enroll::{CustodianSecret, enroll};
 use airlock_core::config::AirlockConfig;
-use airlock_hsm::testing::{TestToken, TokenKind};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use zeroize::Zeroizing;
 
-/// The custodians and their test passphrases.
-pub const CUSTODIANS: [(&str, &str); 2] = [
-    ("alice", "alice test passphrase"),
-    ("bob", "bob test passphrase"),
-];
+use crate::bundle::{Wrapping, make_request_bundle};
+use crate::{CUSTODIANS, TestToken, TokenKind, Workbench, fixture_key};
 
 /// A ready workstation.
 pub struct Workstation {
-    pub token: TestToken,
-    pub dir: tempfile::TempDir,
+    /// Token, roster (alice and bob, threshold 2), trusted signer.
+    pub bench: Workbench,
     pub config: AirlockConfig,
-    pub config_path: PathBuf,
     pub request_dir: PathBuf,
     pub out_parent: PathBuf,
 }
 
 impl Workstation {
+    /// Token, roster (alice and bob, threshold 2), trusted signer, and a
+    /// signed request of `keys` keys on a fake USB folder.
+    pub fn new(keys: usize, bin: &str) -> Self {
+        Self::with(keys, &[], bin)
+    }
+
+    /// As [`Workstation::new`], enrolled with extra `enroll` arguments
+    /// (the quorum's policy, e.g. `--allow-existing-material`).
+    pub fn with(keys: usize, enroll_args: &[&str], bin: &str) -> Self {
+        // The app runs the engine in this process.
+        TestToken::set_test_env("AIRLOCK_INSECURE_TEST_KDF", "1");
+        let bench = Workbench::ready_with(TokenKind::Kryoptic, enroll_args, bin);
+        let config = AirlockConfig::load(&bench.config).expect("test airlock.toml");
+        let usb = bench.path("usb");
+        std::fs::create_dir(&usb).unwrap();
+        let request_dir = usb.join("request");
+        make_request(
+            &request_dir,
+            &[
+                "--request-id",
+                "gui-test-request",
+                "--prefix",
+                "gui-key",
+                "--count",
+                &keys.to_string(),
+            ],
+        );
+        let out_parent = bench.path("out-usb");
+        std::fs::create_dir(&out_parent).unwrap();
+        Workstation {
+            bench,
+            config,
+            request_dir,
+            out_parent,
+        }
+    }
+
     /// The state directory.
     pub fn state_dir(&self) -> &Path {
         &self.config.state_dir
@@ -45,124 +72,11 @@ impl Workstation {
     }
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// Runs the `airlock` binary with the workstation's environment.
-pub fn airlock(ws: &Workstation, args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
-    cmd.arg("--config")
-        .arg(&ws.config_path)
-        .args(args)
-        .env("AIRLOCK_CONFIG", &ws.config_path);
-    for (k, v) in ws.token.env_vars() {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("running airlock")
-}
-
-/// Token, roster (alice and bob, threshold 2), trusted signer, and a
-/// signed request of `keys` keys on a fake USB folder.
-pub fn workstation(keys: usize) -> Workstation {
-    workstation_with(keys, airlock_ceremony::enroll::EnrollOptions::default())
-}
-
-/// As [`workstation`], enrolled with `options` (the quorum's policy).
-pub fn workstation_with(
-    keys: usize,
-    options: airlock_ceremony::enroll::EnrollOptions,
-) -> Workstation {
-    TestToken::set_test_env("AIRLOCK_INSECURE_TEST_KDF", "1");
-    let token = TestToken::new(TokenKind::Kryoptic);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    std::fs::create_dir(&state).unwrap();
-    let config_path = token.write_airlock_toml(&state);
-    let config = AirlockConfig::load(&config_path).expect("test airlock.toml");
-
-    let secrets = CUSTODIANS
-        .iter()
-        .map(|(n, p)| CustodianSecret {
-            name: n.to_string(),
-            passphrase: Zeroizing::new(p.to_string()),
-        })
-        .collect();
-    enroll(&config, 2, secrets, token.so_pin(), options).expect("enrolment");
-
-    let root = repo_root();
-    let fixtures = root.join("tests/fixtures/test-only-keys");
-    let usb = dir.path().join("usb");
-    std::fs::create_dir(&usb).unwrap();
-    let request_dir = usb.join("request");
-    make_request(
-        &request_dir,
-        &[
-            "--request-id",
-            "gui-test-request",
-            "--prefix",
-            "gui-key",
-            "--count",
-            &keys.to_string(),
-        ],
-    );
-    let out_parent = dir.path().join("out-usb");
-    std::fs::create_dir(&out_parent).unwrap();
-    let ws = Workstation {
-        token,
-        dir,
-        config,
-        config_path,
-        request_dir,
-        out_parent,
-    };
-    // A quorum trust change (sealed by the HSM), as `airlock trust
-    // add-signer --custodian ...` makes it.
-    let pub_pem = fixtures.join("test-only-signer-rsa3072.pub.pem");
-    let key =
-        airlock_core::signature::SignerKey::from_pem(&std::fs::read_to_string(&pub_pem).unwrap())
-            .unwrap();
-    let approvers: Vec<CustodianSecret> = CUSTODIANS
-        .iter()
-        .map(|(n, p)| CustodianSecret {
-            name: n.to_string(),
-            passphrase: Zeroizing::new(p.to_string()),
-        })
-        .collect();
-    airlock_ceremony::trust_ops::add_signer(
-        &ws.config,
-        &approvers,
-        "gui-test-signer".parse().unwrap(),
-        key,
-    )
-    .expect("trust add-signer with the quorum");
-    ws
-}
-
 /// A request signed by the test signer, wrapping under the test-only
 /// RSA-4096 key, made by tests/lib/make-request-bundle.sh with `args`.
 pub fn make_request(out: &Path, args: &[&str]) {
-    let root = repo_root();
-    let fixtures = root.join("tests/fixtures/test-only-keys");
-    let out = Command::new("bash")
-        .arg(root.join("tests/lib/make-request-bundle.sh"))
-        .arg("--out")
-        .arg(out)
-        .arg("--signer-key")
-        .arg(fixtures.join("test-only-signer-rsa3072.key.pem"))
-        .arg("--wrapping-key")
-        .arg(fixtures.join("test-only-wrapping-rsa4096.pub.pem"))
-        .args(args)
-        .output()
-        .expect("make-request-bundle.sh");
-    assert!(
-        out.status.success(),
-        "make-request-bundle.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let key = fixture_key("test-only-wrapping-rsa4096.pub.pem");
+    make_request_bundle(out, Wrapping::Key(&key), args);
 }
 
 /// The app in a kittest harness; folders come from `folders` in order.
@@ -363,19 +277,4 @@ pub fn confirm_review(h: &mut Harness<'static, GuiApp>) {
 pub fn confirm_and_wipe(h: &mut Harness<'static, GuiApp>) {
     click(h, "The digests match: confirm (journaled)");
     click(h, "Wipe and log out");
-}
-
-/// SHA-256 of a request's `SHA256SUMS` (hex), for `--request-digest`.
-pub fn request_digest(request: &Path) -> String {
-    use sha2::Digest;
-    let sums = std::fs::read(request.join("SHA256SUMS")).expect("request SHA256SUMS");
-    hex::encode(sha2::Sha256::digest(&sums))
-}
-
-/// The last event name in a journal file.
-pub fn last_journal_event(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
-    let last = text.lines().last().expect("journal is empty");
-    let v: serde_json::Value = serde_json::from_str(last).unwrap();
-    v["event"].as_str().unwrap().to_string()
 }

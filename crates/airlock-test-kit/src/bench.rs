@@ -1,30 +1,18 @@
-//! A workbench for tests that drive the real `airlock` binary against a
-//! real soft token: a fresh token (SoftHSM2 or Kryoptic) in a temporary
-//! directory, an `airlock.toml`, a state directory, custodian passphrase
-//! files, the test-only request signer, and request bundles built with
-//! openssl by `tests/lib/make-request-bundle.sh`, as the online side would.
-//! Tests run one per process (cargo-nextest), since a PKCS#11 module is
-//! initialised once per process.
-
-#![allow(dead_code)]
+//! Workbenches for tests that drive the real `airlock` binary: a fresh
+//! soft token (SoftHSM2 or Kryoptic) in a temporary directory with an
+//! `airlock.toml`, a state directory, custodian passphrase files, the
+//! test-only request signer and request bundles ([`Workbench`]); or a
+//! configuration with no token for the commands that never open one
+//! ([`TokenlessBench`]). Tests run one per process (cargo-nextest), since a
+//! PKCS#11 module is initialised once per process.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use airlock_hsm::testing::{TestToken, TokenKind};
+use airlock_hsm::testing::{TestToken, TokenKind};
 
-/// The repository root.
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// A test-only key from `tests/fixtures/test-only-keys`.
-pub fn fixture_key(name: &str) -> PathBuf {
-    repo().join("tests/fixtures/test-only-keys").join(name)
-}
+use crate::bundle::{self, SIGNER_PUB, Wrapping};
+use crate::{assert_ok, bare, fixture_key, passphrase_of, request_digest};
 
 /// One token, one state directory, one configuration.
 pub struct Workbench {
@@ -32,11 +20,14 @@ pub struct Workbench {
     pub root: tempfile::TempDir,
     pub state: PathBuf,
     pub config: PathBuf,
+    /// The `airlock` binary.
+    pub bin: PathBuf,
 }
 
 impl Workbench {
-    /// A new workbench on a fresh token of `kind`.
-    pub fn new(kind: TokenKind) -> Self {
+    /// A new workbench on a fresh token of `kind`, running the `airlock`
+    /// at `bin` (pass [`airlock_bin!()`](crate::airlock_bin)).
+    pub fn new(kind: TokenKind, bin: &str) -> Self {
         let token = TestToken::new(kind);
         let root = tempfile::tempdir().unwrap();
         let state = root.path().join("state");
@@ -46,19 +37,20 @@ impl Workbench {
             root,
             state,
             config,
+            bin: bin.into(),
         }
     }
 
     /// A workbench ready for a ceremony: custodians alice and bob enrolled
     /// (2 of 2) and the test-only request signer trusted.
-    pub fn ready(kind: TokenKind) -> Self {
-        Self::ready_with(kind, &[])
+    pub fn ready(kind: TokenKind, bin: &str) -> Self {
+        Self::ready_with(kind, &[], bin)
     }
 
     /// As [`Workbench::ready`] with extra `enroll` arguments (e.g.
     /// `--allow-existing-material`).
-    pub fn ready_with(kind: TokenKind, enroll_args: &[&str]) -> Self {
-        let wb = Self::new(kind);
+    pub fn ready_with(kind: TokenKind, enroll_args: &[&str], bin: &str) -> Self {
+        let wb = Self::new(kind, bin);
         wb.enroll_with(&["alice", "bob"], 2, enroll_args);
         wb.trust_signer();
         wb
@@ -81,7 +73,7 @@ impl Workbench {
 
     /// `airlock` with this workbench's token and configuration.
     pub fn airlock(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_airlock"));
+        let mut c = Command::new(&self.bin);
         for (k, v) in self.token.env_vars() {
             c.env(k, v);
         }
@@ -101,7 +93,7 @@ impl Workbench {
         let p = self.path(&format!("secrets/{name}.pass"));
         if !p.exists() {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(&p, format!("{name} has a long test passphrase\n")).unwrap();
+            std::fs::write(&p, format!("{}\n", passphrase_of(name))).unwrap();
         }
         p
     }
@@ -148,10 +140,11 @@ impl Workbench {
         assert_ok(&out, "enroll");
     }
 
-    /// Enrols the test-only RSA-3072 request signer, approved by alice and
-    /// bob (a quorum trust change, sealed by the HSM).
+    /// Enrols the test-only RSA-3072 request signer as `online-test`,
+    /// approved by alice and bob (a quorum trust change, sealed by the
+    /// HSM).
     pub fn trust_signer(&self) {
-        let pem = fixture_key("test-only-signer-rsa3072.pub.pem");
+        let pem = fixture_key(SIGNER_PUB);
         let out = self
             .airlock()
             .args([
@@ -174,18 +167,7 @@ impl Workbench {
     /// arguments (e.g. `--key NAME:SPEC:ALG:WRAPSPEC`). Wrapping keys are
     /// made (and kept, private) in `wrapping-keys/` under the root.
     pub fn make_request(&self, out: &Path, extra: &[&str]) {
-        let st = Command::new("bash")
-            .arg(repo().join("tests/lib/make-request-bundle.sh"))
-            .arg("--out")
-            .arg(out)
-            .arg("--signer-key")
-            .arg(fixture_key("test-only-signer-rsa3072.key.pem"))
-            .arg("--wrapping-key-dir")
-            .arg(self.path("wrapping-keys"))
-            .args(extra)
-            .output()
-            .unwrap();
-        assert_ok(&st, "make-request-bundle.sh");
+        bundle::make_request_bundle(out, Wrapping::Dir(&self.path("wrapping-keys")), extra);
     }
 
     /// The private wrapping key the generator used for `spec` (RSA_2048...).
@@ -221,46 +203,87 @@ impl Workbench {
         args
     }
 
+    /// Panics unless `airlock bundle verify` accepts the bundle at `out`
+    /// under the enrolled ceremony key.
+    pub fn assert_bundle_verifies(&self, out: &Path) {
+        let v = self.run(&[
+            "bundle",
+            "verify",
+            out.to_str().unwrap(),
+            "--ceremony-key",
+            self.ceremony_key().to_str().unwrap(),
+        ]);
+        assert_ok(&v, "bundle verify");
+    }
+
     /// The enrolled ceremony signing key.
     pub fn ceremony_key(&self) -> PathBuf {
         self.state.join("ceremony-signing-key.pem")
     }
 }
 
-/// SHA-256 of a request's `SHA256SUMS` (hex), what `--request-digest`
-/// takes; `None` when the request has none.
-pub fn request_digest(request: &Path) -> Option<String> {
-    use sha2::Digest;
-    let sums = std::fs::read(request.join("SHA256SUMS")).ok()?;
-    Some(hex::encode(sha2::Sha256::digest(&sums)))
+/// A temporary `airlock.toml` and state directory with no token behind
+/// them (the module path is never opened): for `trust` and `request
+/// verify`, which work on the state directory alone.
+pub struct TokenlessBench {
+    pub dir: tempfile::TempDir,
+    bin: PathBuf,
 }
 
-/// Panics with stdout/stderr unless the command succeeded.
-pub fn assert_ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+impl TokenlessBench {
+    /// With the test-only RSA-3072 signer trusted as `online-ops`.
+    pub fn new(bin: &str) -> Self {
+        let s = Self::empty(bin);
+        let out = s.airlock(&[
+            "trust",
+            "add-signer",
+            fixture_key(SIGNER_PUB).to_str().unwrap(),
+            "--name",
+            "online-ops",
+        ]);
+        assert_ok(&out, "trust add-signer");
+        s
+    }
 
-/// Asserts an exit code and returns stderr.
-pub fn assert_exit(out: &Output, code: i32, what: &str) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}: expected exit {code}\nstdout:\n{}\nstderr:\n{stderr}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    stderr
-}
+    /// No signer trusted yet.
+    pub fn empty(bin: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("airlock.toml"),
+            format!(
+                "[hsm]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\ntoken = \"airlock\"\n[state]\ndir = \"{}\"\n",
+                dir.path().join("state").display()
+            ),
+        )
+        .unwrap();
+        TokenlessBench {
+            dir,
+            bin: bin.into(),
+        }
+    }
 
-/// Runs a command (openssl, sha256sum) and returns stdout, panicking on failure.
-pub fn sh(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap();
-    assert_ok(&out, &format!("{cmd:?}"));
-    out.stdout
+    /// Runs `airlock --config THIS ARGS` (no `AIRLOCK_CONFIG`).
+    pub fn airlock(&self, args: &[&str]) -> Output {
+        bare(&self.bin)
+            .arg("--config")
+            .arg(self.dir.path().join("airlock.toml"))
+            .args(args)
+            .output()
+            .expect("spawn airlock")
+    }
+
+    /// Runs `airlock request verify BUNDLE EXTRA`.
+    pub fn verify(&self, bundle: &Path, extra: &[&str]) -> Output {
+        let mut args = vec!["request", "verify", bundle.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.airlock(&args)
+    }
+
+    /// A fresh copy of the bundle at `from` in this bench's temporary
+    /// directory, as `bundles/NAME`.
+    pub fn bundle_copy(&self, from: &Path, name: &str) -> PathBuf {
+        let p = self.dir.path().join("bundles").join(name);
+        bundle::copy_dir(from, &p);
+        p
+    }
 }
