@@ -344,6 +344,10 @@ impl GuiApp {
         }
         self.top_bar(ui);
         self.step_list(ui);
+        // Docked on the right, between the step list and the step: it
+        // never covers the step's content or its buttons.
+        let path = self.snap.journal_path.clone();
+        self.journal.show(ui, path.as_deref());
         self.action_bar(ui);
         egui::CentralPanel::default_margins().show(ui, |ui| {
             egui::ScrollArea::vertical()
@@ -352,8 +356,6 @@ impl GuiApp {
         });
         self.read_aloud_modal(ui.ctx());
         self.abort_modal(ui.ctx());
-        let path = self.snap.journal_path.clone();
-        self.journal.show(ui.ctx(), path.as_deref());
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
@@ -386,8 +388,12 @@ impl GuiApp {
                     {
                         self.ask_abort();
                     }
-                    if ui.button("Journal").clicked() {
-                        self.journal.open();
+                    if ui
+                        .add(egui::Button::selectable(self.journal.is_open(), "Journal"))
+                        .on_hover_text("Show or hide the journal beside the step")
+                        .clicked()
+                    {
+                        self.journal.toggle();
                     }
                     // A live UTC clock, as the journal and paper write time.
                     ui.label(RichText::new(clock_now()).monospace().strong());
