@@ -446,7 +446,7 @@ impl GuiApp {
                         self.ask_abort();
                     }
                     if ui
-                        .add(egui::Button::selectable(self.journal.is_open(), "Journal"))
+                        .add(egui::Button::new("Journal").selected(self.journal.is_open()))
                         .on_hover_text("Show or hide the journal beside the step")
                         .clicked()
                     {

@@ -1,5 +1,7 @@
-//! The journal panel, docked on the right of the window and toggled by the
-//! top bar's Journal button: this ceremony's hash-chained journal file,
+//! The journal panel, docked beside the step (on the right of a wide
+//! window, under the step on a narrow one such as 1024x768, so that the
+//! step's lines are never cut) and toggled by the top bar's Journal
+//! button: this ceremony's hash-chained journal file,
 //! read from the state directory, as a list of readable events (sequence
 //! number, time, event, actor, a short summary of its data), oldest first,
 //! scrolled to the newest unless the reader scrolled up. The file is read
@@ -11,8 +13,9 @@ use eframe::egui::{self, RichText};
 
 use super::theme;
 
-/// Id of the docked panel (tests look for its rectangle).
-pub const PANEL_ID: &str = "airlock-journal";
+/// Windows at least this wide (points) dock the journal on the right; the
+/// step keeps about 600 points. Narrower ones dock it under the step.
+pub const SIDE_MIN_WIDTH: f32 = 1300.0;
 
 /// The heading at the top of the panel.
 pub const HEADING: &str = "Ceremony journal";
@@ -114,68 +117,86 @@ impl JournalView {
         if let Some(p) = path {
             self.sync(p);
         }
-        // A third of the window, so that the step list and the step stay
-        // usable at 1024x768; the custodians may drag it wider.
-        let width = ui.ctx().content_rect().width();
+        // Beside the step on a wide window (30 % of it), under it on a
+        // narrow one (a quarter of the height): the step keeps its whole
+        // lines and scrolls, never cut. The custodians may drag the edge.
+        let screen = ui.ctx().content_rect();
+        let panel = if screen.width() >= SIDE_MIN_WIDTH {
+            egui::Panel::right("airlock-journal-side")
+                .default_size((screen.width() * 0.3).clamp(280.0, 520.0))
+                .size_range(240.0..=(screen.width() * 0.6).max(240.0))
+        } else {
+            egui::Panel::bottom("airlock-journal-bottom")
+                .default_size((screen.height() * 0.3).max(180.0))
+                .size_range(150.0..=(screen.height() * 0.7).max(150.0))
+        };
         let mut hide = false;
-        egui::Panel::right(PANEL_ID)
-            .resizable(true)
-            .default_size((width * 0.3).clamp(280.0, 520.0))
-            .size_range(240.0..=(width * 0.6).max(240.0))
-            .show(ui, |ui| {
-                ui.add_space(6.0);
-                ui.horizontal(|ui| {
-                    ui.heading(HEADING);
-                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                        if ui.button("Hide").clicked() {
-                            hide = true;
-                        }
-                    });
-                });
-                let Some(p) = path else {
-                    ui.label(
-                        "The journal file opens when the request is verified; the steps before \
-                         that are held and written to it then.",
-                    );
-                    return;
-                };
-                ui.label(
-                    RichText::new(format!(
-                        "{} events, newest last. Written by the engine only.",
-                        self.rows.len()
-                    ))
-                    .size(17.0),
-                );
-                ui.label(
-                    RichText::new(p.display().to_string())
-                        .monospace()
-                        .size(14.0)
-                        .color(theme::MUTED),
-                );
-                if let Some(problem) = &self.problem {
-                    ui.label(RichText::new(problem).color(theme::FAIL));
-                }
-                ui.separator();
-                egui::ScrollArea::vertical()
-                    .id_salt("journal-rows")
-                    .auto_shrink([false, false])
-                    .stick_to_bottom(true)
-                    .show(ui, |ui| {
-                        ui.spacing_mut().item_spacing.y = 2.0;
-                        for (i, r) in self.rows.iter().enumerate() {
-                            draw_row(ui, i, r);
-                        }
-                    });
+        panel.resizable(true).show(ui, |ui| {
+            ui.add_space(4.0);
+            let count = path.map(|p| {
+                (
+                    format!("{} events, newest last (read-only)", self.rows.len()),
+                    format!(
+                        "{}\nWritten by the engine only; the window never writes it.",
+                        p.display()
+                    ),
+                )
             });
+            // One header line where it fits, so that the rows keep the room.
+            let one_header_line = ui.available_width() >= 600.0;
+            let count_label = |ui: &mut egui::Ui| {
+                if let Some((text, hover)) = &count {
+                    ui.label(RichText::new(text).size(17.0))
+                        .on_hover_text(hover);
+                }
+            };
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(HEADING).size(26.0).strong());
+                if one_header_line {
+                    count_label(ui);
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui.button("Hide").clicked() {
+                        hide = true;
+                    }
+                });
+            });
+            if !one_header_line {
+                count_label(ui);
+            }
+            if path.is_none() {
+                ui.label(
+                    "The journal file opens when the request is verified; the steps before \
+                         that are held and written to it then.",
+                );
+                return;
+            }
+            if let Some(problem) = &self.problem {
+                ui.label(RichText::new(problem).color(theme::FAIL));
+            }
+            ui.separator();
+            egui::ScrollArea::vertical()
+                .id_salt("journal-rows")
+                .auto_shrink([false, false])
+                .stick_to_bottom(true)
+                .show(ui, |ui| {
+                    ui.spacing_mut().item_spacing.y = 2.0;
+                    let one_line = ui.available_width() >= 700.0;
+                    for (i, r) in self.rows.iter().enumerate() {
+                        draw_row(ui, i, r, one_line);
+                    }
+                });
+        });
         if hide {
             self.close();
         }
     }
 }
 
-/// One event: `seq  time  event` on the first line, `actor · summary`
-/// under it; every part is selectable text.
-fn draw_row(ui: &mut egui::Ui, i: usize, r: &Row) {
+/// One event: `seq  time  event`, then `actor · summary` on the same line
+/// when `one_line` (a wide panel), else under it; every part is
+/// selectable text.
+fn draw_row(ui: &mut egui::Ui, i: usize, r: &Row, one_line: bool) {
     let fill = if i.is_multiple_of(2) {
         egui::Color32::from_gray(242)
     } else {
@@ -186,7 +207,21 @@ fn draw_row(ui: &mut egui::Ui, i: usize, r: &Row) {
         .inner_margin(egui::Margin::symmetric(6, 3))
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.horizontal_wrapped(|ui| {
+            let detail = if r.summary.is_empty() {
+                r.actor.clone()
+            } else {
+                format!("{} · {}", r.actor, r.summary)
+            };
+            let detail = |ui: &mut egui::Ui| {
+                let resp = ui.add(
+                    egui::Label::new(RichText::new(&detail).size(16.0).color(theme::MUTED))
+                        .wrap_mode(egui::TextWrapMode::Truncate),
+                );
+                if !r.data.is_empty() {
+                    resp.on_hover_text(&r.data);
+                }
+            };
+            let head = |ui: &mut egui::Ui| {
                 ui.spacing_mut().item_spacing.x = 10.0;
                 ui.label(
                     RichText::new(format!("{:>3}  {}", r.seq, r.time))
@@ -196,18 +231,15 @@ fn draw_row(ui: &mut egui::Ui, i: usize, r: &Row) {
                 )
                 .on_hover_text(&r.at);
                 ui.label(RichText::new(&r.event).monospace().size(17.0).strong());
-            });
-            let detail = if r.summary.is_empty() {
-                r.actor.clone()
-            } else {
-                format!("{} · {}", r.actor, r.summary)
             };
-            let resp = ui.add(
-                egui::Label::new(RichText::new(detail).size(16.0).color(theme::MUTED))
-                    .wrap_mode(egui::TextWrapMode::Truncate),
-            );
-            if !r.data.is_empty() {
-                resp.on_hover_text(&r.data);
+            if one_line {
+                ui.horizontal(|ui| {
+                    head(ui);
+                    detail(ui);
+                });
+            } else {
+                ui.horizontal_wrapped(head);
+                detail(ui);
             }
         });
 }
