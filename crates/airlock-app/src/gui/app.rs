@@ -401,8 +401,9 @@ impl GuiApp {
         }
         self.top_bar(ui);
         self.step_list(ui);
-        // Docked on the right, between the step list and the step: it
-        // never covers the step's content or its buttons.
+        // Docked beside the step (right of it, or under it on a narrow
+        // window), before the action bar and the step: it never covers the
+        // step's content or its buttons.
         let path = self.snap.journal_path.clone();
         self.journal.show(ui, path.as_deref());
         self.action_bar(ui);
