@@ -2,7 +2,8 @@
 # Retakes the screenshots in this folder: runs the desktop app under Xvfb on
 # the demo workstation (run ceremony-scripts/demo.sh --headless first), drives
 # a 9-key ceremony with xdotool (mouse positions for a 1400x900 screen), and
-# saves one PNG per step. Folder choices come from AIRLOCK_GUI_FOLDERS instead
+# saves one PNG per step, the abort dialog, and the docked journal at
+# 1400x900 and (the window resized) 1024x768. Folder choices come from AIRLOCK_GUI_FOLDERS instead
 # of the GTK dialog. Needs xvfb, imagemagick and xdotool.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,7 +34,9 @@ xdotool windowfocus --sync "$(xdotool search --name Airlock | head -1)" || true
 click 330 276 0.5; click 380 484 4; shot 01-preflight; next
 custodian 434 221 306 "$(cat "$demo/secrets/alice")"; shot 02-custodians
 custodian 431 332 417 "$(cat "$demo/secrets/bob")"; next
-click 462 173 4; shot 03-request; next
+click 462 173 4; shot 03-request
+click 1316 22 1; shot 11-abort-dialog; xdotool key Escape; sleep 1   # opens on "Keep the ceremony going" (focused); Escape keeps going
+next
 xdotool mousemove 700 420; for _ in $(seq 15); do xdotool click 5; sleep 0.1; done; sleep 1   # scroll the plan to its last key
 click 321 606 1; click 602 606 1; click 510 863 1.5; shot 04-review; next   # ticks, then "The digests match"
 click 420 198 8; shot 05-generate; next
@@ -41,4 +44,6 @@ click 458 198 5; shot 06-seal-export; next
 shot 07-attestation; click 529 537 2; next   # no bag serials: "Confirm: no tamper-evident bags are used"
 click 510 521 1.5; click 406 571 5; shot 08-wipe; next   # bundle digest confirmed, then the wipe
 shot 09-done
-click 1114 22; shot 10-journal
+click 1114 22; shot 10-journal                                       # the journal docked on the right
+xdotool windowsize "$(xdotool search --name Airlock | head -1)" 1024 768; sleep 2
+import -window root -crop 1024x768+0+0 +repage "$out/10-journal-1024x768.png"

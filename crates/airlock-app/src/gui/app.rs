@@ -86,6 +86,18 @@ pub struct GuiApp {
     pub(crate) abort_dialog: AbortDialog,
     pub(crate) close_after_abort: bool,
     pub(crate) close_allowed: bool,
+    /// Engine commands sent and not yet answered (an abort asked during
+    /// generation waits behind it): "working" until both replied.
+    pub(crate) in_flight: usize,
+    /// An abort was asked while keys were generated: the engine stops
+    /// after the key in hand, then the abort runs.
+    pub(crate) stopping: bool,
+    /// What the engine said when the step an abort stopped ended (e.g.
+    /// "stopped after key 3 of 900 as asked; …"), for the aborted screen.
+    pub(crate) stopped_note: Option<String>,
+    /// The abort dialog just opened: its safe button takes the keyboard
+    /// focus on the next frame.
+    focus_safe_button: bool,
     pub(crate) journal: JournalView,
     /// The full-screen read-aloud view, when open.
     pub(crate) read_aloud: Option<crate::gui::read_aloud::ReadAloud>,
@@ -120,6 +132,10 @@ impl GuiApp {
             abort_dialog: AbortDialog::Hidden,
             close_after_abort: false,
             close_allowed: false,
+            in_flight: 0,
+            stopping: false,
+            stopped_note: None,
+            focus_safe_button: false,
             read_aloud: None,
             journal: JournalView::default(),
             themed: false,
@@ -186,6 +202,9 @@ impl GuiApp {
         if self.close_allowed() {
             return true;
         }
+        if self.abort_dialog != AbortDialog::Close {
+            self.focus_safe_button = true;
+        }
         self.abort_dialog = AbortDialog::Close;
         false
     }
@@ -227,6 +246,7 @@ impl GuiApp {
         let kind = cmd.kind();
         if self.worker.send(cmd) {
             self.busy = Some(kind);
+            self.in_flight += 1;
         } else {
             self.error = Some((
                 self.current,
@@ -240,7 +260,22 @@ impl GuiApp {
 
     /// Opens the abort confirmation.
     pub(crate) fn ask_abort(&mut self) {
+        if self.abort_dialog != AbortDialog::Abort {
+            self.focus_safe_button = true;
+        }
         self.abort_dialog = AbortDialog::Abort;
+    }
+
+    /// True when the custodians asked to close the window mid-ceremony and
+    /// the abort ran: the aborted screen shows its summary (HSM labels left
+    /// behind) and a button that closes the window.
+    pub fn closing_after_abort(&self) -> bool {
+        self.close_after_abort && self.snap.aborted
+    }
+
+    /// True while the engine finishes the key in hand before an abort.
+    pub fn stopping(&self) -> bool {
+        self.stopping && self.busy.is_some()
     }
 
     fn run_abort(&mut self, reason: &str) {
@@ -251,6 +286,7 @@ impl GuiApp {
             // The worker is in the key loop: it finishes the key in hand,
             // journals `generation_stopped`, then runs this abort.
             stop.request();
+            self.stopping = true;
         }
         self.send(Command::Abort {
             reason: reason.to_string(),
@@ -266,8 +302,26 @@ impl GuiApp {
                     result,
                     snapshot,
                 } => {
-                    self.busy = None;
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    if self.in_flight == 0 {
+                        self.busy = None;
+                    }
                     self.snap = *snapshot;
+                    if kind == CommandKind::Abort {
+                        // The aborted screen reports the abort's own outcome,
+                        // not the generation it stopped.
+                        self.stopping = false;
+                        self.error = None;
+                        self.note = None;
+                    } else if self.busy == Some(CommandKind::Abort) {
+                        // A step that ended because an abort was asked:
+                        // its reply is superseded by the abort's, and its
+                        // error says where it stopped.
+                        if let Err(e) = result {
+                            self.stopped_note = Some(e.message);
+                        }
+                        continue;
+                    }
                     match result {
                         Ok(note) => self.note = note,
                         Err(e) => {
@@ -279,8 +333,11 @@ impl GuiApp {
                         }
                     }
                     if kind == CommandKind::Abort && self.close_after_abort {
+                        // The window stays open on the aborted screen (what
+                        // was wiped, the HSM labels left behind) until the
+                        // custodians close it there.
                         self.close_allowed = true;
-                        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                        ctx.request_repaint();
                     }
                 }
             }
@@ -343,6 +400,11 @@ impl GuiApp {
         }
         self.top_bar(ui);
         self.step_list(ui);
+        // Docked beside the step (right of it, or under it on a narrow
+        // window), before the action bar and the step: it never covers the
+        // step's content or its buttons.
+        let path = self.snap.journal_path.clone();
+        self.journal.show(ui, path.as_deref());
         self.action_bar(ui);
         egui::CentralPanel::default_margins().show(ui, |ui| {
             egui::ScrollArea::vertical()
@@ -351,8 +413,6 @@ impl GuiApp {
         });
         self.read_aloud_modal(ui.ctx());
         self.abort_modal(ui.ctx());
-        let path = self.snap.journal_path.clone();
-        self.journal.show(ui.ctx(), path.as_deref());
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
@@ -385,8 +445,12 @@ impl GuiApp {
                     {
                         self.ask_abort();
                     }
-                    if ui.button("Journal").clicked() {
-                        self.journal.open();
+                    if ui
+                        .add(egui::Button::new("Journal").selected(self.journal.is_open()))
+                        .on_hover_text("Show or hide the journal beside the step")
+                        .clicked()
+                    {
+                        self.journal.toggle();
                     }
                     // A live UTC clock, as the journal and paper write time.
                     ui.label(RichText::new(clock_now()).monospace().strong());
@@ -492,6 +556,17 @@ impl GuiApp {
                     ui.spinner();
                     widgets::badge(ui, Verdict::Busy, &format!("{}…", kind.doing()));
                 });
+                if self.stopping {
+                    let at = match self.progress.current.as_ref() {
+                        Some((i, n, _)) => format!("key {i} of {n}"),
+                        None => "the key in hand".to_string(),
+                    };
+                    widgets::badge(
+                        ui,
+                        Verdict::Warn,
+                        &format!("Stopping after {at}; then the abort runs"),
+                    );
+                }
             }
             if let Some(note) = &self.note {
                 widgets::badge(ui, Verdict::Warn, note);
@@ -571,14 +646,37 @@ impl GuiApp {
                  objects, logs out, and journals the abort. Keys already generated stay in the HSM \
                  and are reused if the same request is run again.",
             );
-            if self.busy.is_some() {
+            if self.busy == Some(CommandKind::Generate) {
+                widgets::badge(
+                    ui,
+                    Verdict::Warn,
+                    "The HSM is generating keys: it stops after the key in hand, then the abort runs.",
+                );
+            } else if self.busy.is_some() {
                 widgets::badge(
                     ui,
                     Verdict::Warn,
                     "The HSM is working: the abort runs as soon as the current step ends.",
                 );
             }
+            if closing {
+                ui.label(
+                    "The window then shows what was wiped and the HSM keys left behind; close it                      from there.",
+                );
+            }
             ui.horizontal(|ui| {
+                // The safe choice comes first and has the keyboard focus:
+                // Enter (or Escape) keeps the ceremony going.
+                let keep = ui.add(
+                    egui::Button::new(RichText::new(KEEP_GOING).strong())
+                        .fill(theme::PASS.linear_multiply(0.15)),
+                );
+                if std::mem::take(&mut self.focus_safe_button) {
+                    keep.request_focus();
+                }
+                if keep.clicked() {
+                    choice = Some(false);
+                }
                 let yes = if closing {
                     "Abort and close"
                 } else {
@@ -589,9 +687,6 @@ impl GuiApp {
                     .clicked()
                 {
                     choice = Some(true);
-                }
-                if ui.button("Keep the ceremony going").clicked() {
-                    choice = Some(false);
                 }
             });
         });
@@ -614,6 +709,9 @@ impl GuiApp {
         }
     }
 }
+
+/// The abort dialog's safe button, focused when the dialog opens.
+pub const KEEP_GOING: &str = "Keep the ceremony going";
 
 /// The top bar's clock: `UTC 20:21:05`.
 pub fn clock_now() -> String {

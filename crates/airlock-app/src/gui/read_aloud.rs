@@ -5,7 +5,8 @@
 //! numbered. "The digests match" opens only when every group is ticked; the
 //! window then sends the same confirmation the step's own button sends, and
 //! the engine journals it. Escape, or "Back", closes the view and changes
-//! nothing.
+//! nothing; "Back" has the keyboard focus when the view opens, so Enter
+//! confirms nothing either.
 
 use eframe::egui::{self, RichText};
 
@@ -38,7 +39,13 @@ pub struct ReadAloud {
     pub hex: String,
     /// One tick per four-digit group, set by the witness.
     pub ticks: Vec<bool>,
+    /// Just opened: "Back" takes the keyboard focus on the next frame, so
+    /// that Enter confirms nothing.
+    focus_back: bool,
 }
+
+/// The view's safe button: closes it and confirms nothing.
+pub const BACK: &str = "Back (nothing is confirmed)";
 
 /// What the custodians did in the view this frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +73,7 @@ impl ReadAloud {
             kind,
             hex: hex.to_string(),
             ticks: vec![false; groups(hex).len()],
+            focus_back: true,
         }
     }
 
@@ -154,10 +162,11 @@ impl ReadAloud {
                     {
                         choice = ReadAloudChoice::Match;
                     }
-                    if ui
-                        .button(RichText::new("Back (nothing is confirmed)").size(24.0))
-                        .clicked()
-                    {
+                    let back = ui.button(RichText::new(BACK).size(24.0));
+                    if std::mem::take(&mut self.focus_back) {
+                        back.request_focus();
+                    }
+                    if back.clicked() {
                         choice = ReadAloudChoice::Back;
                     }
                     ui.label(

@@ -61,8 +61,27 @@ pub fn apply(ctx: &egui::Context) {
         v.selection.bg_fill = Color32::from_rgb(190, 215, 255);
         v.widgets.inactive.bg_stroke = egui::Stroke::new(1.5, Color32::from_rgb(90, 90, 90));
         v.widgets.noninteractive.fg_stroke = egui::Stroke::new(1.0, TEXT);
-        // A thick, obvious keyboard focus ring.
-        v.widgets.hovered.bg_stroke = egui::Stroke::new(3.0, BUSY);
-        v.selection.stroke = egui::Stroke::new(3.0, BUSY);
+        // Hover: a medium blue outline.
+        v.widgets.hovered.bg_stroke = egui::Stroke::new(2.0, BUSY);
+        // Keyboard focus: egui draws a focused widget (button, checkbox,
+        // step in the list) with the `active` visuals, a focused text field
+        // with `selection.stroke`. Both are a thick, near-black ring on a
+        // light-blue fill, stronger than hover, so that the custodians see
+        // from across the room which button Enter presses.
+        v.widgets.active.bg_stroke = FOCUS_RING;
+        v.widgets.active.bg_fill = FOCUS_FILL;
+        v.widgets.active.weak_bg_fill = FOCUS_FILL;
+        v.widgets.active.fg_stroke = egui::Stroke::new(2.0, TEXT);
+        v.widgets.active.expansion = 2.0;
+        v.selection.stroke = FOCUS_RING;
     });
 }
+
+/// The keyboard focus ring: 4 px, near black on white.
+pub const FOCUS_RING: egui::Stroke = egui::Stroke {
+    width: 4.0,
+    color: Color32::from_rgb(0, 30, 90),
+};
+
+/// The fill of the focused widget.
+pub const FOCUS_FILL: Color32 = Color32::from_rgb(200, 222, 255);

@@ -89,7 +89,10 @@ pub fn facts(ui: &mut egui::Ui, id: &str, rows: &[(&str, String)]) {
         .show(ui, |ui| {
             for (k, v) in rows {
                 ui.label(RichText::new(*k).strong());
-                ui.label(v);
+                // Long values (paths) wrap within the window instead of
+                // widening the page, which would push wrapped text (the
+                // PGP words) under a docked journal.
+                ui.add(egui::Label::new(v).wrap());
                 ui.end_row();
             }
         });
