@@ -7,17 +7,16 @@
 
 #![cfg(feature = "gui")]
 
-mod gui_support;
-
 use airlock_app::gui::app::KEEP_GOING;
 use airlock_app::gui::journal_view;
 use airlock_app::gui::read_aloud::BACK;
 use airlock_app::gui::steps::aborted::CLOSE_NOW;
 use airlock_app::gui::{GuiApp, Step};
+use airlock_test_kit::gui::*;
+use airlock_test_kit::*;
 use eframe::egui::{self, Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use gui_support::*;
 
 const SMALL: [f32; 2] = [1024.0, 768.0];
 
@@ -51,7 +50,7 @@ fn assert_focus_ring(h: &Harness<'static, GuiApp>) {
 
 #[test]
 fn the_abort_dialog_opens_on_keep_going_and_enter_or_escape_keep_going() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness_sized(&ws, vec![], SMALL);
     preflight(&mut h);
     for round in 0..2 {
@@ -93,7 +92,7 @@ fn the_abort_dialog_opens_on_keep_going_and_enter_or_escape_keep_going() {
 
 #[test]
 fn the_read_aloud_view_opens_on_back_and_enter_confirms_nothing() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness_sized(&ws, vec![ws.request_dir.clone()], SMALL);
     to_review(&mut h);
     scroll_plan_to_end(&mut h);
@@ -120,7 +119,7 @@ fn the_read_aloud_view_opens_on_back_and_enter_confirms_nothing() {
 
 #[test]
 fn ctrl_plus_minus_zoom_and_ctrl_0_resets() {
-    let ws = workstation(1);
+    let ws = Workstation::new(1, airlock_bin!());
     let mut h = harness_sized(&ws, vec![], SMALL);
     assert!(h.ctx.options(|o| o.zoom_with_keyboard));
     let wide = h.ctx.content_rect().width();
@@ -158,8 +157,12 @@ fn journal_events(path: &std::path::Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn the_journal_is_a_docked_panel_of_readable_events_that_follows_the_newest() {
-    let ws = workstation(3);
-    let mut h = harness_sized(&ws, vec![ws.request_dir.clone()], SMALL);
+    let ws = Workstation::new(3, airlock_bin!());
+    let mut h = harness_sized(
+        &ws,
+        vec![ws.request_dir.clone(), ws.out_parent.clone()],
+        SMALL,
+    );
     // Open before anything is journaled: it says when the file starts.
     click(&mut h, "Journal");
     assert!(
@@ -235,6 +238,7 @@ fn the_journal_is_a_docked_panel_of_readable_events_that_follows_the_newest() {
     confirm_review(&mut h);
     click(&mut h, "Continue to Generate & wrap");
     click(&mut h, "Journal");
+    choose_output(&mut h);
     click(&mut h, "Log in and generate");
     assert!(h.state().error().is_none(), "{:?}", h.state().error());
     let events = journal_events(&journal);
@@ -280,11 +284,16 @@ fn closes(h: &Harness<'static, GuiApp>) -> bool {
 
 #[test]
 fn closing_during_generation_stops_aborts_and_shows_the_summary_before_closing() {
-    let ws = workstation(6);
-    let mut h = harness_sized(&ws, vec![ws.request_dir.clone()], SMALL);
+    let ws = Workstation::new(6, airlock_bin!());
+    let mut h = harness_sized(
+        &ws,
+        vec![ws.request_dir.clone(), ws.out_parent.clone()],
+        SMALL,
+    );
     to_review(&mut h);
     confirm_review(&mut h);
     click(&mut h, "Continue to Generate & wrap");
+    choose_output(&mut h);
     h.get_by_label("Log in and generate").click();
     h.run_steps(2);
     assert!(h.state().is_busy());
