@@ -399,13 +399,11 @@ fn nix_kill_int(pid: u32) {
     assert!(st.success());
 }
 
-#[test]
-fn the_engine_refuses_its_steps_out_of_order() {
-    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
-    let request = two_keys(&wb);
-    let out = wb.path("usb/import");
+/// The engine itself, after preflight on the workbench's token (network
+/// and unlocked-memory overrides, as on a test machine).
+fn engine(wb: &Workbench) -> Ceremony {
     let config = AirlockConfig::load(&wb.config).unwrap();
-    let mut c = Ceremony::preflight(
+    Ceremony::preflight(
         config,
         CeremonyOptions {
             allow_network: true,
@@ -413,7 +411,15 @@ fn the_engine_refuses_its_steps_out_of_order() {
             ..CeremonyOptions::default()
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn the_engine_refuses_its_steps_out_of_order() {
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
+    let request = two_keys(&wb);
+    let out = wb.path("usb/import");
+    let mut c = engine(&wb);
     assert_eq!(c.stage().kind(), StageKind::Preflighted);
     assert_eq!(c.need(), Need::Request);
     // Nothing to confirm, choose or log in to before the request is verified.
@@ -744,16 +750,7 @@ fn an_abort_after_the_login_ends_the_ceremony_and_every_step_is_refused_after_it
     let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
     let request = two_keys(&wb);
     let out = wb.path("usb/import");
-    let config = AirlockConfig::load(&wb.config).unwrap();
-    let mut c = Ceremony::preflight(
-        config,
-        CeremonyOptions {
-            allow_network: true,
-            allow_unlocked_memory: true,
-            ..CeremonyOptions::default()
-        },
-    )
-    .unwrap();
+    let mut c = engine(&wb);
     c.verify_request(&request).unwrap();
     for n in ["alice", "bob"] {
         c.confirm_plan(n).unwrap();

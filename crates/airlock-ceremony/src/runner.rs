@@ -208,6 +208,26 @@ impl ExportOutcome {
     }
 }
 
+impl From<&AuthOutcome> for Event {
+    fn from(o: &AuthOutcome) -> Event {
+        let (AuthOutcome::Accepted {
+            custodian,
+            have,
+            need,
+        }
+        | AuthOutcome::AlreadyCounted {
+            custodian,
+            have,
+            need,
+        }) = o;
+        Event::CustodianAuthenticated {
+            custodian: custodian.to_string(),
+            have: *have,
+            need: *need,
+        }
+    }
+}
+
 impl From<&WipeOutcome> for Event {
     fn from(w: &WipeOutcome) -> Event {
         Event::Wiped {

@@ -544,23 +544,7 @@ fn authenticate_custodians(
                 Err(e) => return Err(e.into()),
             }
         };
-        let (custodian, have, need) = match &outcome {
-            airlock_core::quorum::AuthOutcome::Accepted {
-                custodian,
-                have,
-                need,
-            }
-            | airlock_core::quorum::AuthOutcome::AlreadyCounted {
-                custodian,
-                have,
-                need,
-            } => (custodian.to_string(), *have, *need),
-        };
-        reporter.event(&Event::CustodianAuthenticated {
-            custodian,
-            have,
-            need,
-        });
+        reporter.event(&Event::from(&outcome));
     }
     Ok(())
 }
