@@ -39,8 +39,8 @@ click 1316 22 1; shot 11-abort-dialog; xdotool key Escape; sleep 1   # opens on 
 next
 xdotool mousemove 700 420; for _ in $(seq 15); do xdotool click 5; sleep 0.1; done; sleep 1   # scroll the plan to its last key
 click 321 606 1; click 602 606 1; click 510 863 1.5; shot 04-review; next   # ticks, then "The digests match"
-click 420 198 8; shot 05-generate; next
-click 458 198 5; shot 06-seal-export; next
+click 458 258 2; click 421 273 8; shot 05-generate; next   # the output folder (checked before the login), then log in and generate
+click 399 222 5; shot 06-seal-export; next                 # "Seal and export" into the folder chosen before the login
 shot 07-attestation; click 529 537 2; next   # no bag serials: "Confirm: no tamper-evident bags are used"
 click 510 521 1.5; click 406 571 5; shot 08-wipe; next   # bundle digest confirmed, then the wipe
 shot 09-done

@@ -66,8 +66,9 @@ pub fn show(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "(not chosen)".into());
     ui.label(format!(
-        "The engine writes the bundle into a staging folder beside {out}, signs SHA256SUMS in the HSM, \
-         reads everything back and verifies it, then renames it into place."
+        "The bundle goes to {out} (the folder checked before the login). The engine writes it into \
+         a staging folder beside that one, signs SHA256SUMS in the HSM, reads everything back and \
+         verifies it, and only then renames it into place."
     ));
     if ui
         .add_enabled(
