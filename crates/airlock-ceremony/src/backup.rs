@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 
 use airlock_core::config::AirlockConfig;
 use airlock_core::journal::{Actor, JournalWriter, verify_journal};
+use airlock_core::journal_event::WorkstationEvent;
 use airlock_core::quorum::{ROSTER_FILE_NAME, Roster};
 use airlock_core::signature::SignerKey;
 use airlock_core::staged_dir::StagedDir;
 use airlock_core::state_seal::{self, SealError};
 use airlock_core::sums::{Sha256Digest, Sha256Sums};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::error::CeremonyError;
 use crate::runner::ENROLLED_SIGNING_KEY_FILE;
@@ -142,18 +142,14 @@ fn load_key(path: &Path) -> Result<SignerKey, CeremonyError> {
     })
 }
 
-fn journal_note(
-    state_dir: &Path,
-    event: &str,
-    data: serde_json::Value,
-) -> Result<(), CeremonyError> {
+fn journal_note(state_dir: &Path, event: WorkstationEvent) -> Result<(), CeremonyError> {
     let path = state_dir.join(WORKSTATION_JOURNAL_REL);
     let mut j = if path.exists() {
         JournalWriter::open(&path)?.0
     } else {
         JournalWriter::create(&path)?
     };
-    j.append(event, &Actor::System, data)?;
+    j.record(&event, &Actor::System)?;
     Ok(())
 }
 
@@ -197,8 +193,7 @@ pub fn backup(config: &AirlockConfig, out: &Path) -> Result<BackupOutcome, Cerem
     };
     journal_note(
         root,
-        "state_backed_up",
-        serde_json::to_value(&outcome).unwrap_or_default(),
+        WorkstationEvent::StateBackedUp(serde_json::to_value(&outcome).unwrap_or_default()),
     )?;
     Ok(outcome)
 }
@@ -286,8 +281,10 @@ pub fn restore(
     };
     journal_note(
         state,
-        "state_restored",
-        json!({ "from": from.display().to_string(), "outcome": outcome }),
+        WorkstationEvent::StateRestored {
+            from: from.display().to_string(),
+            outcome: serde_json::to_value(&outcome).unwrap_or_default(),
+        },
     )?;
     Ok(outcome)
 }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use airlock_core::config::AirlockConfig;
 use airlock_core::journal::{Actor, JournalWriter};
+use airlock_core::journal_event::WorkstationEvent as W;
 use airlock_core::quorum::{
     AuthOutcome, Enrollment, KdfParams, MAX_CUSTODIANS, MIN_THRESHOLD, ModuleRef, PinRotation,
     Pinned, QuorumError, QuorumLogin, ROSTER_FILE_NAME, Roster, RosterPolicy, TokenRef,
@@ -126,6 +127,11 @@ pub struct EnrollOutcome {
     pub policy: RosterPolicy,
 }
 
+/// The rehearsal's failure event.
+fn quorum_rehearsal_failed(error: String) -> W {
+    W::QuorumRehearsalFailed { error }
+}
+
 fn journal(state_dir: &Path) -> Result<JournalWriter, CeremonyError> {
     fs::create_dir_all(state_dir)
         .map_err(CeremonyError::io("creating the state directory", state_dir))?;
@@ -137,14 +143,18 @@ fn journal(state_dir: &Path) -> Result<JournalWriter, CeremonyError> {
     }
 }
 
-/// Passes `r` on; an error is first journaled as `event` (best effort:
-/// the original error wins).
-fn journaled<T, E>(j: &mut JournalWriter, event: &str, r: Result<T, E>) -> Result<T, CeremonyError>
+/// Passes `r` on; an error is first journaled as the event `failed`
+/// makes of it (best effort: the original error wins).
+fn journaled<T, E>(
+    j: &mut JournalWriter,
+    failed: fn(String) -> W,
+    r: Result<T, E>,
+) -> Result<T, CeremonyError>
 where
     E: std::fmt::Display + Into<CeremonyError>,
 {
     r.map_err(|e| {
-        let _ = j.append(event, &Actor::System, json!({ "error": e.to_string() }));
+        let _ = j.record(&failed(e.to_string()), &Actor::System);
         e.into()
     })
 }
@@ -224,31 +234,34 @@ pub fn enroll(
     }
     let kdf = KdfParams::for_enrolment();
     let mut j = journal(&config.state_dir)?;
-    j.append(
-        "enrollment_started",
+    j.record(
+        &W::EnrollmentStarted {
+            custodians: listed,
+            threshold,
+            kdf: serde_json::to_value(kdf).unwrap_or(Value::Null),
+            config: config.source.display().to_string(),
+            allow_existing_material: options.allow_existing_material,
+            adopt_signing_key: options.adopt_signing_key,
+        },
         &Actor::System,
-        json!({
-            "custodians": listed, "threshold": threshold, "kdf": kdf,
-            "config": config.source.display().to_string(),
-            "allow_existing_material": options.allow_existing_material,
-            "adopt_signing_key": options.adopt_signing_key,
-        }),
     )?;
     let result = (|| -> Result<EnrollOutcome, CeremonyError> {
         let hsm = Hsm::open_for_so(&config.module, &config.token)?;
         let id = hsm.identity().clone();
         let (token, module) = found_pins(&id)?;
-        j.append("hsm_pinned", &Actor::System, pin_json(&token, &module))?;
+        j.record(&W::HsmPinned(pin_json(&token, &module)), &Actor::System)?;
         let policy = RosterPolicy {
             allow_existing_material: options.allow_existing_material,
             wrap_with_trusted: options.wrap_with_trusted,
         };
         let pin = generate_user_pin()?;
         hsm.init_user_pin(so_pin, &pin)?;
-        j.append(
-            "user_pin_set",
+        j.record(
+            &W::UserPinSet {
+                token_label: id.label.clone(),
+                token_serial: id.serial.clone(),
+            },
             &Actor::System,
-            json!({ "token_label": id.label, "token_serial": id.serial }),
         )?;
         let roster = enrollment.build(
             &pin,
@@ -276,13 +289,13 @@ pub fn enroll(
         };
         drop(pin);
         let fingerprint = hex::encode(Sha256::digest(&info.spki_der));
-        j.append(
-            "signing_key_enrolled",
+        j.record(
+            &W::SigningKeyEnrolled {
+                fingerprint: fingerprint.clone(),
+                created: info.created,
+                adopted_preexisting: !info.created,
+            },
             &Actor::System,
-            json!({
-                "fingerprint": fingerprint, "created": info.created,
-                "adopted_preexisting": !info.created,
-            }),
         )?;
         roster.write_new(&roster_path)?;
         let outcome = EnrollOutcome {
@@ -302,21 +315,23 @@ pub fn enroll(
             token,
             policy,
         };
-        j.append(
-            "roster_written",
+        j.record(
+            &W::RosterWritten {
+                roster_id: outcome.roster_id.clone(),
+                custodians: outcome.custodians.clone(),
+                threshold: outcome.threshold,
+                policy: serde_json::to_value(outcome.policy).unwrap_or(Value::Null),
+            },
             &Actor::System,
-            json!({
-                "roster_id": outcome.roster_id, "custodians": outcome.custodians,
-                "threshold": outcome.threshold, "policy": outcome.policy,
-            }),
         )?;
         Ok(outcome)
     })();
     if let Err(e) = &result {
-        let _ = j.append(
-            "enrollment_failed",
+        let _ = j.record(
+            &W::EnrollmentFailed {
+                error: e.to_string(),
+            },
             &Actor::System,
-            json!({ "error": e.to_string() }),
         );
     }
     result
@@ -339,18 +354,16 @@ fn authenticate_all(
                     AuthOutcome::Accepted { custodian, .. } => (custodian.clone(), false),
                     AuthOutcome::AlreadyCounted { custodian, .. } => (custodian.clone(), true),
                 };
-                j.append(
-                    "custodian_authenticated",
-                    &Actor::Custodian(who),
-                    json!({ "again": again }),
-                )?;
+                j.record(&W::CustodianAuthenticated { again }, &Actor::Custodian(who))?;
                 on_auth(&outcome);
             }
             Err(e) => {
-                let _ = j.append(
-                    "custodian_auth_failed",
+                let _ = j.record(
+                    &W::CustodianAuthFailed {
+                        custodian: journal_name(roster, &c.name),
+                        error: e.to_string(),
+                    },
                     &Actor::System,
-                    json!({ "custodian": journal_name(roster, &c.name), "error": e.to_string() }),
                 );
                 return Err(e.into());
             }
@@ -389,34 +402,36 @@ pub fn reenroll_custodians(
         wrap_with_trusted: options.wrap_with_trusted,
     };
     let mut j = journal(&config.state_dir)?;
-    j.append(
-        "reenrollment_started",
+    j.record(
+        &W::ReenrollmentStarted {
+            old_roster_id: roster.id_hex(),
+            custodians: listed,
+            threshold,
+            old_policy: serde_json::to_value(roster.policy()).unwrap_or(Value::Null),
+            policy: serde_json::to_value(policy).unwrap_or(Value::Null),
+            repin_module: options.repin_module,
+        },
         &Actor::System,
-        json!({
-            "old_roster_id": roster.id_hex(), "custodians": listed, "threshold": threshold,
-            "old_policy": roster.policy(), "policy": policy,
-            "repin_module": options.repin_module,
-        }),
     )?;
     let pinned_check = roster.check_pinned(&token, &module);
     let login = match (pinned_check, options.repin_module) {
         (Ok(()), _) => QuorumLogin::for_hsm(&roster, &token, &module)?,
         (Err(_), true) => {
-            j.append(
-                "module_repin_requested",
+            j.record(
+                &W::ModuleRepinRequested {
+                    from: pin_json(roster.token(), roster.module()),
+                    to: pin_json(&token, &module),
+                },
                 &Actor::System,
-                json!({
-                    "from": pin_json(roster.token(), roster.module()),
-                    "to": pin_json(&token, &module),
-                }),
             )?;
             QuorumLogin::new(&roster)
         }
         (Err(e), false) => {
-            let _ = j.append(
-                "reenrollment_failed",
+            let _ = j.record(
+                &W::ReenrollmentFailed {
+                    error: e.to_string(),
+                },
                 &Actor::System,
-                json!({ "error": e.to_string() }),
             );
             return Err(e.into());
         }
@@ -457,14 +472,15 @@ pub fn reenroll_custodians(
         token: token.clone(),
         policy,
     };
-    j.append(
-        "roster_replaced",
+    j.record(
+        &W::RosterReplaced {
+            roster_id: outcome.roster_id.clone(),
+            custodians: outcome.custodians.clone(),
+            threshold: outcome.threshold,
+            policy: serde_json::to_value(policy).unwrap_or(Value::Null),
+            pinned: pin_json(&token, &module),
+        },
         &Actor::System,
-        json!({
-            "roster_id": outcome.roster_id, "custodians": outcome.custodians,
-            "threshold": outcome.threshold, "policy": policy,
-            "pinned": pin_json(&token, &module),
-        }),
     )?;
     Ok(outcome)
 }
@@ -473,11 +489,12 @@ pub fn reenroll_custodians(
 /// custodians authenticate against the roster (module and token pinned),
 /// the PIN is rebuilt and the user logs in, the HSM's ceremony signing key
 /// is checked against the enrolled copy, and `change` runs with the
-/// session and that key; `event` is journaled with what `change` returns.
+/// session and that key; `trust_store_changed` is journaled with what
+/// `change` returns (the trust store is the one state a quorum changes
+/// this way).
 pub fn with_quorum_session<T: serde::Serialize>(
     config: &AirlockConfig,
     current: &[CustodianSecret],
-    event: &'static str,
     change: impl FnOnce(&mut UserSession, &SignerKey) -> Result<T, CeremonyError>,
 ) -> Result<T, CeremonyError> {
     let roster = Roster::load(&config.state_dir.join(ROSTER_FILE_NAME))?;
@@ -487,10 +504,13 @@ pub fn with_quorum_session<T: serde::Serialize>(
     let login = match QuorumLogin::for_hsm(&roster, &token, &module) {
         Ok(l) => l,
         Err(e) => {
-            let _ = j.append(
-                &format!("{event}_failed"),
+            let _ = j.record(
+                &W::TrustStoreChangedFailed {
+                    error: e.to_string(),
+                    found: Some(pin_json(&token, &module)),
+                    custodians: None,
+                },
                 &Actor::System,
-                json!({ "error": e.to_string(), "found": pin_json(&token, &module) }),
             );
             return Err(e.into());
         }
@@ -510,10 +530,12 @@ pub fn with_quorum_session<T: serde::Serialize>(
         let v = change(&mut session, &key)?;
         // Journaled, then the workstation journal is checkpointed by the
         // HSM while the quorum session is still open.
-        j.append(
-            event,
+        j.record(
+            &W::TrustStoreChanged {
+                custodians: custodians.clone(),
+                change: serde_json::to_value(&v).unwrap_or(Value::Null),
+            },
             &Actor::System,
-            json!({ "custodians": custodians, "change": v }),
         )?;
         crate::state_auth::seal_journal(
             &mut session,
@@ -532,10 +554,13 @@ pub fn with_quorum_session<T: serde::Serialize>(
             Ok(v)
         }
         Err(e) => {
-            let _ = j.append(
-                &format!("{event}_failed"),
+            let _ = j.record(
+                &W::TrustStoreChangedFailed {
+                    error: e.to_string(),
+                    found: None,
+                    custodians: Some(custodians),
+                },
                 &Actor::System,
-                json!({ "custodians": custodians, "error": e.to_string() }),
             );
             Err(e)
         }
@@ -586,14 +611,13 @@ pub fn rehearse_quorum(
     let hsm = Hsm::open(&config.module, &config.token)?;
     let (token, module) = found_pins(hsm.identity())?;
     let mut j = journal(&config.state_dir)?;
-    j.append(
-        "quorum_rehearsal_started",
+    j.record(
+        &W::QuorumRehearsalStarted(pin_json(&token, &module)),
         &Actor::System,
-        pin_json(&token, &module),
     )?;
     let login = journaled(
         &mut j,
-        "quorum_rehearsal_failed",
+        quorum_rehearsal_failed,
         QuorumLogin::for_hsm(&roster, &token, &module),
     )?;
     let login = authenticate_all(&roster, login, current, &mut j, on_auth)?;
@@ -602,14 +626,15 @@ pub fn rehearse_quorum(
         .iter()
         .map(|(n, _)| n.to_string())
         .collect();
-    let pin = journaled(&mut j, "quorum_rehearsal_failed", login.rebuild_pin())?;
+    let pin = journaled(&mut j, quorum_rehearsal_failed, login.rebuild_pin())?;
     let session = hsm.login_user(&pin)?;
     drop(pin);
     session.close()?;
-    j.append(
-        "quorum_rehearsal_passed",
+    j.record(
+        &W::QuorumRehearsalPassed {
+            custodians: custodians.clone(),
+        },
         &Actor::System,
-        json!({ "custodians": custodians }),
     )?;
     Ok(RehearsalOutcome {
         custodians,

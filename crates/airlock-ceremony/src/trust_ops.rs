@@ -99,7 +99,7 @@ fn change(
         ));
     }
     let state_dir = config.state_dir.clone();
-    with_quorum_session(config, current, "trust_store_changed", |session, key| {
+    with_quorum_session(config, current, |session, key| {
         let mut store = TrustStore::open(&state_dir)?;
         let signer = edit(&mut store)?;
         store.save()?;

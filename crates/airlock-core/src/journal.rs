@@ -36,7 +36,7 @@
 
 use std::fs::{File, OpenOptions};
 
-use crate::journal_event::CeremonyEvent;
+use crate::journal_event::{CeremonyEvent, JournalEvent};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -623,7 +623,11 @@ impl JournalWriter {
         ))
     }
 
-    /// Appends an entry stamped with the current UTC time (whole seconds).
+    /// Appends an untyped entry stamped with the current UTC time (whole
+    /// seconds). Airlock itself writes only typed events
+    /// ([`JournalWriter::record`]); this is the writer's raw form, for its
+    /// own tests and for tests that forge a journal line as an insider
+    /// would.
     pub fn append(
         &mut self,
         event: &str,
@@ -661,10 +665,10 @@ impl JournalWriter {
         self.write_entry(OffsetDateTime::now_utc(), event, actor, data, false)
     }
 
-    /// Appends one of the ceremony journal's typed events (fsynced).
+    /// Appends one typed event (fsynced).
     pub fn record(
         &mut self,
-        event: &CeremonyEvent,
+        event: &impl JournalEvent,
         actor: &Actor,
     ) -> Result<AppendedEntry, JournalError> {
         self.record_at(OffsetDateTime::now_utc(), event, actor)
@@ -674,7 +678,7 @@ impl JournalWriter {
     pub fn record_at(
         &mut self,
         at: OffsetDateTime,
-        event: &CeremonyEvent,
+        event: &impl JournalEvent,
         actor: &Actor,
     ) -> Result<AppendedEntry, JournalError> {
         let (name, data) = event.to_parts();
@@ -685,7 +689,7 @@ impl JournalWriter {
     /// [`JournalWriter::append_deferred`]).
     pub fn record_deferred(
         &mut self,
-        event: &CeremonyEvent,
+        event: &impl JournalEvent,
         actor: &Actor,
     ) -> Result<AppendedEntry, JournalError> {
         let (name, data) = event.to_parts();

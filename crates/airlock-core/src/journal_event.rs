@@ -1,4 +1,6 @@
-//! The ceremony journal's events as one typed enum: [`CeremonyEvent`].
+//! The journals' events as typed enums: [`CeremonyEvent`] for a
+//! ceremony's journal, [`WorkstationEvent`] for the workstation journal
+//! (enrolment, the trust store, state backups, quorum rehearsals).
 //! The engine writes only these ([`crate::journal::JournalWriter::record`]),
 //! and every reader of a ceremony journal (resume, `ceremony status`, the
 //! discard, the attestation) parses entries back into them
@@ -472,10 +474,13 @@ pub struct WipeOutcome {
     pub hsm_labels_unchecked: Vec<String>,
 }
 
-impl CeremonyEvent {
+/// A journal's typed events: what [`crate::journal::JournalWriter::record`]
+/// takes. Implemented by the two event enums; their serde form is
+/// `{"event": NAME, "data": {...}}`.
+pub trait JournalEvent: Serialize {
     /// The event's name and its `data` object, as a journal line holds
     /// them.
-    pub fn to_parts(&self) -> (String, Value) {
+    fn to_parts(&self) -> (String, Value) {
         match serde_json::to_value(self) {
             Ok(Value::Object(mut m)) => {
                 let name = m
@@ -492,7 +497,12 @@ impl CeremonyEvent {
             _ => (String::new(), Value::Null),
         }
     }
+}
 
+impl JournalEvent for CeremonyEvent {}
+impl JournalEvent for WorkstationEvent {}
+
+impl CeremonyEvent {
     /// Parses a journal line's `event` and `data` back.
     pub fn from_parts(
         event: &str,
@@ -503,6 +513,156 @@ impl CeremonyEvent {
         m.insert("data".into(), Value::Object(data.clone()));
         serde_json::from_value(Value::Object(m))
     }
+}
+
+/// One event of the workstation journal (`journal.jsonl` in the state
+/// directory): enrolment, re-enrolment, trust store changes, quorum
+/// rehearsals, state backups. Nested records owned by other modules (the
+/// pinned module and token, the roster policy, the KDF cost, a trust
+/// change, a backup's outcome) stay JSON values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum WorkstationEvent {
+    /// A first enrolment started.
+    EnrollmentStarted {
+        /// The custodians' names.
+        custodians: Vec<String>,
+        /// M.
+        threshold: usize,
+        /// The passphrase KDF's cost.
+        kdf: Value,
+        /// The configuration file.
+        config: String,
+        /// The policy: re-wrapping existing material allowed.
+        allow_existing_material: bool,
+        /// An existing ceremony signing key adopted.
+        adopt_signing_key: bool,
+    },
+    /// The module and token the roster pins.
+    HsmPinned(Value),
+    /// The token's user PIN was set (never journaled itself).
+    UserPinSet {
+        /// Token label.
+        token_label: String,
+        /// Token serial.
+        token_serial: String,
+    },
+    /// The ceremony signing key was created (or adopted) and enrolled.
+    SigningKeyEnrolled {
+        /// Its SPKI SHA-256.
+        fingerprint: String,
+        /// Created now.
+        created: bool,
+        /// An existing key adopted.
+        adopted_preexisting: bool,
+    },
+    /// The roster was written.
+    RosterWritten {
+        /// Its id.
+        roster_id: String,
+        /// The custodians.
+        custodians: Vec<String>,
+        /// M.
+        threshold: usize,
+        /// The quorum's policy.
+        policy: Value,
+    },
+    /// The enrolment failed.
+    EnrollmentFailed {
+        /// Why.
+        error: String,
+    },
+    /// A custodian's share unsealed for a workstation change.
+    CustodianAuthenticated {
+        /// The same custodian again (not counted twice).
+        again: bool,
+    },
+    /// A custodian's authentication failed.
+    CustodianAuthFailed {
+        /// The name as typed (a hash if it is no enrolled name).
+        custodian: String,
+        /// Why.
+        error: String,
+    },
+    /// A re-enrolment started.
+    ReenrollmentStarted {
+        /// The roster replaced.
+        old_roster_id: String,
+        /// The new custodians.
+        custodians: Vec<String>,
+        /// The new M.
+        threshold: usize,
+        /// The old policy.
+        old_policy: Value,
+        /// The new policy.
+        policy: Value,
+        /// The module is pinned anew.
+        repin_module: bool,
+    },
+    /// The quorum asked to pin another module.
+    ModuleRepinRequested {
+        /// What was pinned.
+        from: Value,
+        /// What is pinned now.
+        to: Value,
+    },
+    /// The re-enrolment failed.
+    ReenrollmentFailed {
+        /// Why.
+        error: String,
+    },
+    /// The roster was replaced.
+    RosterReplaced {
+        /// The new roster's id.
+        roster_id: String,
+        /// Its custodians.
+        custodians: Vec<String>,
+        /// Its M.
+        threshold: usize,
+        /// Its policy.
+        policy: Value,
+        /// What it pins.
+        pinned: Value,
+    },
+    /// The trust store changed under the quorum.
+    TrustStoreChanged {
+        /// The quorum.
+        custodians: Vec<String>,
+        /// What changed.
+        change: Value,
+    },
+    /// A trust store change failed.
+    TrustStoreChangedFailed {
+        /// Why.
+        error: String,
+        /// The module and token found (when the pins did not match).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        found: Option<Value>,
+        /// The quorum, once authenticated.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        custodians: Option<Vec<String>>,
+    },
+    /// A quorum rehearsal started (module and token found).
+    QuorumRehearsalStarted(Value),
+    /// The rehearsal failed.
+    QuorumRehearsalFailed {
+        /// Why.
+        error: String,
+    },
+    /// The rehearsal passed: the quorum rebuilt the PIN and logged in.
+    QuorumRehearsalPassed {
+        /// The quorum.
+        custodians: Vec<String>,
+    },
+    /// The state directory was backed up.
+    StateBackedUp(Value),
+    /// The state directory was restored.
+    StateRestored {
+        /// From where.
+        from: String,
+        /// What was restored.
+        outcome: Value,
+    },
 }
 
 #[cfg(test)]
@@ -551,6 +711,21 @@ mod tests {
         bad.insert("token_objects_seen".into(), Value::from(1));
         bad.insert("label_check".into(), Value::from("x"));
         assert!(CeremonyEvent::from_parts("key_generation_planned", &bad).is_err());
+    }
+
+    #[test]
+    fn a_workstation_event_with_a_record_as_its_data_round_trips() {
+        let pins = serde_json::json!({ "module": { "path": "/m.so", "sha256": "00" } });
+        let (name, data) = WorkstationEvent::HsmPinned(pins.clone()).to_parts();
+        assert_eq!((name.as_str(), &data), ("hsm_pinned", &pins));
+        let (name, data) = WorkstationEvent::TrustStoreChangedFailed {
+            error: "no".into(),
+            found: None,
+            custodians: None,
+        }
+        .to_parts();
+        assert_eq!(name, "trust_store_changed_failed");
+        assert_eq!(data.to_string(), r#"{"error":"no"}"#);
     }
 
     #[test]
