@@ -8,8 +8,9 @@
 //! Steps: [`Ceremony::preflight`] -> [`Ceremony::verify_request`] and
 //! [`Ceremony::authenticate`] (either order) -> [`Ceremony::confirm_plan`],
 //! [`Ceremony::confirm_request_digest`], [`Ceremony::choose_output`] ->
-//! [`Ceremony::login`] -> ([`Ceremony::existing_material`] and
-//! [`Ceremony::confirm_existing`] for each `existing` key) ->
+//! [`Ceremony::login`] (which shows each `existing` key's material as
+//! [`Need::ExistingConfirmation`]) -> [`Ceremony::confirm_existing`] for
+//! each ->
 //! [`Ceremony::generate_and_wrap`] -> [`Ceremony::seal_and_export`] ->
 //! [`Ceremony::confirm_bundle_digest`] -> [`Ceremony::wipe`]; or
 //! [`Ceremony::abort`] at any point before the end.
@@ -738,11 +739,6 @@ impl Ceremony {
             Stage::Ended(e) => Some(&e.wipe),
             _ => None,
         }
-    }
-
-    /// The options.
-    pub fn options(&self) -> &CeremonyOptions {
-        &self.opts
     }
 
     /// The flag a face sets to stop generation after the key in hand
@@ -1513,7 +1509,7 @@ impl Ceremony {
     /// HSM, always sensitive, bound to the same KMS key), with what the
     /// custodians must see before confirming it with
     /// [`Ceremony::confirm_existing`]. Empty when the request has none.
-    pub fn existing_material(&mut self) -> Result<Vec<ExistingMaterial>, CeremonyError> {
+    fn existing_material(&mut self) -> Result<Vec<ExistingMaterial>, CeremonyError> {
         match &mut self.stage {
             Stage::LoggedIn(h) => existing_in(h),
             _ => Err(CeremonyError::OutOfOrder {

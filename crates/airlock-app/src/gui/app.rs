@@ -580,7 +580,14 @@ impl GuiApp {
                             threshold: self.snap.threshold,
                             enrolled: self.snap.roster.len(),
                         };
-                        match widgets::error_box(ui, &err, steps::retry_label(step), quorum) {
+                        // Where the engine says only an abort can follow
+                        // (a login that failed after the shares were used,
+                        // a half-done wipe), no retry is offered.
+                        let retry = match self.snap.need {
+                            Some(airlock_ceremony::Need::Abort) => None,
+                            _ => steps::retry_label(step),
+                        };
+                        match widgets::error_box(ui, &err, retry, quorum) {
                             Some(widgets::ErrorChoice::Retry) => steps::retry(self, step),
                             Some(widgets::ErrorChoice::Abort) => self.ask_abort(),
                             None => {}
