@@ -560,3 +560,58 @@ fn custodians_get_a_hint_until_a_name_is_picked_a_live_clock_and_keyboard_zoom()
     h.run_steps(3);
     assert!(h.ctx.zoom_factor() < before, "Ctrl - did not zoom out");
 }
+
+#[test]
+fn the_output_folder_is_chosen_and_checked_before_the_login() {
+    let ws = Workstation::new(1, airlock_bin!());
+    // The output folder is picked twice: refused, then accepted.
+    let mut h = harness(
+        &ws,
+        vec![
+            ws.request_dir.clone(),
+            ws.out_parent.clone(),
+            ws.out_parent.clone(),
+        ],
+    );
+    to_review(&mut h);
+    confirm_review(&mut h);
+    click(&mut h, "Continue to Generate & wrap");
+    // No folder yet: no login can start.
+    assert!(
+        h.get_by_label("Log in and generate")
+            .accesskit_node()
+            .is_disabled(),
+        "login offered before the output folder was chosen"
+    );
+    assert_eq!(
+        h.state().snapshot().need,
+        Some(airlock_ceremony::Need::OutputFolder)
+    );
+    // A bundle folder already in the way is refused now, before any login.
+    std::fs::create_dir_all(ws.bundle_dir()).unwrap();
+    click(&mut h, "Choose the output folder…");
+    let e = h.state().error().expect("an existing folder is refused");
+    assert!(e.message.contains("already exists"), "{e:?}");
+    assert!(h.state().snapshot().out_dir.is_none());
+    assert!(
+        h.get_by_label("Log in and generate")
+            .accesskit_node()
+            .is_disabled()
+    );
+    assert!(h.state().snapshot().self_tests.is_none(), "logged in");
+    // Moved away: chosen, journaled, and the login opens.
+    std::fs::remove_dir(ws.bundle_dir()).unwrap();
+    click(&mut h, "Choose the output folder…");
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    assert_eq!(
+        h.state().snapshot().out_dir.as_deref(),
+        Some(ws.bundle_dir().as_path())
+    );
+    assert!(
+        !h.get_by_label("Log in and generate")
+            .accesskit_node()
+            .is_disabled()
+    );
+    let journal = h.state().snapshot().journal_path.clone().unwrap();
+    assert_eq!(last_journal_event(&journal), "output_folder_chosen");
+}
