@@ -95,8 +95,13 @@ fn output_chooser(app: &mut GuiApp, ui: &mut egui::Ui, active: bool) -> bool {
             ui,
             Verdict::Pass,
             &format!(
-                "Output folder {} (new, on a writable medium)",
-                out.display()
+                "Output folder {} ({})",
+                out.display(),
+                if app.snap.request.as_ref().is_some_and(|r| r.resumed) {
+                    "accepted by the engine; a resumed ceremony that published already keeps its folder"
+                } else {
+                    "checked by the engine: new, on a writable medium"
+                }
             ),
         );
         return true;
