@@ -10,6 +10,7 @@ pub mod enroll;
 pub mod error;
 pub mod event;
 pub mod hygiene;
+mod key_stager;
 pub mod lock;
 pub mod plan;
 pub mod preflight;

@@ -44,11 +44,13 @@ use airlock_core::key_binding::KeyBinding;
 use airlock_core::quorum::{AuthOutcome, CustodianName, QuorumLogin, ROSTER_FILE_NAME, Roster};
 use airlock_core::request::schema::Material;
 use airlock_core::request::{
-    VerifiedRequest, VerifyOptions, replica_rel, rfc3339, verify_request_bundle,
+    VerifiedKey, VerifiedRequest, VerifyOptions, replica_rel, rfc3339, verify_request_bundle,
 };
 use airlock_core::signature::SignerKey;
 use airlock_core::spec::{ImportType, KeySpec, WrappingAlgorithm};
 use airlock_core::staged_dir::StagedDir;
+
+use crate::key_stager::KeyStager;
 use airlock_core::sums::{Sha256Digest, Sha256Sums};
 use airlock_core::trust::TrustStore;
 use airlock_core::wipe::wipe_tree_report;
@@ -303,6 +305,34 @@ fn wrap_under(
         Some(t) => h.session.wrap_trusted(key, wrapping_spki_der, alg, t)?,
         None => h.session.wrap(key, wrapping_spki_der, alg)?,
     })
+}
+
+/// The bundle files of one key, relative to the bundle: its
+/// `EncryptedKeyMaterial.bin` and `ImportToken.bin`, then each replica's.
+fn key_files<'a>(vk: &'a VerifiedKey, outcome: &'a KeyOutcome) -> Vec<(String, &'a [u8])> {
+    let name = vk.request.name.as_str();
+    let mut files = vec![
+        (
+            format!("keys/{name}/{ENCRYPTED_MATERIAL_FILE}"),
+            outcome.material.0.as_slice(),
+        ),
+        (
+            format!("keys/{name}/{IMPORT_TOKEN_FILE}"),
+            vk.import_token.as_slice(),
+        ),
+    ];
+    for (vr, ro) in vk.replicas.iter().zip(&outcome.replicas) {
+        let rel = replica_rel(name, vr.request.region.as_str());
+        files.push((
+            format!("keys/{rel}/{ENCRYPTED_MATERIAL_FILE}"),
+            ro.material.0.as_slice(),
+        ));
+        files.push((
+            format!("keys/{rel}/{IMPORT_TOKEN_FILE}"),
+            vr.import_token.as_slice(),
+        ));
+    }
+    files
 }
 
 /// What the read-back expects of each key folder.
@@ -760,7 +790,12 @@ impl Ceremony {
     pub fn choose_output(&mut self, dir: &Path) -> Result<(), CeremonyError> {
         let req = match &mut self.stage {
             Stage::Verified(v) => &mut v.req,
-            Stage::LoggedIn(h) | Stage::Wrapped(h) => &mut h.req,
+            Stage::LoggedIn(h) | Stage::Wrapped(h) => {
+                // Files staged for another folder are not this one's:
+                // Seal & export stages them again.
+                h.stager = None;
+                &mut h.req
+            }
             Stage::Preflighted(_) => {
                 return Err(CeremonyError::OutOfOrder {
                     step: "choose the output folder",
@@ -1302,6 +1337,7 @@ impl Ceremony {
                     existing: None,
                     existing_confirmed: HashSet::new(),
                     keys: Vec::new(),
+                    stager: None,
                 };
                 // `existing` material is checked now, so that the custodians
                 // see it (and confirm it on its own) before any generation.
@@ -1616,6 +1652,8 @@ impl Ceremony {
                 Ok(())
             }
             Err(e) => {
+                // What was staged is wiped; a rerun stages afresh.
+                h.stager = None;
                 self.stage = Stage::LoggedIn(h);
                 match e {
                     // Asked for: journaled as `generation_stopped`, not a failure.
@@ -1713,6 +1751,22 @@ impl Ceremony {
             // Sealed before anything is generated: a rerun trusts these
             // labels only because the HSM signed this entry.
             self.checkpoint(&mut h.session, &h.state_key)?;
+        }
+        // The bundle's staging folder, filled beside the generation.
+        h.stager = None;
+        let out = h.req.out_dir.clone().ok_or(CeremonyError::OutOfOrder {
+            step: "generate keys",
+            needs: "choose the output folder",
+        })?;
+        let mut stale = None;
+        h.stager = Some(KeyStager::start(&out, |p| stale = Some(p.to_path_buf()))?);
+        if let Some(p) = stale {
+            self.log(
+                E::StaleStagingWiped {
+                    path: p.display().to_string(),
+                },
+                Actor::System,
+            )?;
         }
         let mut handles: HashMap<u64, String> = HashMap::new();
 
@@ -1855,7 +1909,7 @@ impl Ceremony {
                 kcv: kcv.clone(),
                 wrap_path: wrapped.path.as_str().to_string(),
             });
-            h.keys.push(KeyOutcome {
+            let outcome = KeyOutcome {
                 name,
                 hsm_label: label,
                 origin,
@@ -1865,7 +1919,13 @@ impl Ceremony {
                 material_sha256,
                 material: EncryptedMaterial(wrapped.bytes),
                 replicas,
-            });
+            };
+            if let Some(stager) = h.stager.as_mut() {
+                for (rel, bytes) in key_files(vk, &outcome) {
+                    stager.stage(rel, bytes.to_vec())?;
+                }
+            }
+            h.keys.push(outcome);
         }
         self.journal.as_mut().expect("open").sync()?;
         Ok(())
@@ -1938,8 +1998,16 @@ impl Ceremony {
             step: "seal and export",
             needs: "choose the output folder",
         })?;
+        // The key files were staged as the keys were wrapped; after a
+        // failed export (or a new folder) they are staged here.
         let mut stale = None;
-        let staged = StagedDir::create(&out, |p| stale = Some(p.to_path_buf()))?;
+        let (staged, keys_staged) = match h.stager.take() {
+            Some(stager) => (stager.finish()?, true),
+            None => (
+                StagedDir::create(&out, |p| stale = Some(p.to_path_buf()))?,
+                false,
+            ),
+        };
         if let Some(p) = stale {
             self.log(
                 E::StaleStagingWiped {
@@ -1957,8 +2025,12 @@ impl Ceremony {
         )?;
         let request = h.req.request.clone();
         let mut entries: Vec<(String, Sha256Digest)> = Vec::new();
-        let mut put = |rel: String, bytes: &[u8]| -> Result<(), CeremonyError> {
-            staged.write_file_deferred(&rel, bytes)?;
+        // Writes one file of the bundle (unless it is staged already) and
+        // records its digest for SHA256SUMS.
+        let mut put = |rel: String, bytes: &[u8], write: bool| -> Result<(), CeremonyError> {
+            if write {
+                staged.write_file_deferred(&rel, bytes)?;
+            }
             entries.push((rel, Sha256Digest::of(bytes)));
             Ok(())
         };
@@ -1967,23 +2039,15 @@ impl Ceremony {
         for (vk, outcome) in request.keys.iter().zip(&h.keys) {
             let k = &vk.request;
             let name = k.name.to_string();
-            put(
-                format!("keys/{name}/{ENCRYPTED_MATERIAL_FILE}"),
-                &outcome.material.0,
-            )?;
-            put(format!("keys/{name}/{IMPORT_TOKEN_FILE}"), &vk.import_token)?;
+            for (rel, bytes) in key_files(vk, outcome) {
+                put(rel, bytes, !keys_staged)?;
+            }
             if !wrap_paths.contains(&outcome.wrap_path.as_str()) {
                 wrap_paths.push(outcome.wrap_path.as_str());
             }
             let mut replicas = Vec::with_capacity(vk.replicas.len());
             for (vr, ro) in vk.replicas.iter().zip(&outcome.replicas) {
                 let r = &vr.request;
-                let rel = replica_rel(&name, r.region.as_str());
-                put(
-                    format!("keys/{rel}/{ENCRYPTED_MATERIAL_FILE}"),
-                    &ro.material.0,
-                )?;
-                put(format!("keys/{rel}/{IMPORT_TOKEN_FILE}"), &vr.import_token)?;
                 if !wrap_paths.contains(&ro.wrap_path.as_str()) {
                     wrap_paths.push(ro.wrap_path.as_str());
                 }
@@ -2009,7 +2073,11 @@ impl Ceremony {
                 replicas,
             });
         }
-        put(CEREMONY_KEY_FILE.to_string(), h.signing_key.pem.as_bytes())?;
+        put(
+            CEREMONY_KEY_FILE.to_string(),
+            h.signing_key.pem.as_bytes(),
+            true,
+        )?;
 
         // The journal copy ends here; its head goes into import.json.
         let journal_path = self.journal.as_ref().expect("open").path().to_path_buf();
@@ -2021,7 +2089,7 @@ impl Ceremony {
             .expect("open")
             .head_sha256()
             .to_string();
-        put(JOURNAL_FILE.to_string(), &journal_bytes)?;
+        put(JOURNAL_FILE.to_string(), &journal_bytes, true)?;
 
         let record = self.record.as_ref().expect("set");
         let p = &self.preflight;
@@ -2048,7 +2116,7 @@ impl Ceremony {
             keys: import_keys,
             journal_head_sha256: journal_head,
         };
-        put(IMPORT_FILE.to_string(), &manifest.to_bytes())?;
+        put(IMPORT_FILE.to_string(), &manifest.to_bytes(), true)?;
 
         let sums = Sha256Sums::from_entries(entries).map_err(|e| CeremonyError::Io {
             what: "building SHA256SUMS for",

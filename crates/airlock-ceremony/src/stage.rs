@@ -94,6 +94,9 @@ pub struct InHsm {
     /// Key names whose existing material the custodians confirmed.
     pub(crate) existing_confirmed: HashSet<String>,
     pub(crate) keys: Vec<KeyOutcome>,
+    /// The bundle's staging folder, holding the files of every key in
+    /// `keys` (written beside the generation), until Seal & export.
+    pub(crate) stager: Option<crate::key_stager::KeyStager>,
 }
 
 /// [`Stage::Published`].

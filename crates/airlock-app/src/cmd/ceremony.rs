@@ -237,7 +237,8 @@ impl Reporter {
             }
             Event::KeyStarted { index, total, name } => {
                 if self.tty {
-                    eprint!("\r[{index}/{total}] {name} ...\x1b[K");
+                    let line = format!("\r[{index}/{total}] {name} ...\x1b[K");
+                    eprint!("{line}");
                 }
             }
             Event::KeyDone {
@@ -252,10 +253,13 @@ impl Reporter {
                     .as_deref()
                     .map(|k| format!(", KCV {k}"))
                     .unwrap_or_default();
-                if self.tty {
-                    eprint!("\r\x1b[K");
-                }
-                eprintln!("[{index}/{total}] {name}: {origin}, wrapped via {wrap_path}{kcv}");
+                // One write per key: stderr is unbuffered, and a formatted
+                // eprintln! is one write(2) per piece (a dozen per key).
+                let clear = if self.tty { "\r\x1b[K" } else { "" };
+                let line = format!(
+                    "{clear}[{index}/{total}] {name}: {origin}, wrapped via {wrap_path}{kcv}\n"
+                );
+                eprint!("{line}");
             }
             Event::Exported { path, sums_sha256 } => {
                 eprintln!("Bundle sealed, read back, verified and published at {path}");
