@@ -175,26 +175,47 @@ pub fn to_pdf(pages: &Pages, meta: &DocMeta) -> Result<Vec<u8>, AttestError> {
 }
 
 /// Deflates every stream that has no filter yet, at zlib's default level
-/// (same input, same bytes).
+/// (same input, same bytes). The streams are independent (one per page
+/// and font), so they are split between two threads: a long key table is
+/// hundreds of pages, and the ceremony waits for its attestation.
 fn compress_streams(lo: &mut lopdf::Document) -> Result<(), AttestError> {
+    let mut streams: Vec<&mut lopdf::Stream> = lo
+        .objects
+        .values_mut()
+        .filter_map(|object| match object {
+            Object::Stream(stream)
+                if stream.allows_compression && stream.dict.get(b"Filter").is_err() =>
+            {
+                Some(stream)
+            }
+            _ => None,
+        })
+        .collect();
+    let half = streams.len().div_ceil(2).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = streams
+            .chunks_mut(half)
+            .map(|chunk| scope.spawn(move || chunk.iter_mut().try_for_each(|s| deflate(s))))
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join().unwrap_or_else(|_| {
+                Err(AttestError::Pdf("a PDF compression thread panicked".into()))
+            })
+        })
+    })
+}
+
+/// Deflates one stream, kept only where it is smaller.
+fn deflate(stream: &mut lopdf::Stream) -> Result<(), AttestError> {
     use std::io::Write;
-    for object in lo.objects.values_mut() {
-        if let Object::Stream(stream) = object
-            && stream.allows_compression
-            && stream.dict.get(b"Filter").is_err()
-        {
-            let mut enc =
-                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-            enc.write_all(&stream.content)
-                .and_then(|()| enc.finish())
-                .map(|packed| {
-                    if packed.len() + 19 < stream.content.len() {
-                        stream.dict.set("Filter", "FlateDecode");
-                        stream.set_content(packed);
-                    }
-                })
-                .map_err(|e| AttestError::Pdf(format!("compressing a PDF stream: {e}")))?;
-        }
-    }
-    Ok(())
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&stream.content)
+        .and_then(|()| enc.finish())
+        .map(|packed| {
+            if packed.len() + 19 < stream.content.len() {
+                stream.dict.set("Filter", "FlateDecode");
+                stream.set_content(packed);
+            }
+        })
+        .map_err(|e| AttestError::Pdf(format!("compressing a PDF stream: {e}")))
 }
