@@ -247,7 +247,7 @@ fn kill_at_random_moments_leaves_a_verified_bundle_or_none_and_rerun_never_dupli
 }
 
 #[test]
-fn disk_full_during_export_leaves_no_output_and_no_leftovers() {
+fn a_full_medium_leaves_no_output_and_no_leftovers() {
     // A 64 KiB tmpfs in a private mount namespace (needs root, as CI is).
     let probe = Command::new("unshare").args(["-m", "true"]).status();
     if !probe.map(|s| s.success()).unwrap_or(false) {

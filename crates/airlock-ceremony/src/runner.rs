@@ -879,6 +879,20 @@ impl Ceremony {
     }
 
     /// Journals a failed step (best effort: the original error wins).
+    /// Journals the stale staging folder a crashed run left, if one was
+    /// wiped before staging anew.
+    fn log_stale_staging(&mut self, stale: Option<PathBuf>) -> Result<(), CeremonyError> {
+        match stale {
+            Some(p) => self.log(
+                E::StaleStagingWiped {
+                    path: p.display().to_string(),
+                },
+                Actor::System,
+            ),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn failed(&mut self, step: &'static str, e: CeremonyError) -> CeremonyError {
         let _ = self.log(
             E::StepFailed {
@@ -1760,14 +1774,7 @@ impl Ceremony {
         })?;
         let mut stale = None;
         h.stager = Some(KeyStager::start(&out, |p| stale = Some(p.to_path_buf()))?);
-        if let Some(p) = stale {
-            self.log(
-                E::StaleStagingWiped {
-                    path: p.display().to_string(),
-                },
-                Actor::System,
-            )?;
-        }
+        self.log_stale_staging(stale)?;
         let mut handles: HashMap<u64, String> = HashMap::new();
 
         for (i, vk) in request.keys.iter().enumerate() {
@@ -2008,14 +2015,7 @@ impl Ceremony {
                 false,
             ),
         };
-        if let Some(p) = stale {
-            self.log(
-                E::StaleStagingWiped {
-                    path: p.display().to_string(),
-                },
-                Actor::System,
-            )?;
-        }
+        self.log_stale_staging(stale)?;
         self.log(
             E::ExportStarted {
                 out: out.display().to_string(),
