@@ -5,7 +5,8 @@
 //! the login; Ctrl-C during generation stops after the key in hand, runs
 //! the journaled abort and names the HSM keys left; `ceremony discard`
 //! destroys them and closes the record. Plus the engine called out of
-//! order, in process.
+//! order, in process, and where it stages the key files (beside the
+//! generation, wiped by an abort or a new output folder).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -791,4 +792,76 @@ fn an_abort_after_the_login_ends_the_ceremony_and_every_step_is_refused_after_it
     // A second abort changes nothing.
     c.abort("again").unwrap();
     assert_eq!(journal_events(c.journal_path().unwrap()), ev);
+}
+
+/// The engine up to the end of Generate & wrap on the two-key request,
+/// with the output folder `out`.
+fn generated(wb: &Workbench, out: &Path) -> Ceremony {
+    let request = two_keys(wb);
+    let mut c = engine(wb);
+    c.verify_request(&request).unwrap();
+    for n in ["alice", "bob"] {
+        c.confirm_plan(n).unwrap();
+    }
+    c.confirm_request_digest(DigestConfirmation::ReadAloud)
+        .unwrap();
+    c.choose_output(out).unwrap();
+    for n in ["alice", "bob"] {
+        let pass = Zeroizing::new(format!("{n} has a long test passphrase"));
+        c.authenticate(n, &pass).unwrap();
+    }
+    c.login().unwrap();
+    c.generate_and_wrap(&mut |_| {}).unwrap();
+    c
+}
+
+/// Each key folder under `staging/keys` with both of its files.
+fn staged_key_folders(staging: &Path) -> Vec<String> {
+    let Ok(dirs) = std::fs::read_dir(staging.join("keys")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dirs
+        .map(|e| e.unwrap().path())
+        .filter(|d| {
+            d.join("EncryptedKeyMaterial.bin").is_file() && d.join("ImportToken.bin").is_file()
+        })
+        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn key_files_are_staged_while_wrapping_and_a_new_folder_stages_them_again() {
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
+    let out = wb.path("usb/import");
+    let staging = airlock_core::staged_dir::staging_path_for(&out).unwrap();
+    let mut c = generated(&wb, &out);
+    // Written beside the generation, before Seal & export; nothing published.
+    assert_eq!(staged_key_folders(&staging), ["dev-s3", "dev-sign"]);
+    assert!(!out.exists(), "nothing is published before Seal & export");
+    // A new output folder after the generation: the files staged for the
+    // old one are wiped, and sealing stages them again for the new one.
+    let elsewhere = wb.path("usb/elsewhere");
+    c.choose_output(&elsewhere).unwrap();
+    assert!(!staging.exists(), "the old folder's staging is wiped");
+    let published = c.seal_and_export().unwrap().path.clone();
+    assert_eq!(published, elsewhere);
+    wb.assert_bundle_verifies(&elsewhere);
+    assert!(!out.exists());
+    let other = airlock_core::staged_dir::staging_path_for(&elsewhere).unwrap();
+    assert!(!other.exists(), "published: no staging folder left");
+}
+
+#[test]
+fn an_abort_after_the_generation_wipes_the_staged_key_files() {
+    let wb = Workbench::ready(TokenKind::Kryoptic, airlock_bin!());
+    let out = wb.path("usb/import");
+    let staging = airlock_core::staged_dir::staging_path_for(&out).unwrap();
+    let mut c = generated(&wb, &out);
+    assert_eq!(staged_key_folders(&staging), ["dev-s3", "dev-sign"]);
+    c.abort("the witnesses stopped it").unwrap();
+    assert_eq!(c.stage().kind(), StageKind::Aborted);
+    assert!(!staging.exists(), "the abort wiped the staged key files");
+    assert!(!out.exists());
 }
