@@ -49,8 +49,6 @@ use airlock_core::request::{
 use airlock_core::signature::SignerKey;
 use airlock_core::spec::{ImportType, KeySpec, WrappingAlgorithm};
 use airlock_core::staged_dir::StagedDir;
-
-use crate::key_stager::KeyStager;
 use airlock_core::sums::{Sha256Digest, Sha256Sums};
 use airlock_core::trust::TrustStore;
 use airlock_core::wipe::wipe_tree_report;
@@ -63,6 +61,7 @@ use zeroize::Zeroizing;
 use crate::enroll::{enrolled_signing_key, found_pins, journal_name, pin_json};
 use crate::error::CeremonyError;
 use crate::event::Event;
+use crate::key_stager::KeyStager;
 use crate::lock::CeremonyLock;
 use crate::preflight::{AirGapStatus, air_gap_status, hostname};
 use crate::stage::{Ended, Halted, InHsm, Need, Published, RequestStage, Stage, Verified};
@@ -878,7 +877,6 @@ impl Ceremony {
         Ok(())
     }
 
-    /// Journals a failed step (best effort: the original error wins).
     /// Journals the stale staging folder a crashed run left, if one was
     /// wiped before staging anew.
     fn log_stale_staging(&mut self, stale: Option<PathBuf>) -> Result<(), CeremonyError> {
@@ -893,6 +891,7 @@ impl Ceremony {
         }
     }
 
+    /// Journals a failed step (best effort: the original error wins).
     pub(crate) fn failed(&mut self, step: &'static str, e: CeremonyError) -> CeremonyError {
         let _ = self.log(
             E::StepFailed {
