@@ -29,6 +29,8 @@ type StagedFile = (String, Vec<u8>);
 pub(crate) struct KeyStager {
     files: Option<Sender<StagedFile>>,
     writer: Option<JoinHandle<Result<StagedDir, StagedDirError>>>,
+    /// The folder, once the writer has written everything ([`KeyStager::settle`]).
+    settled: Option<StagedDir>,
 }
 
 impl KeyStager {
@@ -55,6 +57,7 @@ impl KeyStager {
         Ok(KeyStager {
             files: Some(tx),
             writer: Some(writer),
+            settled: None,
         })
     }
 
@@ -69,10 +72,21 @@ impl KeyStager {
         }
     }
 
-    /// Waits until every file handed over is written and returns the
-    /// staging folder (nothing flushed yet), or the first write's error.
+    /// Waits until every file handed over is written (the last key's
+    /// files are on disk when the generation says it is done), or returns
+    /// the first write's error. Nothing more can be staged after it.
+    pub(crate) fn settle(&mut self) -> Result<(), StagedDirError> {
+        if self.settled.is_none() {
+            self.settled = Some(self.finish_inner()?);
+        }
+        Ok(())
+    }
+
+    /// [`KeyStager::settle`], then the staging folder (nothing flushed
+    /// yet), for Seal & export to complete.
     pub(crate) fn finish(mut self) -> Result<StagedDir, StagedDirError> {
-        self.finish_inner()
+        self.settle()?;
+        Ok(self.settled.take().expect("settled above"))
     }
 
     fn finish_inner(&mut self) -> Result<StagedDir, StagedDirError> {
@@ -93,7 +107,7 @@ impl KeyStager {
 
 impl Drop for KeyStager {
     /// Waits for the writer, then wipes what it staged (unless `finish`
-    /// handed the folder on).
+    /// handed the folder on): dropping the folder wipes it.
     fn drop(&mut self) {
         let _ = self.finish_inner();
     }
@@ -104,7 +118,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn staged_files_are_all_written_before_finish_returns() {
+    fn staged_files_are_all_written_once_settled() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("bundle");
         let mut s = KeyStager::start(&out, |_| {}).unwrap();
@@ -112,6 +126,12 @@ mod tests {
             s.stage(format!("keys/k{i}/a.bin"), vec![i as u8; 10])
                 .unwrap();
         }
+        s.settle().unwrap();
+        let staging = airlock_core::staged_dir::staging_path_for(&out).unwrap();
+        assert!(
+            staging.join("keys/k49/a.bin").is_file(),
+            "settled: the last file is on disk"
+        );
         let staged = s.finish().unwrap();
         for i in 0..50 {
             assert_eq!(

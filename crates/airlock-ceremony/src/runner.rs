@@ -1933,6 +1933,11 @@ impl Ceremony {
             }
             h.keys.push(outcome);
         }
+        // Every key's files are written before the step reports done (a
+        // full medium fails this step, not the export).
+        if let Some(stager) = h.stager.as_mut() {
+            stager.settle()?;
+        }
         self.journal.as_mut().expect("open").sync()?;
         Ok(())
     }
