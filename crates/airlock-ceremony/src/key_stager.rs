@@ -67,8 +67,14 @@ impl KeyStager {
         let sent = self.files.as_ref().map(|tx| tx.send((rel, bytes)));
         match sent {
             Some(Ok(())) => Ok(()),
-            // The writer stopped: say why.
-            _ => self.finish_inner().map(|_| ()),
+            // The writer stopped: say why (it stops early only on an error).
+            _ => match self.join_writer() {
+                Err(e) => Err(e),
+                Ok(_) => Err(StagedDirError::Io {
+                    path: "the staging folder".into(),
+                    source: std::io::Error::other("the bundle writer stopped early"),
+                }),
+            },
         }
     }
 
@@ -77,7 +83,7 @@ impl KeyStager {
     /// the first write's error. Nothing more can be staged after it.
     pub(crate) fn settle(&mut self) -> Result<(), StagedDirError> {
         if self.settled.is_none() {
-            self.settled = Some(self.finish_inner()?);
+            self.settled = Some(self.join_writer()?);
         }
         Ok(())
     }
@@ -89,7 +95,9 @@ impl KeyStager {
         Ok(self.settled.take().expect("settled above"))
     }
 
-    fn finish_inner(&mut self) -> Result<StagedDir, StagedDirError> {
+    /// Closes the channel and waits for the writer: the folder, or its
+    /// first error.
+    fn join_writer(&mut self) -> Result<StagedDir, StagedDirError> {
         self.files = None;
         match self.writer.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
@@ -109,7 +117,7 @@ impl Drop for KeyStager {
     /// Waits for the writer, then wipes what it staged (unless `finish`
     /// handed the folder on): dropping the folder wipes it.
     fn drop(&mut self) {
-        let _ = self.finish_inner();
+        let _ = self.join_writer();
     }
 }
 

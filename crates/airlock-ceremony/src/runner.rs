@@ -789,12 +789,7 @@ impl Ceremony {
     pub fn choose_output(&mut self, dir: &Path) -> Result<(), CeremonyError> {
         let req = match &mut self.stage {
             Stage::Verified(v) => &mut v.req,
-            Stage::LoggedIn(h) | Stage::Wrapped(h) => {
-                // Files staged for another folder are not this one's:
-                // Seal & export stages them again.
-                h.stager = None;
-                &mut h.req
-            }
+            Stage::LoggedIn(h) | Stage::Wrapped(h) => &mut h.req,
             Stage::Preflighted(_) => {
                 return Err(CeremonyError::OutOfOrder {
                     step: "choose the output folder",
@@ -816,6 +811,11 @@ impl Ceremony {
         }
         crate::plan::check_output_folder(dir)?;
         req.out_dir = Some(dir.to_path_buf());
+        if let Stage::LoggedIn(h) | Stage::Wrapped(h) = &mut self.stage {
+            // Files staged for the old folder are not this one's: Seal &
+            // export stages them again.
+            h.stager = None;
+        }
         if let Some(rec) = self.record.as_mut() {
             rec.out_dir = dir.to_path_buf();
         }
@@ -1765,7 +1765,9 @@ impl Ceremony {
             // labels only because the HSM signed this entry.
             self.checkpoint(&mut h.session, &h.state_key)?;
         }
-        // The bundle's staging folder, filled beside the generation.
+        // The bundle's staging folder, filled beside the generation. A
+        // stager from an earlier attempt stops (and wipes) first, so that
+        // the new one never wipes a folder its writer is still filling.
         h.stager = None;
         let out = h.req.out_dir.clone().ok_or(CeremonyError::OutOfOrder {
             step: "generate keys",
